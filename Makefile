@@ -1,0 +1,29 @@
+# Two commands, each setting itself up on a fresh machine:
+#   make demo   build the demo run on the bundled data and print where results are
+#   make test   lint, pytest (incl. every dbt test on the demo data)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/allocator demo
+
+test: $(STAMP)
+	bash scripts/install_chromium.sh
+	$(BIN)/ruff check python tests
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf target logs reports allocator.duckdb $(VENV)

@@ -1,0 +1,119 @@
+{#-
+    Validate one long-format input file before staging reads it.
+
+    Runs at execution time, before the model's table is written, so a bad file
+    fails the build with a message that names the file and the offending row
+    (by its key: symbol and date) and leaves every stored table as it was.
+
+    relation          the source relation that reads the file
+    path              the file path, for messages
+    label             what the file is ("prices", "benchmark", ...), for messages
+    required_columns  columns that must be present
+    key_columns       columns that identify a row; duplicates are an error
+    value_column      the numeric column to check
+    value_rule        'positive' (prices), 'finite' (weights), 'above_minus_one' (returns)
+-#}
+{% macro assert_valid_input(relation, path, label, required_columns, key_columns, value_column, value_rule) %}
+    {%- if execute -%}
+        {%- set where = label ~ " file '" ~ path ~ "'" -%}
+        {%- if not allocator.file_exists(path) -%}
+            {{ exceptions.raise_compiler_error(where ~ " does not exist (working directory: the dbt project directory)") }}
+        {%- endif -%}
+
+        {%- set row_count = run_query("select count(*) from " ~ relation).columns[0].values()[0] -%}
+        {%- if row_count == 0 -%}
+            {{ exceptions.raise_compiler_error(where ~ " is empty: expected a header and at least one row with columns " ~ required_columns | join(', ')) }}
+        {%- endif -%}
+
+        {%- set found_columns = allocator.relation_columns(relation) -%}
+        {%- set missing_columns = [] -%}
+        {%- for column in required_columns if column not in found_columns -%}
+            {%- do missing_columns.append(column) -%}
+        {%- endfor -%}
+        {%- if missing_columns -%}
+            {{ exceptions.raise_compiler_error(where ~ " is missing required column(s) " ~ missing_columns | join(', ') ~ "; found " ~ found_columns | join(', ') ~ "; expected " ~ required_columns | join(', ')) }}
+        {%- endif -%}
+
+        {%- set violation = run_query(allocator.input_violation_sql(relation, key_columns, value_column, value_rule)) -%}
+        {%- if violation.rows | length > 0 -%}
+            {{ exceptions.raise_compiler_error(where ~ ": " ~ violation.columns[0].values()[0]) }}
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- The first violation found, as one message row; no rows when the file is clean. -#}
+{% macro input_violation_sql(relation, key_columns, value_column, value_rule) %}
+    {%- set text_keys = [] -%}
+    {%- for column in key_columns if column != 'date' -%}
+        {%- do text_keys.append(column) -%}
+    {%- endfor -%}
+    {%- set row_label = allocator.input_row_label(text_keys, 'raw_date') -%}
+    with raw as (
+        select
+            {%- for column in text_keys %}
+            trim(cast({{ column }} as {{ dbt.type_string() }})) as raw_{{ column }},
+            {%- endfor %}
+            trim(cast(date as {{ dbt.type_string() }})) as raw_date,
+            trim(cast({{ value_column }} as {{ dbt.type_string() }})) as raw_value
+        from {{ relation }}
+    ),
+
+    typed as (
+        select
+            *,
+            {{ allocator.parse_date_text('raw_date') }} as parsed_date,
+            {{ dbt.safe_cast('raw_value', dbt.type_float()) }} as parsed_value,
+            {{ allocator.is_missing_text('raw_value') }} as value_is_missing
+        from raw
+    ),
+
+    violations as (
+        {%- for column in text_keys %}
+        select 0 as priority, raw_date as sort_date, {{ row_label }} || ': {{ column }} is empty' as message
+        from typed where raw_{{ column }} is null or raw_{{ column }} = ''
+        union all
+        {%- endfor %}
+        select 1, raw_date, {{ row_label }} || ': date ''' || coalesce(raw_date, '') || ''' is not a date (expected YYYY-MM-DD)'
+        from typed where parsed_date is null
+        union all
+        select 2, raw_date, {{ row_label }} || ': {{ value_column }} ''' || raw_value || ''' is not a number'
+        from typed where not value_is_missing and parsed_value is null
+        union all
+        {%- if value_rule == 'positive' %}
+        select 3, raw_date, {{ row_label }} || ': {{ value_column }} ' || raw_value || ' is not positive (prices must be > 0)'
+        from typed where not value_is_missing and (parsed_value <= 0 or not isfinite(parsed_value))
+        {%- elif value_rule == 'above_minus_one' %}
+        select 3, raw_date, {{ row_label }} || ': {{ value_column }} ' || raw_value || ' is not above -1 (a simple return cannot lose more than everything)'
+        from typed where not value_is_missing and (parsed_value <= -1 or not isfinite(parsed_value))
+        {%- else %}
+        select 3, raw_date, {{ row_label }} || ': {{ value_column }} ' || raw_value || ' is not finite'
+        from typed where not value_is_missing and not isfinite(parsed_value)
+        {%- endif %}
+        union all
+        select 4, min(raw_date), {{ allocator.input_row_label(text_keys, 'cast(parsed_date as ' ~ dbt.type_string() ~ ')') }} || ': appears ' || cast(count(*) as {{ dbt.type_string() }}) || ' times (duplicate {{ key_columns | join(", ") }})'
+        from typed
+        where parsed_date is not null
+        group by parsed_date{% for column in text_keys %}, raw_{{ column }}{% endfor %}
+        having count(*) > 1
+    )
+
+    select message from violations
+    order by priority, sort_date, message
+    limit 1
+{% endmacro %}
+
+
+{#- "symbol AAPL, date 2020-01-03": how a message names the offending row. -#}
+{% macro input_row_label(text_keys, date_expression) -%}
+    {%- for column in text_keys -%}
+        '{{ column }} ' || coalesce(raw_{{ column }}, '<empty>') || ', ' ||
+    {%- endfor -%}
+    'date ' || coalesce({{ date_expression }}, '<empty>')
+{%- endmacro %}
+
+
+{#- Empty, NA and NaN mean "no price that day": kept missing, never an error. -#}
+{% macro is_missing_text(column) -%}
+    ({{ column }} is null or lower({{ column }}) in ('', 'na', 'nan', 'null', 'none'))
+{%- endmacro %}

@@ -1,0 +1,72 @@
+{#-
+    The run's configuration, resolved from vars and validated before anything
+    keyed by run_id is written. Every run-keyed model depends on
+    stg_run_config, so a bad configuration fails the build up front.
+-#}
+
+{% macro run_id() -%}
+    {%- set run_id = var('run_id') | string -%}
+    {%- if not modules.re.match('^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', run_id) -%}
+        {{ exceptions.raise_compiler_error("run_id '" ~ run_id ~ "' is not valid: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit") }}
+    {%- endif -%}
+    {{ return(run_id) }}
+{%- endmacro %}
+
+
+{#- The allocator_v1 var block, merged over its defaults and validated. -#}
+{% macro allocator_v1_config() -%}
+    {%- set config = {
+        'enabled': false,
+        'mode': 'off',
+        'precomputed_run_id': none,
+        'precomputed_scalar_filename': 'allocator_risk_v1_applied.csv',
+        'apply_missing_scalar_as': 1.0,
+    } -%}
+    {%- set given = var('allocator_v1', {}) or {} -%}
+    {%- if given is not mapping -%}
+        {{ exceptions.raise_compiler_error("var allocator_v1 must be a mapping like {enabled: true, mode: precomputed, precomputed_run_id: base}; got " ~ given) }}
+    {%- endif -%}
+    {%- for key in given if key not in config -%}
+        {{ exceptions.raise_compiler_error("allocator_v1." ~ key ~ " is not a known setting; known: " ~ config.keys() | join(', ')) }}
+    {%- endfor -%}
+    {%- do config.update(given) -%}
+    {%- set mode = config['mode'] | string | lower -%}
+    {%- if mode not in ['off', 'compute', 'precomputed'] -%}
+        {{ exceptions.raise_compiler_error("allocator_v1.mode '" ~ config['mode'] ~ "' is not valid: use off, compute or precomputed") }}
+    {%- endif -%}
+    {%- if config['enabled'] and mode == 'off' -%}
+        {{ exceptions.raise_compiler_error("allocator_v1.enabled is true but mode is off: set mode to compute or precomputed (or enabled: false)") }}
+    {%- endif -%}
+    {%- if not config['enabled'] and mode != 'off' -%}
+        {{ exceptions.raise_compiler_error("allocator_v1.mode is " ~ mode ~ " but enabled is false: set enabled: true to apply scalars, or mode: off") }}
+    {%- endif -%}
+    {%- set missing_as = config['apply_missing_scalar_as'] -%}
+    {%- if missing_as is not number or missing_as <= 0 or missing_as > 1 -%}
+        {{ exceptions.raise_compiler_error("allocator_v1.apply_missing_scalar_as must be a number in (0, 1]; got " ~ missing_as) }}
+    {%- endif -%}
+    {%- do config.update({'mode': mode}) -%}
+    {{ return(config) }}
+{%- endmacro %}
+
+
+{#- Start and end dates of the recorded window, validated. -#}
+{% macro run_window() -%}
+    {%- set window = {} -%}
+    {%- for name in ['start', 'end'] -%}
+        {%- set text = var(name) | string -%}
+        {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', text) -%}
+            {{ exceptions.raise_compiler_error("var " ~ name ~ " '" ~ text ~ "' is not a date: use YYYY-MM-DD") }}
+        {%- endif -%}
+        {%- do window.update({name: modules.datetime.date.fromisoformat(text)}) -%}
+    {%- endfor -%}
+    {%- if window['end'] < window['start'] -%}
+        {{ exceptions.raise_compiler_error("end " ~ window['end'] ~ " is before start " ~ window['start'] ~ ": the window must run forward") }}
+    {%- endif -%}
+    {{ return(window) }}
+{%- endmacro %}
+
+
+{#- Rows of a multi-run artifact table that belong to the current run. -#}
+{% macro current_run(relation) -%}
+    (select * from {{ relation }} where run_id = '{{ allocator.run_id() }}')
+{%- endmacro %}

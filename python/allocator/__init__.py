@@ -1,0 +1,1 @@
+"""Allocator v1: SQL-first portfolio risk allocator."""

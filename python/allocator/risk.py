@@ -1,0 +1,136 @@
+"""Regime -> risk scalar: target mapping, EWMA smoothing, and rebalance lag.
+
+The risk layer turns a regime series into a portfolio-level exposure scalar in
+``[floor, cap]`` (by default ``[0.25, 1.0]``):
+
+1. each regime maps to a target scalar (:func:`target_scalars`);
+2. targets are smoothed with an EWMA so exposure moves gradually instead of
+   jumping with every regime change (:func:`smooth_risk_scalar`);
+3. the scalar applied at a rebalance is the one observed at the *previous*
+   rebalance (:func:`lag_to_rebalances`), which removes any circularity
+   between the scalar and the returns it scales.
+
+All functions are pure and operate on plain sequences/mappings.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from datetime import date
+from types import MappingProxyType
+
+__all__ = [
+    "DEFAULT_REGIME_TARGETS",
+    "lag_to_rebalances",
+    "smooth_risk_scalar",
+    "target_scalars",
+]
+
+#: Target exposure per regime (read-only).
+DEFAULT_REGIME_TARGETS: Mapping[str, float] = MappingProxyType(
+    {"NORMAL": 1.00, "ELEVATED": 0.85, "STRESS": 0.55, "CRISIS": 0.30}
+)
+
+
+def _finite_real(value: object) -> bool:
+    """True for finite real numbers (bools excluded: they are never a scalar)."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def target_scalars(regimes: Sequence[str], targets: Mapping[str, float]) -> list[float]:
+    """Map each regime label to its target scalar.
+
+    An unknown label raises instead of defaulting, because silently treating a
+    typo (or a new regime) as full risk would defeat the allocator.
+    """
+    out: list[float] = []
+    for regime in regimes:
+        if regime not in targets:
+            raise ValueError(f"unknown regime {regime!r}: no target in {sorted(targets)}")
+        target = targets[regime]
+        if not _finite_real(target):
+            raise ValueError(f"target for regime {regime!r} must be a finite number: {target!r}")
+        out.append(float(target))
+    return out
+
+
+def smooth_risk_scalar(
+    targets: Sequence[float],
+    alpha: float = 0.25,
+    floor: float = 0.25,
+    cap: float = 1.0,
+) -> list[float]:
+    """EWMA-smooth target scalars and clip the result to ``[floor, cap]``.
+
+    ``s_0 = target_0`` and ``s_t = alpha * target_t + (1 - alpha) * s_{t-1}``.
+
+    The recursion runs on the *unclipped* EWMA; only the output is clipped.
+    This keeps the smoother a plain linear filter of the targets (so it can be
+    reproduced in SQL and reasoned about in closed form), and the clip acts
+    purely as a final safety bound that never feeds back into the state.
+    Seeding with the first target (rather than 1.0) means a series that starts
+    in stress starts de-risked.
+    """
+    if not (_finite_real(alpha) and 0.0 < alpha <= 1.0):
+        raise ValueError(f"alpha must satisfy 0 < alpha <= 1, got {alpha!r}")
+    if not (_finite_real(floor) and _finite_real(cap) and 0.0 < floor <= cap):
+        raise ValueError(f"need 0 < floor <= cap (finite), got floor={floor!r}, cap={cap!r}")
+    out: list[float] = []
+    state = 0.0
+    for position, target in enumerate(targets):
+        if not _finite_real(target):
+            raise ValueError(f"target #{position} must be a finite number, got {target!r}")
+        state = float(target) if position == 0 else alpha * target + (1.0 - alpha) * state
+        out.append(min(max(state, floor), cap))
+    return out
+
+
+def lag_to_rebalances(
+    rebalance_dates: Sequence[date],
+    scalar_by_date: Mapping[date, float],
+    missing: float = 1.0,
+) -> list[float]:
+    """Scalars to apply at each rebalance, lagged by one rebalance.
+
+    The scalar applied at rebalance ``k`` is ``scalar_by_date[rebalance_dates[k-1]]``:
+    the risk known at the previous rebalance, never anything observed since.
+    The first rebalance, and any whose previous rebalance date has no scalar
+    (key absent, None or NaN), gets ``missing`` (default 1.0 = no scaling,
+    matching the warm-up behaviour of the original system).
+
+    The lookup is an exact key match, not an as-of join: provide a scalar for
+    every rebalance date, with keys of the same type as ``rebalance_dates``
+    (``datetime.date`` and ``pandas.Timestamp`` do not compare equal).
+    Dates must be strictly increasing, which catches unsorted or duplicated
+    schedules that would otherwise silently lag by the wrong amount.
+    """
+    if not _finite_real(missing):
+        raise ValueError(f"missing must be a finite number, got {missing!r}")
+    for position in range(1, len(rebalance_dates)):
+        if not rebalance_dates[position - 1] < rebalance_dates[position]:
+            raise ValueError(
+                "rebalance_dates must be strictly increasing; "
+                f"{rebalance_dates[position - 1]!r} is followed by {rebalance_dates[position]!r}"
+            )
+    out: list[float] = []
+    for position in range(len(rebalance_dates)):
+        if position == 0:
+            out.append(float(missing))
+            continue
+        value = scalar_by_date.get(rebalance_dates[position - 1])
+        if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
+            out.append(float(missing))
+        elif _finite_real(value):
+            out.append(float(value))
+        else:
+            raise ValueError(
+                f"scalar for {rebalance_dates[position - 1]!r} must be a finite number, "
+                f"got {value!r}"
+            )
+    return out
