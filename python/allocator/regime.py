@@ -132,7 +132,7 @@ class RegimeRule:
     def _beyond(self, value: float | None, threshold: float) -> bool:
         if value is None:
             return False
-        return value >= threshold if self.direction == "above" else value < threshold
+        return value >= threshold if self.direction == "above" else value <= threshold
 
     def enters(self, value: float | None) -> bool:
         """True if ``value`` crosses the enter threshold (missing never does)."""
