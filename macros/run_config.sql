@@ -70,3 +70,29 @@
 {% macro current_run(relation) -%}
     (select * from {{ relation }} where run_id = '{{ allocator.run_id() }}')
 {%- endmacro %}
+
+
+{#-
+    The current run's row of stg_run_config as a dict, for values that must be
+    literals in SQL (window frame sizes) or that switch code paths. While dbt
+    parses (execute is false) it returns placeholders so models still parse.
+-#}
+{% macro run_settings() -%}
+    {#- ref() before the parse-time return, so dbt records the dependency -#}
+    {%- set run_config = ref('stg_run_config') -%}
+    {%- if not execute -%}
+        {{ return({
+            'rebalance_frequency': 'monthly', 'portfolio_source': 'strategy',
+            'allocator_mode': 'off', 'trend_lookback_days': 2, 'csmom_lookback_days': 2,
+            'csmom_skip_days': 1, 'asset_vol_lookback_days': 2, 'sleeve_vol_lookback_days': 2,
+            'precomputed_source_kind': none, 'precomputed_source': none,
+            'transaction_cost_bps': 0,
+        }) }}
+    {%- endif -%}
+    {%- set table = run_query("select * from " ~ run_config) -%}
+    {%- set settings = {} -%}
+    {%- for column in table.column_names -%}
+        {%- do settings.update({column: table.columns[column].values()[0]}) -%}
+    {%- endfor -%}
+    {{ return(settings) }}
+{%- endmacro %}

@@ -1,0 +1,36 @@
+{#- A user's own target weights (var weights_path), validated like prices:
+    one row per (date, symbol, sleeve); the sleeve column is optional and
+    defaults to 'portfolio' (one sleeve). Empty when no file is set. -#}
+{%- set has_sleeve = 'sleeve' in allocator.relation_columns(source('portfolio_inputs', 'weights')) -%}
+{%- if var('weights_path') %}
+{{ allocator.assert_valid_input(
+    source('portfolio_inputs', 'weights'), var('weights_path'), 'weights',
+    required_columns=['date', 'symbol', 'weight'],
+    key_columns=['date', 'symbol', 'sleeve'] if has_sleeve else ['date', 'symbol'],
+    value_column='weight',
+    value_rule='finite',
+) }}
+{%- endif %}
+
+with source as (
+
+    select * from {{ source('portfolio_inputs', 'weights') }}
+
+),
+
+final as (
+
+    select
+        {{ allocator.parse_date_text('cast(date as ' ~ dbt.type_string() ~ ')') }} as date,
+        trim(cast(symbol as {{ dbt.type_string() }})) as symbol,
+        {%- if has_sleeve %}
+        coalesce(nullif(trim(cast(sleeve as {{ dbt.type_string() }})), ''), 'portfolio') as sleeve,
+        {%- else %}
+        'portfolio' as sleeve,
+        {%- endif %}
+        coalesce({{ dbt.safe_cast('weight', dbt.type_float()) }}, 0.0) as weight,
+    from source
+
+)
+
+select * from final
