@@ -15,30 +15,61 @@
 -#}
 {% macro assert_valid_input(relation, path, label, required_columns, key_columns, value_column, value_rule) %}
     {%- if execute -%}
-        {%- set where = label ~ " file '" ~ path ~ "'" -%}
-        {%- if not allocator.file_exists(path) -%}
-            {{ exceptions.raise_compiler_error(where ~ " does not exist (working directory: the dbt project directory)") }}
-        {%- endif -%}
-
-        {%- set row_count = run_query("select count(*) from " ~ relation).columns[0].values()[0] -%}
-        {%- if row_count == 0 -%}
-            {{ exceptions.raise_compiler_error(where ~ " is empty: expected a header and at least one row with columns " ~ required_columns | join(', ')) }}
-        {%- endif -%}
-
-        {%- set found_columns = allocator.relation_columns(relation) -%}
-        {%- set missing_columns = [] -%}
-        {%- for column in required_columns if column not in found_columns -%}
-            {%- do missing_columns.append(column) -%}
-        {%- endfor -%}
-        {%- if missing_columns -%}
-            {{ exceptions.raise_compiler_error(where ~ " is missing required column(s) " ~ missing_columns | join(', ') ~ "; found " ~ found_columns | join(', ') ~ "; expected " ~ required_columns | join(', ')) }}
-        {%- endif -%}
-
-        {%- set violation = run_query(allocator.input_violation_sql(relation, key_columns, value_column, value_rule)) -%}
-        {%- if violation.rows | length > 0 -%}
-            {{ exceptions.raise_compiler_error(where ~ ": " ~ violation.columns[0].values()[0]) }}
+        {%- set problem = allocator.input_problem(relation, path, label, required_columns, key_columns, value_column, value_rule) -%}
+        {%- if problem -%}
+            {{ exceptions.raise_compiler_error(problem) }}
         {%- endif -%}
     {%- endif -%}
+{% endmacro %}
+
+
+{#- The first problem with an input file as a message, or none when the file
+    is good. Checks run cheapest first: existence, emptiness, columns, rows. -#}
+{% macro input_problem(relation, path, label, required_columns, key_columns, value_column, value_rule) %}
+    {%- set where = label ~ " file '" ~ path ~ "'" -%}
+    {%- if not allocator.file_exists(path) -%}
+        {{ return(where ~ " does not exist (relative paths start at the dbt project directory)") }}
+    {%- endif -%}
+
+    {%- set row_count = run_query("select count(*) from " ~ relation).columns[0].values()[0] -%}
+    {%- if row_count == 0 -%}
+        {{ return(where ~ " is empty: expected a header and at least one row with columns " ~ required_columns | join(', ')) }}
+    {%- endif -%}
+
+    {%- set found_columns = allocator.relation_columns(relation) -%}
+    {%- set missing_columns = [] -%}
+    {%- for column in required_columns if column not in found_columns -%}
+        {%- do missing_columns.append(column) -%}
+    {%- endfor -%}
+    {%- if missing_columns -%}
+        {{ return(where ~ " is missing required column(s) " ~ missing_columns | join(', ') ~ "; found " ~ found_columns | join(', ') ~ "; expected " ~ required_columns | join(', ')) }}
+    {%- endif -%}
+
+    {%- set violation = run_query(allocator.input_violation_sql(relation, key_columns, value_column, value_rule)) -%}
+    {%- if violation.rows | length > 0 -%}
+        {{ return(where ~ ": " ~ violation.columns[0].values()[0]) }}
+    {%- endif -%}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#-
+    Check a prices-format file without building anything:
+        dbt run-operation check_input_file --args '{path: my_prices.csv}'
+    Prints "OK <path>" or "INVALID <message>" per file; paths may be a list.
+-#}
+{% macro check_input_file(path=none, paths=none, label='prices') %}
+    {%- for file in (paths or [path]) -%}
+        {%- set relation = allocator.read_long_file(file) if allocator.file_exists(file) else '(select 1 as missing)' -%}
+        {%- set problem = allocator.input_problem(
+            relation, file, label,
+            required_columns=['date', 'symbol', 'close'],
+            key_columns=['date', 'symbol'],
+            value_column='close',
+            value_rule='positive',
+        ) -%}
+        {{ print(('INVALID ' ~ problem) if problem else ('OK ' ~ file)) }}
+    {%- endfor -%}
 {% endmacro %}
 
 
