@@ -35,3 +35,10 @@
     {%- set result = run_query("select count(*) from glob('" ~ path ~ "')") -%}
     {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}
+
+
+{#- dbt's default float type is FLOAT, which DuckDB stores in 4 bytes; prices,
+    weights and returns need 8. -#}
+{% macro duckdb__type_float() -%}
+    double
+{%- endmacro %}

@@ -4,6 +4,7 @@
     state is measured on this series, never on the scaled one. -#}
 {%- set settings = allocator.run_settings() -%}
 
+-- depends_on: {{ ref('stg_portfolio__returns') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}

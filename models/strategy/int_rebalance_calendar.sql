@@ -12,6 +12,7 @@
 -#}
 {%- set settings = allocator.run_settings() -%}
 
+-- depends_on: {{ ref('stg_portfolio__weights') }}
 with sessions as (
 
     select * from {{ ref('stg_market__sessions') }}

@@ -7,6 +7,7 @@
 -#}
 {%- set settings = allocator.run_settings() -%}
 
+-- depends_on: {{ ref('stg_portfolio__weights') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
