@@ -1,0 +1,74 @@
+"""No lookahead: changing returns after date d changes no weight decided on
+or before d."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import PROJECT_DIR, run_dbt
+
+DEMO_PRICES = PROJECT_DIR / "data" / "demo" / "sp500_prices.parquet"
+CUTOFF = "2001-06-15"
+SYMBOLS = "('AAPL', 'JPM', 'KO', 'XOM', 'MSFT', 'PFE', 'WMT', 'GE')"
+
+
+def build_weights(db: Path, prices: Path) -> dict[tuple[str, str, str], float]:
+    result = run_dbt(
+        ["build", "-s", "+strategy_sleeve_weights"],
+        db,
+        {
+            "prices_path": str(prices),
+            "benchmark_path": "",
+            "start": "2000-01-03",
+            "end": "2002-12-31",
+            "strategy_profile": "core_weekly_v1",
+        },
+    )
+    assert result.returncode == 0, result.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select cast(rebalance_date as varchar), sleeve, symbol, weight from strategy_sleeve_weights"
+        ).fetchall()
+    return {(date, sleeve, symbol): weight for date, sleeve, symbol, weight in rows}
+
+
+@pytest.fixture(scope="module")
+def weights_pair(tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp("lookahead")
+    original = work / "original.parquet"
+    perturbed = work / "perturbed.parquet"
+    base = f"select * from '{DEMO_PRICES}' where symbol in {SYMBOLS} and date <= '2002-12-31'"
+    duckdb.sql(f"copy ({base}) to '{original}' (format parquet)")
+    # every close after the cutoff moves by a different, deterministic factor,
+    # so every return after the cutoff changes
+    duckdb.sql(
+        f"""copy (
+            select date, symbol,
+                   case when date > '{CUTOFF}'
+                        then close * (1 + 0.05 * sin(hash(symbol, date) % 1000))
+                        else close end as close
+            from ({base})
+        ) to '{perturbed}' (format parquet)"""
+    )
+    return build_weights(work / "a.duckdb", original), build_weights(work / "b.duckdb", perturbed)
+
+
+def test_weights_on_or_before_cutoff_are_unchanged(weights_pair) -> None:
+    original, perturbed = weights_pair
+    before = {key for key in original if key[0] <= CUTOFF}
+    assert len(before) > 100
+    assert {key for key in perturbed if key[0] <= CUTOFF} == before
+    # equal up to float summation order (DuckDB aggregates in parallel);
+    # lookahead would move weights by orders of magnitude more
+    for key in before:
+        assert perturbed[key] == pytest.approx(original[key], rel=1e-12, abs=1e-15), key
+
+
+def test_the_perturbation_does_change_later_weights(weights_pair) -> None:
+    """Guards the test above against a perturbation that changes nothing."""
+    original, perturbed = weights_pair
+    after = [key for key in original if key[0] > CUTOFF and key in perturbed]
+    assert any(abs(original[key] - perturbed[key]) > 1e-9 for key in after)
