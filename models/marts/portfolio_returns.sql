@@ -1,0 +1,61 @@
+{{ config(materialized='incremental') }}
+{#- The run's daily book, one row per (run_id, date): the return the run
+    reports (scaled when the allocator is on, unscaled otherwise) next to the
+    unscaled book it governs, with its equity and drawdown. -#}
+with unscaled as (
+
+    select * from {{ allocator.current_run(ref('portfolio_returns_unscaled')) }}
+
+),
+
+scaled as (
+
+    select * from {{ allocator.current_run(ref('portfolio_returns_scaled')) }}
+
+),
+
+joined as (
+
+    select
+        scaled.run_id,
+        scaled.date,
+        scaled.net_return as portfolio_return,
+        unscaled.net_return as portfolio_return_unscaled,
+        scaled.gross_return,
+        scaled.turnover,
+        scaled.transaction_cost,
+        scaled.risk_scalar_used,
+    from scaled
+    inner join unscaled
+        on scaled.date = unscaled.date
+
+),
+
+with_equity as (
+
+    select
+        *,
+        -- wealth starts at 1.0 before the first return (empyrical)
+        exp(sum(ln(1 + portfolio_return)) over (order by date rows between unbounded preceding and current row)) as equity,
+    from joined
+
+),
+
+final as (
+
+    select
+        run_id,
+        date,
+        portfolio_return,
+        portfolio_return_unscaled,
+        gross_return,
+        turnover,
+        transaction_cost,
+        risk_scalar_used,
+        equity,
+        equity / greatest(1.0, max(equity) over (order by date rows between unbounded preceding and current row)) - 1 as drawdown,
+    from with_equity
+
+)
+
+select * from final

@@ -1,0 +1,163 @@
+"""The two-pass comparison read back from the marts (models/marts/two_pass_*)
+as the comparison dict the report renderer and two_pass_comparison.json use,
+plus the daily series the report plots.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from allocator.database import table_exists
+from allocator.errors import AllocatorError
+from allocator.exports import atomic_write, atomic_write_text
+from allocator.summary import comparison_markdown
+
+COMPARISON_JSON = "two_pass_comparison.json"
+COMPARISON_MD = "two_pass_comparison.md"
+COMPARISON_HTML = "two_pass_comparison.html"
+
+
+def _records(con: duckdb.DuckDBPyConnection, query: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = con.execute(query, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready scalars: ISO dates, None for NaN."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _plain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{key: _plain(value) for key, value in row.items()} for row in rows]
+
+
+def is_scaled_run(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Is the run the scaled half of a stored two-pass pair?"""
+    if not table_exists(con, "two_pass_comparison"):
+        return False
+    row = con.execute(
+        "select count(*) from two_pass_comparison where scaled_run_id = ?", [run_id]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def load_comparison(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> dict[str, Any]:
+    """The comparison of one scaled run with its baseline, from the marts."""
+    if not is_scaled_run(con, scaled_run_id):
+        raise AllocatorError(
+            f"run '{scaled_run_id}' has no row in two_pass_comparison: it is not a scaled run "
+            "built with --mode precomputed from a stored baseline (try `allocator two-pass`)"
+        )
+    head = _records(
+        con, "select * from two_pass_comparison where scaled_run_id = ?", [scaled_run_id]
+    )[0]
+    metrics = _records(
+        con,
+        "select metric_label as metric, baseline, scaled, delta, unit from two_pass_metrics "
+        "where scaled_run_id = ? order by metric_order",
+        [scaled_run_id],
+    )
+    regimes = _records(
+        con,
+        "select regime, days, pct, longest_run_days from two_pass_regime_distribution "
+        "where scaled_run_id = ? order by regime_level, regime",
+        [scaled_run_id],
+    )
+    flags = _records(
+        con,
+        "select flag, status, detail from two_pass_flags "
+        "where scaled_run_id = ? order by flag_order",
+        [scaled_run_id],
+    )
+    events = _records(
+        con,
+        "select rebalance_date as date, risk_scalar_used as scalar, regime "
+        "from two_pass_derisk_events where scaled_run_id = ? order by event_rank",
+        [scaled_run_id],
+    )
+    transitions = _records(
+        con,
+        "select from_regime, to_regime, transitions from two_pass_regime_transitions "
+        "where scaled_run_id = ? and is_regime_change and transitions > 0 "
+        "order by transitions desc, from_regime_level, to_regime_level",
+        [scaled_run_id],
+    )
+    return {
+        "baseline_run_id": head["baseline_run_id"],
+        "scaled_run_id": head["scaled_run_id"],
+        "strategy_profile": head["strategy_profile"],
+        "start_date": _plain(head["start_date"]),
+        "end_date": _plain(head["end_date"]),
+        "metrics": _plain_rows(metrics),
+        "scalar_usage": {
+            key: _plain(head[key])
+            for key in (
+                "rebalances_total",
+                "rebalances_scaled",
+                "pct_scaled",
+                "scalar_mean",
+                "scalar_min",
+                "scalar_max",
+            )
+        },
+        "regimes": _plain_rows(regimes),
+        "flags": _plain_rows(flags),
+        "top_derisk_events": _plain_rows(events),
+        "transitions_per_year": _plain(head["transitions_per_year"]),
+        "transitions": _plain_rows(transitions),
+    }
+
+
+def load_daily(con: duckdb.DuckDBPyConnection, run_id: str, with_allocator: bool) -> pd.DataFrame:
+    """A run's daily book for the report; the scaled run adds the scalar it
+    held each day and the regime of that day."""
+    if with_allocator:
+        query = (
+            "select returns.date, returns.portfolio_return, returns.equity, returns.drawdown, "
+            "returns.risk_scalar_used as risk_scalar, regimes.regime "
+            "from portfolio_returns as returns "
+            "left join allocator_regime_v1 as regimes "
+            "on regimes.run_id = returns.run_id and regimes.date = returns.date "
+            "where returns.run_id = ? order by returns.date"
+        )
+    else:
+        query = (
+            "select date, portfolio_return, equity, drawdown from portfolio_returns "
+            "where run_id = ? order by date"
+        )
+    frame = con.execute(query, [run_id]).df()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def write_comparison_files(
+    con: duckdb.DuckDBPyConnection, scaled_run_id: str, run_dir: Path
+) -> tuple[dict[str, Any], list[Path]]:
+    """two_pass_comparison.json, .md and .html in the scaled run's folder."""
+    # Imported here so the CLI's other commands do not load the renderer.
+    from allocator.report import write_two_pass_html
+
+    comparison = load_comparison(con, scaled_run_id)
+    baseline_daily = load_daily(con, comparison["baseline_run_id"], with_allocator=False)
+    scaled_daily = load_daily(con, scaled_run_id, with_allocator=True)
+    json_path = atomic_write_text(
+        run_dir / COMPARISON_JSON, json.dumps(comparison, indent=2) + "\n"
+    )
+    md_path = atomic_write_text(run_dir / COMPARISON_MD, comparison_markdown(comparison))
+    # the renderer's default title; the run ids are in the page header
+    html_path = atomic_write(
+        run_dir / COMPARISON_HTML,
+        lambda tmp: write_two_pass_html(tmp, comparison, baseline_daily, scaled_daily),
+    )
+    return comparison, [json_path, md_path, html_path]

@@ -1,0 +1,97 @@
+"""Opening the project's DuckDB file outside dbt: lock detection, read-only
+access and run-id look-ups, each failing with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from allocator.errors import AllocatorError
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_message(db_path: Path, error_text: str) -> str | None:
+    """The user-facing message for a DuckDB lock error, or None for other errors."""
+    if "Could not set lock" not in error_text and "Conflicting lock" not in error_text:
+        return None
+    match = _LOCK_HOLDER.search(error_text)
+    holder = f" (pid {match['pid']}, {match['program']})" if match else " (pid unknown)"
+    return (
+        f"database file {db_path} is locked by another process{holder} — close it "
+        "or set ALLOCATOR_DUCKDB_PATH to another file"
+    )
+
+
+def _raise_for(db_path: Path, exc: duckdb.Error) -> None:
+    message = lock_message(db_path, str(exc))
+    if message:
+        raise AllocatorError(message) from exc
+    raise AllocatorError(f"cannot open database file {db_path}: {exc}") from exc
+
+
+def check_writable(db_path: Path) -> None:
+    """Fail fast if another process holds the write lock dbt is about to need.
+
+    DuckDB allows one writing process per file; dbt would otherwise fail after
+    parsing with a less direct message. Creates the file when it is missing, as
+    dbt would.
+    """
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        duckdb.connect(str(db_path)).close()
+    except duckdb.Error as exc:
+        _raise_for(db_path, exc)
+
+
+@contextmanager
+def read_only(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to an existing database, closed on exit."""
+    if not db_path.is_file():
+        raise AllocatorError(
+            f"database file {db_path} does not exist: run `allocator run` or "
+            "`allocator two-pass` first, or set ALLOCATOR_DUCKDB_PATH to an existing file"
+        )
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error as exc:
+        _raise_for(db_path, exc)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Is there a table or view of this name in the main schema?"""
+    row = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'main' and table_name = ?",
+        [table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def known_run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Run ids in the runs registry (empty when nothing was built yet)."""
+    if not table_exists(con, "runs"):
+        return []
+    return [row[0] for row in con.execute("select run_id from runs order by run_id").fetchall()]
+
+
+def require_run(con: duckdb.DuckDBPyConnection, run_id: str, db_path: Path) -> dict[str, object]:
+    """The registry row of a run, or an error listing the runs that do exist."""
+    known = known_run_ids(con)
+    if run_id not in known:
+        listing = ", ".join(known) if known else "none (build one with `allocator run`)"
+        raise AllocatorError(
+            f"run id '{run_id}' is not in the runs table of {db_path}; known run ids: {listing}"
+        )
+    cursor = con.execute("select * from runs where run_id = ?", [run_id])
+    columns = [d[0] for d in cursor.description]
+    return dict(zip(columns, cursor.fetchone(), strict=True))

@@ -1,0 +1,254 @@
+"""Plain-text renderings of a run and of a two-pass comparison: the
+=== ALLOCATOR v1 SUMMARY === block, the regime report and the
+two_pass_comparison.md table. Pure functions of plain data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby, pairwise
+from typing import Any
+
+SUMMARY_HEADER = "=== ALLOCATOR v1 SUMMARY ==="
+# Below 1 by more than floating-point noise (as allocator.two_pass_is_scaled in
+# macros/two_pass.sql): an EWMA of a target of 1.0 settles at 1 - 2^-52.
+SCALED_BELOW = 1 - 1e-9
+REGIME_ORDER = ("NORMAL", "ELEVATED", "STRESS", "CRISIS")
+MISSING = "n/a"
+
+
+@dataclass(frozen=True)
+class RebalanceScalar:
+    """One rebalance of a run: the scalar that counts for the summary and the regime."""
+
+    date: str
+    scalar: float
+    regime: str | None
+
+
+@dataclass(frozen=True)
+class RegimeStat:
+    """Time in one regime: days, share of days and the longest consecutive run."""
+
+    regime: str
+    days: int
+    pct: float
+    longest_run_days: int
+
+
+def _finite(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def fmt_pct(value: Any, signed: bool = False, decimals: int = 2) -> str:
+    """A fraction as a percentage: -0.1532 -> '-15.32%'."""
+    number = _finite(value)
+    if number is None:
+        return MISSING
+    return f"{number * 100:{'+' if signed else ''}.{decimals}f}%"
+
+
+def fmt_ratio(value: Any, signed: bool = False, decimals: int = 2) -> str:
+    """A plain number: 0.6612 -> '0.66'."""
+    number = _finite(value)
+    if number is None:
+        return MISSING
+    return f"{number:{'+' if signed else ''}.{decimals}f}"
+
+
+def fmt_value(value: Any, unit: str, signed: bool = False) -> str:
+    """Format by the comparison's unit ('pct' or 'ratio')."""
+    return fmt_pct(value, signed) if unit == "pct" else fmt_ratio(value, signed)
+
+
+def is_scaled(scalar: Any) -> bool:
+    """Did this scalar cut exposure (below 1 beyond rounding noise)?"""
+    number = _finite(scalar)
+    return number is not None and number < SCALED_BELOW
+
+
+def allocator_summary(
+    mode: str,
+    source: str,
+    rebalances: Sequence[RebalanceScalar],
+    top_n: int = 5,
+) -> str:
+    """The seeds' run-log block: mode, scalar source, usage and top de-risk events.
+
+    ``rebalances`` carry the scalar that matters for the mode: the one used
+    on the weights, or in mode off the lagged scalar a second pass would use.
+    """
+    scalars = [r.scalar for r in rebalances if _finite(r.scalar) is not None]
+    total = len(rebalances)
+    scaled = [r for r in rebalances if is_scaled(r.scalar)]
+    pct = len(scaled) / total if total else None
+    lines = [SUMMARY_HEADER, f"Mode: {mode}", f"Source: {source}", f"Rebalances: {total} total"]
+    lines.append(f"Scaled: {len(scaled)} ({fmt_pct(pct, decimals=1)})")
+    if scalars:
+        lines.append(
+            f"Risk scalar: avg={sum(scalars) / len(scalars):.2f}, "
+            f"min={min(scalars):.2f}, max={max(scalars):.2f}"
+        )
+    else:
+        lines.append("Risk scalar: no rebalances")
+    events = sorted(scaled, key=lambda r: (r.scalar, r.date))[:top_n]
+    lines += ["", f"Top {top_n} de-risk events:"]
+    lines += [f"  {e.date}: {e.scalar:.2f} ({e.regime or MISSING})" for e in events] or [
+        "  none (scalar never below 1.00)"
+    ]
+    return "\n".join(lines)
+
+
+def regime_stats(regimes: Sequence[str], order: Sequence[str] = REGIME_ORDER) -> list[RegimeStat]:
+    """Days, share and longest consecutive run per regime of a daily series.
+
+    Every regime in ``order`` is listed (0 days if never visited), then any
+    other name seen, in order of appearance.
+    """
+    days: dict[str, int] = {}
+    longest: dict[str, int] = {}
+    for regime, run in groupby(regimes):
+        length = sum(1 for _ in run)
+        days[regime] = days.get(regime, 0) + length
+        longest[regime] = max(longest.get(regime, 0), length)
+    names = list(order) + [r for r in days if r not in order]
+    total = len(regimes)
+    return [
+        RegimeStat(
+            name,
+            days.get(name, 0),
+            days.get(name, 0) / total if total else 0.0,
+            longest.get(name, 0),
+        )
+        for name in names
+    ]
+
+
+def regime_changes(regimes: Sequence[str]) -> dict[tuple[str, str], int]:
+    """Counts of day-to-day regime changes (from, to), staying put excluded."""
+    counts: dict[tuple[str, str], int] = {}
+    for before, after in pairwise(regimes):
+        if before != after:
+            counts[(before, after)] = counts.get((before, after), 0) + 1
+    return counts
+
+
+def regime_report(
+    run_id: str, dates: Sequence[str], regimes: Sequence[str], top_n: int = 10
+) -> str:
+    """The seeds' diagnostics output: distribution with max consecutive days and
+    the most frequent transitions."""
+    if not regimes:
+        return f"Run {run_id}: no regime rows (the state never finished its warm-up)"
+    stats = regime_stats(regimes)
+    width = max(len(s.regime) for s in stats)
+    changes = regime_changes(regimes)
+    years = len(regimes) / 252
+    lines = [
+        f"Run {run_id}: {len(regimes)} days with a regime, {dates[0]} to {dates[-1]}",
+        "",
+        "Regime Distribution:",
+    ]
+    for stat in stats:
+        line = f"  {stat.regime:<{width}} : {stat.days:>5} days ({stat.pct * 100:5.1f}%)"
+        if stat.days:
+            line += f", max consecutive: {stat.longest_run_days} days"
+        lines.append(line)
+    total_changes = sum(changes.values())
+    lines += [
+        "",
+        f"Transitions: {total_changes} ({total_changes / years:.1f} per year)",
+        "Top Transitions:",
+    ]
+    ranked = sorted(changes.items(), key=lambda item: (-item[1], item[0]))[:top_n]
+    lines += [f"  {a + '->' + b:25s}: {n:3d}" for (a, b), n in ranked] or ["  none"]
+    return "\n".join(lines)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def comparison_markdown(comparison: Mapping[str, Any]) -> str:
+    """two_pass_comparison.md: the seeds' comparison report as Markdown tables."""
+    usage = comparison.get("scalar_usage") or {}
+    lines = [
+        f"# Two-pass comparison: {comparison['scaled_run_id']} vs {comparison['baseline_run_id']}",
+        "",
+        f"- Strategy profile: {comparison.get('strategy_profile')}",
+        f"- Window: {comparison.get('start_date')} to {comparison.get('end_date')}",
+        f"- Baseline run (allocator off): {comparison['baseline_run_id']}",
+        f"- Scaled run (precomputed scalars of the baseline): {comparison['scaled_run_id']}",
+        "",
+        "## Performance",
+        "",
+    ]
+    lines += _table(
+        ["Metric", "Baseline", "Scaled", "Delta"],
+        (
+            [
+                m["metric"],
+                fmt_value(m["baseline"], m["unit"]),
+                fmt_value(m["scaled"], m["unit"]),
+                fmt_value(m["delta"], m["unit"], signed=True),
+            ]
+            for m in comparison.get("metrics", [])
+        ),
+    )
+    lines += [
+        "",
+        "## Allocator usage",
+        "",
+        f"- Total rebalances: {usage.get('rebalances_total')}",
+        f"- Rebalances scaled (scalar < 1.0): {usage.get('rebalances_scaled')} "
+        f"({fmt_pct(usage.get('pct_scaled'), decimals=1)})",
+        f"- Mean scalar: {fmt_ratio(usage.get('scalar_mean'))}",
+        f"- Min scalar: {fmt_ratio(usage.get('scalar_min'))}",
+        f"- Max scalar: {fmt_ratio(usage.get('scalar_max'))}",
+        "",
+        "## Regime distribution",
+        "",
+    ]
+    lines += _table(
+        ["Regime", "Days", "Share", "Longest run (days)"],
+        (
+            [r["regime"], str(r["days"]), fmt_pct(r["pct"], decimals=1), str(r["longest_run_days"])]
+            for r in comparison.get("regimes", [])
+        ),
+    )
+    changes = [t for t in comparison.get("transitions", []) if t["from_regime"] != t["to_regime"]]
+    lines += [
+        "",
+        f"## Regime transitions ({fmt_ratio(comparison.get('transitions_per_year'), decimals=1)} "
+        "per year)",
+        "",
+    ]
+    lines += _table(
+        ["From", "To", "Transitions"],
+        (
+            [t["from_regime"], t["to_regime"], str(t["transitions"])]
+            for t in changes
+            if t["transitions"]
+        ),
+    )
+    lines += ["", "## Top 10 de-risk events", ""]
+    lines += _table(
+        ["Date", "Scalar", "Regime"],
+        (
+            [str(e["date"]), fmt_ratio(e["scalar"]), str(e.get("regime") or MISSING)]
+            for e in comparison.get("top_derisk_events", [])
+        ),
+    )
+    lines += ["", "## Interpretation flags", ""]
+    lines += _table(
+        ["Flag", "Status", "Detail"],
+        ([f["flag"], f["status"], f["detail"]] for f in comparison.get("flags", [])),
+    )
+    return "\n".join(lines) + "\n"

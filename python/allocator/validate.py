@@ -1,0 +1,85 @@
+"""Cheap checks of CLI input, done before dbt starts (dbt would reject the same
+values, but only after a few seconds of parsing).
+
+The rules mirror macros/run_config.sql so both entry points agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from allocator.errors import AllocatorError
+
+# Same pattern as allocator.run_id() in macros/run_config.sql.
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+MODES = ("off", "compute", "precomputed")
+
+
+def parse_date(text: str, option: str) -> dt.date:
+    """A YYYY-MM-DD date, or an error naming the option and the expected form."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
+        raise AllocatorError(f"{option} '{text}' is not a date: use YYYY-MM-DD, e.g. 2005-01-03")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise AllocatorError(
+            f"{option} '{text}' is not a valid calendar date ({exc}): use YYYY-MM-DD"
+        ) from exc
+
+
+def check_window(start: dt.date, end: dt.date) -> None:
+    """The window must run forward."""
+    if end < start:
+        raise AllocatorError(
+            f"--end {end} is before --start {start}: the window must run forward "
+            f"(e.g. --start {end} --end {start})"
+        )
+
+
+def check_run_id(run_id: str, option: str = "--run-id") -> str:
+    """A run id dbt accepts (it also becomes a folder name under reports/runs)."""
+    if not RUN_ID_PATTERN.match(run_id or ""):
+        raise AllocatorError(
+            f"{option} '{run_id}' is not valid: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (e.g. core_v1_base)"
+        )
+    return run_id
+
+
+def check_tag(tag: str) -> str:
+    """A suffix appended to generated run ids."""
+    if not TAG_PATTERN.match(tag or ""):
+        raise AllocatorError(
+            f"--tag '{tag}' is not valid: use 1-32 letters, digits, '_', '.' or '-' "
+            "(e.g. q4_review)"
+        )
+    return tag
+
+
+def resolve_mode(mode: str | None, precomputed_run_id: str | None) -> str:
+    """The allocator mode; --precomputed-run-id alone implies precomputed."""
+    resolved = mode or ("precomputed" if precomputed_run_id else "off")
+    if resolved not in MODES:
+        raise AllocatorError(f"--mode '{mode}' is not valid: use one of {', '.join(MODES)}")
+    if precomputed_run_id and resolved != "precomputed":
+        raise AllocatorError(
+            f"--precomputed-run-id is only used with --mode precomputed (got --mode {resolved}): "
+            "drop one of them"
+        )
+    if resolved == "precomputed" and not precomputed_run_id:
+        raise AllocatorError(
+            "--mode precomputed needs --precomputed-run-id: the baseline run whose scalars to apply"
+        )
+    if precomputed_run_id:
+        check_run_id(precomputed_run_id, "--precomputed-run-id")
+    return resolved
+
+
+def default_run_id(profile: str, start: dt.date, end: dt.date, suffix: str, tag: str | None) -> str:
+    """Deterministic run id, so re-running the same request replaces its own rows."""
+    parts = [profile, f"{start:%Y%m%d}", f"{end:%Y%m%d}", suffix]
+    if tag:
+        parts.append(tag)
+    return check_run_id("_".join(parts)[:64], "generated run id")

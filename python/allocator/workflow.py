@@ -1,0 +1,358 @@
+"""The CLI's workflows: one run, the two-pass audit, the regime report and
+the export, each a sequence of dbt invocations and reads of the database.
+
+Output goes through an ``emit`` callable so the workflows can be tested
+without capturing stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from allocator import database, dbt_invoke
+from allocator.comparison import (
+    COMPARISON_HTML,
+    is_scaled_run,
+    load_comparison,
+    write_comparison_files,
+)
+from allocator.errors import AllocatorError
+from allocator.exports import export_run
+from allocator.summary import RebalanceScalar, allocator_summary, regime_report
+
+Emit = Callable[[str], None]
+
+DEMO_PROFILE = "core_v1"
+DEMO_START = dt.date(2005, 1, 3)
+DEMO_END = dt.date(2022, 12, 28)
+DEMO_BASELINE_RUN_ID = "demo_base"
+DEMO_SCALED_RUN_ID = "demo_scaled"
+PROFILES_SEED = Path("seeds") / "strategy_profiles.csv"
+SCALAR_FILENAME = "allocator_risk_v1_applied.csv"
+# The comparison marts (tag two_pass) are rebuilt by pass 2; building them in
+# pass 1 as well would only be thrown away.
+PASS_1_EXCLUDE = ("tag:two_pass",)
+# --no-tests: dbt build without tests (dbt run would not load the seeds)
+NO_TESTS_EXCLUDE = ("resource_type:test", "resource_type:unit_test")
+# Nodes that read only the input files and seeds: identical in both passes
+# because the CLI changes no path var between them, so pass 2 does not
+# rebuild (or re-test) what pass 1 built seconds before.
+PASS_2_EXCLUDE = (
+    "resource_type:seed",
+    "stg_market__prices",
+    "stg_market__sessions",
+    "stg_market__returns",
+    "stg_market__benchmark_returns",
+    "stg_portfolio__weights",
+    "stg_portfolio__returns",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are: the dbt project, the database and the reports folder."""
+
+    project_dir: Path
+    db_path: Path
+    reports_dir: Path
+    verbose: bool = False
+    # False: build seeds and models only, no data or unit tests
+    run_tests: bool = True
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.reports_dir / "runs" / run_id
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One dbt build of one run_id."""
+
+    run_id: str
+    strategy_profile: str
+    start: dt.date
+    end: dt.date
+    mode: str = "off"
+    precomputed_run_id: str | None = None
+
+    def dbt_vars(self) -> dict[str, Any]:
+        return dbt_invoke.run_vars(
+            self.run_id,
+            self.strategy_profile,
+            self.start.isoformat(),
+            self.end.isoformat(),
+            self.mode,
+            self.precomputed_run_id,
+        )
+
+
+def resolve_settings(
+    env: Mapping[str, str],
+    package_root: Path,
+    project_dir: str | None = None,
+    reports_dir: str | None = None,
+    verbose: bool = False,
+    run_tests: bool = True,
+) -> Settings:
+    """Settings from options, then environment, then defaults.
+
+    Relative paths resolve against the project directory, because dbt runs
+    with the project as its working directory (profiles.yml reads
+    ALLOCATOR_DUCKDB_PATH there).
+    """
+    project = Path(project_dir or env.get("ALLOCATOR_PROJECT_DIR") or package_root).resolve()
+    db_path = Path(env.get("ALLOCATOR_DUCKDB_PATH") or "allocator.duckdb")
+    reports = Path(reports_dir or env.get("ALLOCATOR_REPORTS_DIR") or "reports")
+    return Settings(
+        project_dir=project,
+        db_path=db_path if db_path.is_absolute() else project / db_path,
+        reports_dir=reports if reports.is_absolute() else project / reports,
+        verbose=verbose,
+        run_tests=run_tests,
+    )
+
+
+def known_profiles(project_dir: Path) -> list[str] | None:
+    """Profiles defined in the project's seed, or None when the seed is not there."""
+    path = project_dir / PROFILES_SEED
+    if not path.is_file():
+        return None
+    with path.open(newline="", encoding="utf-8") as handle:
+        return sorted(row["strategy_profile"] for row in csv.DictReader(handle))
+
+
+def check_profile(project_dir: Path, profile: str) -> None:
+    """An unknown profile is rejected before dbt parses (dbt would say the same)."""
+    profiles = known_profiles(project_dir)
+    if profiles is not None and profile not in profiles:
+        raise AllocatorError(
+            f"strategy profile '{profile}' is not defined in {PROFILES_SEED}; "
+            f"known profiles: {', '.join(profiles)}"
+        )
+
+
+def check_project(settings: Settings) -> None:
+    if not (settings.project_dir / "dbt_project.yml").is_file():
+        raise AllocatorError(
+            f"{settings.project_dir} is not the allocator dbt project (no dbt_project.yml): "
+            "set ALLOCATOR_PROJECT_DIR or --project-dir to the repository root"
+        )
+
+
+def _failure(label: str, outcome: dbt_invoke.DbtOutcome, settings: Settings) -> AllocatorError:
+    details = "\n".join("  " + line for e in outcome.errors for line in e.splitlines())
+    return AllocatorError(
+        f"{label} failed: {outcome.describe()}\n{details}\n"
+        f"Runs stored before this pass are unchanged in {settings.db_path}."
+    )
+
+
+def build(
+    settings: Settings,
+    request: RunRequest,
+    label: str,
+    emit: Emit,
+    manifest: Any = None,
+    exclude: tuple[str, ...] = (),
+) -> dbt_invoke.DbtOutcome:
+    """dbt build of one run: seeds, models and their tests (with --no-tests
+    the tests are excluded); raises on any failure."""
+    database.check_writable(settings.db_path)
+    exclude = exclude if settings.run_tests else (*exclude, *NO_TESTS_EXCLUDE)
+    tests = "" if settings.run_tests else " (no tests)"
+    emit(f"{label}: dbt build{tests} run_id={request.run_id} mode={request.mode} ...")
+    extra = ("--exclude", *exclude) if exclude else ()
+    outcome = dbt_invoke.invoke(
+        "build", settings.project_dir, request.dbt_vars(), settings.verbose, manifest, extra
+    )
+    if not outcome.success:
+        raise _failure(label, outcome, settings)
+    emit(f"{label}: {outcome.describe()}")
+    return outcome
+
+
+def parse(settings: Settings, emit: Emit) -> Any:
+    """Parse the project once, with the project's default vars, for the builds
+    that follow to reuse.
+
+    Nothing the CLI sets (run_id, profile, window, allocator_v1) is read while
+    dbt parses, only when models run, so the manifest is the same whatever
+    the run (tests/integration checks it). Parsing without --vars also keeps
+    dbt's partial-parse cache valid from one command to the next; a changed
+    --vars would force a full parse every time.
+    """
+    outcome = dbt_invoke.invoke("parse", settings.project_dir, {}, settings.verbose)
+    if not outcome.success:
+        raise _failure("dbt parse", outcome, settings)
+    emit(f"parse: {outcome.describe()}")
+    return outcome.manifest
+
+
+def summary_source(run: Mapping[str, Any], settings: Settings) -> str:
+    """The seeds' 'Source:' line for a run's registry row."""
+    mode = run["allocator_mode"]
+    if mode == "off":
+        return "none: scalars computed and saved, weights not scaled"
+    if mode == "compute":
+        return "computed in this run (lagged one rebalance)"
+    if run["precomputed_source_kind"] == "run":
+        path = settings.run_dir(str(run["precomputed_source"])) / SCALAR_FILENAME
+        return f"{path} (run {run['precomputed_source']})"
+    return str(run["precomputed_source"])
+
+
+def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
+    """The === ALLOCATOR v1 SUMMARY === block of a stored run.
+
+    In mode off no scalar touches the weights; the block then shows the lagged
+    scalars a precomputed pass would apply, and says so.
+    """
+    mode = str(run["allocator_mode"])
+    column = "risk_scalar_applied" if mode == "off" else "risk_scalar_used"
+    rows = con.execute(
+        f"select cast(rebalance_date as varchar), {column}, regime "
+        "from allocator_scalars_at_rebalances where run_id = ? order by rebalance_date",
+        [run["run_id"]],
+    ).fetchall()
+    rebalances = [RebalanceScalar(date, scalar, regime) for date, scalar, regime in rows]
+    label = "off (scalars computed, not applied; figures are what pass 2 would apply)"
+    return allocator_summary(
+        label if mode == "off" else mode, summary_source(run, settings), rebalances
+    )
+
+
+def export(settings: Settings, run_id: str, emit: Emit) -> list[Path]:
+    """Write a run's artifacts (and, for a scaled run, its comparison) and print
+    its summary block."""
+    with database.read_only(settings.db_path) as con:
+        run = database.require_run(con, run_id, settings.db_path)
+        run_dir = settings.run_dir(run_id)
+        written = export_run(con, run_id, run_dir)
+        if is_scaled_run(con, run_id):
+            written += write_comparison_files(con, run_id, run_dir)[1]
+        emit(run_summary(con, run, settings))
+    emit(f"artifacts: {len(written)} files in {run_dir}")
+    return written
+
+
+def run(settings: Settings, request: RunRequest, emit: Emit) -> list[Path]:
+    """`allocator run`: build one run, export it, print its summary."""
+    check_project(settings)
+    check_profile(settings.project_dir, request.strategy_profile)
+    # stg_run_config also accepts a run exported to <project>/reports/runs/
+    # (relative to dbt's working directory) that is not in this database
+    exported = settings.project_dir / "reports" / "runs" / str(request.precomputed_run_id)
+    if request.precomputed_run_id and not (exported / SCALAR_FILENAME).is_file():
+        check_stored_run(settings, request.precomputed_run_id, "--precomputed-run-id")
+    database.check_writable(settings.db_path)
+    manifest = parse(settings, emit)
+    build(settings, request, f"run {request.run_id}", emit, manifest)
+    return export(settings, request.run_id, emit)
+
+
+def check_stored_run(settings: Settings, run_id: str, option: str) -> dict[str, Any]:
+    """A run that must already be in the database (a baseline)."""
+    try:
+        with database.read_only(settings.db_path) as con:
+            return database.require_run(con, run_id, settings.db_path)
+    except AllocatorError as exc:
+        raise AllocatorError(f"{option}: {exc}") from exc
+
+
+def baseline_request(
+    settings: Settings,
+    baseline_run_id: str,
+    profile: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> RunRequest:
+    """The stored baseline's request; a different profile or window given on
+    the command line would make the comparison meaningless, so it is refused."""
+    stored = check_stored_run(settings, baseline_run_id, "--baseline-run-id")
+    request = RunRequest(
+        baseline_run_id, str(stored["strategy_profile"]), stored["start_date"], stored["end_date"]
+    )
+    given = {"--strategy-profile": profile, "--start": start, "--end": end}
+    actual = {
+        "--strategy-profile": request.strategy_profile,
+        "--start": request.start,
+        "--end": request.end,
+    }
+    clashes = [f"{k} {v} (baseline: {actual[k]})" for k, v in given.items() if v and v != actual[k]]
+    if clashes:
+        raise AllocatorError(
+            f"baseline '{baseline_run_id}' was built for {request.strategy_profile} "
+            f"{request.start} to {request.end}, but {', '.join(clashes)} was given: drop these "
+            "options to audit the baseline's own profile and window, or run a new baseline"
+        )
+    return request
+
+
+def two_pass(
+    settings: Settings,
+    baseline: RunRequest,
+    scaled_run_id: str,
+    emit: Emit,
+    reuse_baseline: bool = False,
+) -> dict[str, Any]:
+    """`allocator two-pass`: baseline (unless reused), scaled run with the
+    baseline's precomputed scalars, then the comparison files.
+
+    dbt parses once and both builds reuse the manifest (see parse()).
+    """
+    check_project(settings)
+    check_profile(settings.project_dir, baseline.strategy_profile)
+    if scaled_run_id == baseline.run_id:
+        raise AllocatorError(
+            f"--scaled-run-id '{scaled_run_id}' equals the baseline run id: give the scaled run "
+            "its own id"
+        )
+    scaled = replace(
+        baseline, run_id=scaled_run_id, mode="precomputed", precomputed_run_id=baseline.run_id
+    )
+    database.check_writable(settings.db_path)
+    manifest = parse(settings, emit)
+    if reuse_baseline:
+        emit(f"pass 1/2: reusing stored baseline {baseline.run_id}")
+    else:
+        build(settings, baseline, "pass 1/2 (baseline)", emit, manifest, PASS_1_EXCLUDE)
+        export(settings, baseline.run_id, emit)
+    # with a reused baseline the input tables may come from another run's
+    # inputs, so pass 2 then builds everything
+    exclude = () if reuse_baseline else PASS_2_EXCLUDE
+    build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, exclude)
+    # the scaled run's export writes the comparison files as well
+    export(settings, scaled.run_id, emit)
+    with database.read_only(settings.db_path) as con:
+        return load_comparison(con, scaled.run_id)
+
+
+def regime_report_text(settings: Settings, run_id: str, top_n: int = 10) -> str:
+    """`allocator regime-report`: distribution, longest runs and top transitions."""
+    with database.read_only(settings.db_path) as con:
+        database.require_run(con, run_id, settings.db_path)
+        rows = con.execute(
+            "select cast(date as varchar), regime from allocator_regime_v1 "
+            "where run_id = ? and regime is not null order by date",
+            [run_id],
+        ).fetchall()
+    return regime_report(run_id, [r[0] for r in rows], [r[1] for r in rows], top_n)
+
+
+def result_locations(settings: Settings, scaled_run_id: str) -> str:
+    """Where a two-pass put its results."""
+    run_dir = settings.run_dir(scaled_run_id)
+    return "\n".join(
+        [
+            "Results:",
+            f"  database      {settings.db_path}",
+            "                (marts two_pass_comparison, two_pass_metrics, two_pass_flags, ...)",
+            f"  reports       {settings.reports_dir / 'runs'}",
+            f"  comparison    {run_dir / 'two_pass_comparison.md'}",
+            f"  HTML report   {run_dir / COMPARISON_HTML}",
+        ]
+    )

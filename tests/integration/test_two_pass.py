@@ -1,0 +1,652 @@
+"""`allocator two-pass` end to end on the demo data.
+
+One two-pass (pass 1 baseline, pass 2 precomputed scalars, comparison) is run
+once per session through the installed console script, in a subprocess, on a
+throwaway database, reports folder and dbt target. The tests then check the
+files against the seeds' layout and the comparison marts against independent
+pandas / pure-Python computations from the two runs' data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from allocator.summary import regime_changes, regime_stats
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROFILE, START, END = "core_v1", "2005-01-03", "2022-12-28"
+BASE = "core_v1_20050103_20221228_base"
+SCALED = "core_v1_20050103_20221228_scaled"
+TOL = 1e-10
+# "scaled" = below 1 beyond rounding noise (the EWMA settles at 1 - 2^-52)
+SCALED_BELOW = 1 - 1e-9
+
+STATE_FEATURES = [
+    "port_rvol_20d",
+    "port_rvol_60d",
+    "vol_accel",
+    "dd_level",
+    "dd_slope_10d",
+    "corr_20d",
+    "corr_60d",
+    "corr_shock",
+    "trend_breadth_20d",
+    "sleeve_concentration_60d",
+]
+RUN_FILES = {
+    "allocator_state_v1.csv": ["date", *STATE_FEATURES, "is_ready"],
+    "allocator_regime_v1.csv": ["date", "regime"],
+    "allocator_risk_v1.csv": ["date", "risk_scalar"],
+    "allocator_risk_v1_applied.csv": ["rebalance_date", "risk_scalar_applied"],
+    "weights_raw.csv": ["rebalance_date", "symbol", "weight"],
+    "weights_scaled.csv": [
+        "rebalance_date",
+        "symbol",
+        "weight_raw",
+        "risk_scalar_used",
+        "weight_scaled",
+    ],
+    "allocator_scalars_at_rebalances.csv": [
+        "rebalance_date",
+        "risk_scalar_computed",
+        "risk_scalar_applied",
+        "risk_scalar_used",
+    ],
+}
+EXACT_FILES = {
+    "portfolio_returns.csv": ["date", "ret"],
+    "equity_curve.csv": ["date", "equity", "drawdown"],
+}
+META_FILES = [
+    "allocator_state_v1_meta.json",
+    "allocator_regime_v1_meta.json",
+    "allocator_risk_v1_meta.json",
+    "allocator_risk_v1_applied_meta.json",
+]
+COMPARISON_FILES = [
+    "two_pass_comparison.json",
+    "two_pass_comparison.md",
+    "two_pass_comparison.html",
+]
+
+
+@dataclass(frozen=True)
+class TwoPass:
+    """The session's two-pass: where it wrote and what it printed."""
+
+    root: Path
+    env: Mapping[str, str]
+    stdout: str
+    seconds: float
+
+    @property
+    def db(self) -> Path:
+        return Path(self.env["ALLOCATOR_DUCKDB_PATH"])
+
+    def run_dir(self, run_id: str) -> Path:
+        return Path(self.env["ALLOCATOR_REPORTS_DIR"]) / "runs" / run_id
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql, list(params)).df()
+
+
+def allocator_command() -> list[str]:
+    """The installed console script next to this interpreter, else the module."""
+    script = Path(sys.executable).with_name("allocator")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "allocator.cli"]
+
+
+def run_cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*allocator_command(), *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=PROJECT_DIR,
+    )
+
+
+@pytest.fixture(scope="session")
+def two_pass(tmp_path_factory: pytest.TempPathFactory) -> TwoPass:
+    root = tmp_path_factory.mktemp("two_pass")
+    env = {
+        **os.environ,
+        "ALLOCATOR_PROJECT_DIR": str(PROJECT_DIR),
+        "ALLOCATOR_DUCKDB_PATH": str(root / "two_pass.duckdb"),
+        "ALLOCATOR_REPORTS_DIR": str(root / "reports"),
+        # dbt's own locations, so the suite runs beside a developer's dbt
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "DO_NOT_TRACK": "1",
+    }
+    started = time.perf_counter()
+    result = run_cli(
+        ["two-pass", "--strategy-profile", PROFILE, "--start", START, "--end", END], env
+    )
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return TwoPass(root, env, result.stdout, seconds)
+
+
+# --------------------------------------------------------------------------
+# independent computations
+# --------------------------------------------------------------------------
+
+
+def empyrical_metrics(returns: pd.Series) -> dict[str, float]:
+    """CAGR, volatility, Sharpe, MaxDD, worst month and quarter (empyrical)."""
+    years = len(returns) / 252
+    wealth = (1 + returns).cumprod()
+    # wealth starts at 1.0 before the first return
+    peak = wealth.cummax().clip(lower=1.0)
+    monthly = (1 + returns).groupby(returns.index.to_period("M")).prod() - 1
+    quarterly = (1 + returns).groupby(returns.index.to_period("Q")).prod() - 1
+    return {
+        "cagr": wealth.iloc[-1] ** (1 / years) - 1,
+        "ann_vol": returns.std(ddof=1) * math.sqrt(252),
+        "sharpe": returns.mean() / returns.std(ddof=1) * math.sqrt(252),
+        "max_drawdown": (wealth / peak - 1).min(),
+        "worst_month": monthly.min(),
+        "worst_quarter": quarterly.min(),
+    }
+
+
+def daily_returns(two_pass: TwoPass, run_id: str) -> pd.Series:
+    frame = two_pass.query(
+        "select date, portfolio_return from portfolio_returns where run_id = ? order by date",
+        [run_id],
+    )
+    return frame.set_index(pd.to_datetime(frame["date"]))["portfolio_return"]
+
+
+def read_run_csv(two_pass: TwoPass, run_id: str, name: str) -> pd.DataFrame:
+    return pd.read_csv(two_pass.run_dir(run_id) / name)
+
+
+# --------------------------------------------------------------------------
+# the command and its files
+# --------------------------------------------------------------------------
+
+
+def test_two_pass_prints_both_summaries_and_the_comparison(two_pass: TwoPass) -> None:
+    out = two_pass.stdout
+    assert out.count("=== ALLOCATOR v1 SUMMARY ===") == 2
+    assert "Mode: off (scalars computed, not applied" in out
+    assert "Mode: precomputed" in out
+    assert f"Source: {two_pass.run_dir(BASE) / 'allocator_risk_v1_applied.csv'} (run {BASE})" in out
+    assert "Top 5 de-risk events:" in out
+    assert f"# Two-pass comparison: {SCALED} vs {BASE}" in out
+    assert "| Metric | Baseline | Scaled | Delta |" in out
+    assert str(two_pass.run_dir(SCALED) / "two_pass_comparison.html") in out
+    print(f"two-pass wall time: {two_pass.seconds:.1f} s")
+
+
+@pytest.mark.parametrize("run_id", [BASE, SCALED])
+def test_every_artifact_file_has_the_seed_layout(two_pass: TwoPass, run_id: str) -> None:
+    run_dir = two_pass.run_dir(run_id)
+    for name, leading in RUN_FILES.items():
+        header = list(pd.read_csv(run_dir / name, nrows=0).columns)
+        assert header[: len(leading)] == leading, name
+        assert "run_id" not in header, name
+    assert "regime" in pd.read_csv(run_dir / "allocator_scalars_at_rebalances.csv", nrows=0)
+    for name, columns in EXACT_FILES.items():
+        assert list(pd.read_csv(run_dir / name, nrows=0).columns) == columns, name
+    for name in META_FILES:
+        meta = json.loads((run_dir / name).read_text())
+        assert meta["run_id"] == run_id
+        assert meta["version"] == "v1.0"
+        assert isinstance(meta["parameters"], dict), name  # JSON, not JSON text
+        assert meta["row_count"] > 0
+    state_meta = json.loads((run_dir / "allocator_state_v1_meta.json").read_text())
+    assert state_meta["features_present"] == STATE_FEATURES
+    comparison_files = {name for name in COMPARISON_FILES if (run_dir / name).exists()}
+    assert comparison_files == (set(COMPARISON_FILES) if run_id == SCALED else set())
+    # atomic writes leave no temporary files behind
+    assert not [p.name for p in run_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_seed_loading_idiom_works(two_pass: TwoPass) -> None:
+    """The seeds' Quick Start reads the files like this."""
+    run_dir = two_pass.run_dir(SCALED)
+    returns = pd.read_csv(run_dir / "portfolio_returns.csv", index_col=0, parse_dates=True)["ret"]
+    regime = pd.read_csv(run_dir / "allocator_regime_v1.csv", index_col=0, parse_dates=True)[
+        "regime"
+    ]
+    risk = pd.read_csv(run_dir / "allocator_risk_v1.csv", index_col=0, parse_dates=True)[
+        "risk_scalar"
+    ]
+    assert isinstance(returns.index, pd.DatetimeIndex) and len(returns) > 4000
+    assert set(regime) <= {"NORMAL", "ELEVATED", "STRESS", "CRISIS"}
+    assert risk.between(0.25, 1.0).all()
+
+
+@pytest.mark.parametrize("run_id", [BASE, SCALED])
+def test_csv_files_hold_exactly_the_stored_rows(two_pass: TwoPass, run_id: str) -> None:
+    stored = daily_returns(two_pass, run_id)
+    exported = read_run_csv(two_pass, run_id, "portfolio_returns.csv")
+    # DuckDB writes doubles in shortest round-trip form: equal to the bit
+    assert exported["ret"].tolist() == stored.tolist()
+    assert pd.to_datetime(exported["date"]).tolist() == stored.index.tolist()
+    tables = {
+        "allocator_state_v1.csv": "allocator_state_v1",
+        "allocator_regime_v1.csv": "allocator_regime_v1",
+        "allocator_risk_v1.csv": "allocator_risk_v1",
+        "allocator_risk_v1_applied.csv": "allocator_risk_v1_applied",
+        "weights_raw.csv": "weights_raw",
+        "weights_scaled.csv": "weights_scaled",
+        "allocator_scalars_at_rebalances.csv": "allocator_scalars_at_rebalances",
+        "equity_curve.csv": "portfolio_returns",
+    }
+    for name, table in tables.items():
+        count = two_pass.query(f"select count(*) as n from {table} where run_id = ?", [run_id])
+        assert len(read_run_csv(two_pass, run_id, name)) == count["n"].iloc[0] > 0, name
+
+
+# --------------------------------------------------------------------------
+# the comparison marts against independent computations
+# --------------------------------------------------------------------------
+
+
+def test_metrics_match_pandas(two_pass: TwoPass) -> None:
+    expected = {
+        "baseline": empyrical_metrics(daily_returns(two_pass, BASE)),
+        "scaled": empyrical_metrics(daily_returns(two_pass, SCALED)),
+    }
+    mart = two_pass.query("select * from two_pass_metrics where scaled_run_id = ?", [SCALED])
+    assert mart["metric"].tolist() == list(expected["baseline"])
+    assert (mart["baseline_run_id"] == BASE).all()
+    wide = two_pass.query("select * from two_pass_comparison where scaled_run_id = ?", [SCALED])
+    comparison = json.loads((two_pass.run_dir(SCALED) / "two_pass_comparison.json").read_text())
+    by_label = {m["metric"]: m for m in comparison["metrics"]}
+    for row in mart.itertuples():
+        base, scaled = expected["baseline"][row.metric], expected["scaled"][row.metric]
+        assert row.baseline == pytest.approx(base, abs=TOL), row.metric
+        assert row.scaled == pytest.approx(scaled, abs=TOL), row.metric
+        assert row.delta == pytest.approx(scaled - base, abs=TOL), row.metric
+        assert wide[f"delta_{row.metric}"].iloc[0] == pytest.approx(scaled - base, abs=TOL)
+        assert by_label[row.metric_label]["scaled"] == pytest.approx(scaled, abs=TOL)
+    # the allocator is in effect: the books differ
+    assert expected["baseline"]["ann_vol"] != pytest.approx(expected["scaled"]["ann_vol"], abs=1e-6)
+
+
+def test_scalar_usage_and_derisk_events_match_pandas(two_pass: TwoPass) -> None:
+    scalars = read_run_csv(two_pass, SCALED, "allocator_scalars_at_rebalances.csv")
+    used = scalars["risk_scalar_used"]
+    usage = two_pass.query(
+        "select * from two_pass_allocator_usage where scaled_run_id = ?", [SCALED]
+    ).iloc[0]
+    assert usage["rebalances_total"] == len(scalars)
+    assert usage["rebalances_scaled"] == (used < SCALED_BELOW).sum()
+    assert usage["pct_scaled"] == pytest.approx((used < SCALED_BELOW).mean(), abs=TOL)
+    assert usage["scalar_mean"] == pytest.approx(used.mean(), abs=TOL)
+    assert usage["scalar_min"] == pytest.approx(used.min(), abs=TOL)
+    assert usage["scalar_max"] == pytest.approx(used.max(), abs=TOL)
+    # the scaled run applied exactly the baseline's lagged scalars
+    applied = read_run_csv(two_pass, BASE, "allocator_risk_v1_applied.csv")
+    merged = scalars.merge(applied, on="rebalance_date", suffixes=("", "_baseline"))
+    assert len(merged) == len(scalars)
+    assert (merged["risk_scalar_used"] == merged["risk_scalar_applied_baseline"]).all()
+
+    derisked = (
+        scalars[used < SCALED_BELOW].sort_values(["risk_scalar_used", "rebalance_date"]).head(10)
+    )
+    events = two_pass.query(
+        "select * from two_pass_derisk_events where scaled_run_id = ? order by event_rank",
+        [SCALED],
+    )
+    assert events["event_rank"].tolist() == list(range(1, len(derisked) + 1))
+    assert events["rebalance_date"].astype(str).tolist() == derisked["rebalance_date"].tolist()
+    assert events["risk_scalar_used"].tolist() == derisked["risk_scalar_used"].tolist()
+    assert events["regime"].tolist() == derisked["regime"].tolist()
+
+
+def test_regime_statistics_match_python(two_pass: TwoPass) -> None:
+    regimes = read_run_csv(two_pass, SCALED, "allocator_regime_v1.csv")
+    series = regimes["regime"].tolist()
+    # measured on the unscaled book: the baseline's series is the same
+    assert read_run_csv(two_pass, BASE, "allocator_regime_v1.csv")["regime"].tolist() == series
+    mart = two_pass.query(
+        "select * from two_pass_regime_distribution where scaled_run_id = ?", [SCALED]
+    ).set_index("regime")
+    for stat in regime_stats(series):
+        row = mart.loc[stat.regime]
+        assert (row["days"], row["longest_run_days"]) == (stat.days, stat.longest_run_days)
+        assert row["pct"] == pytest.approx(stat.pct, abs=TOL)
+    assert mart["pct"].sum() == pytest.approx(1.0, abs=TOL)
+
+    matrix = two_pass.query(
+        "select from_regime, to_regime, transitions from two_pass_regime_transitions "
+        "where scaled_run_id = ? and is_regime_change and transitions > 0",
+        [SCALED],
+    )
+    assert {
+        (r.from_regime, r.to_regime): r.transitions for r in matrix.itertuples()
+    } == regime_changes(series)
+    usage = two_pass.query(
+        "select * from two_pass_allocator_usage where scaled_run_id = ?", [SCALED]
+    ).iloc[0]
+    changes = sum(regime_changes(series).values())
+    assert usage["transitions_per_year"] == pytest.approx(changes / (len(series) / 252), abs=TOL)
+
+
+def test_worst_drawdown_episode_matches_pandas(two_pass: TwoPass) -> None:
+    curve = read_run_csv(two_pass, BASE, "equity_curve.csv")
+    trough = curve.loc[curve["drawdown"].idxmin()]
+    before = curve[curve["date"] <= trough["date"]]
+    peaks = before.loc[before["drawdown"] == 0, "date"]
+    peak = peaks.max() if len(peaks) else curve["date"].min()
+    scalars = read_run_csv(two_pass, SCALED, "allocator_scalars_at_rebalances.csv")
+    inside = scalars[
+        (scalars["rebalance_date"] >= peak) & (scalars["rebalance_date"] < trough["date"])
+    ]
+    usage = two_pass.query(
+        "select * from two_pass_allocator_usage where scaled_run_id = ?", [SCALED]
+    ).iloc[0]
+    assert str(usage["baseline_worst_dd_peak_date"])[:10] == peak
+    assert str(usage["baseline_worst_dd_trough_date"])[:10] == trough["date"]
+    assert usage["worst_dd_rebalances"] == len(inside)
+    assert usage["worst_dd_rebalances_scaled"] == (inside["risk_scalar_used"] < SCALED_BELOW).sum()
+
+
+def expected_flags(wide: pd.Series, usage: pd.Series, events: pd.DataFrame) -> dict[str, str]:
+    """The documented rules, restated in Python."""
+    delta_dd = wide["delta_max_drawdown"]
+    per_year = wide["transitions_per_year"]
+    in_stress = (events["baseline_drawdown"] <= -0.05).sum()
+    return {
+        "maxdd_vs_baseline": "failure"
+        if delta_dd < 0
+        else ("warning" if delta_dd < 0.02 else "good"),
+        "worst_month_quarter": "good"
+        if wide["delta_worst_month"] > 0 and wide["delta_worst_quarter"] > 0
+        else "warning",
+        "sharpe_change": "warning" if wide["delta_sharpe"] < -0.2 else "good",
+        "regime_transitions": "failure"
+        if per_year > 50
+        else ("warning" if per_year >= 20 else "good"),
+        "scalar_below_one_share": "warning" if wide["pct_scaled"] > 0.5 else "good",
+        "derisk_in_worst_drawdown": "warning"
+        if usage["worst_dd_rebalances"] == 0
+        else ("failure" if usage["worst_dd_rebalances_scaled"] == 0 else "good"),
+        "derisk_events_in_stress": "good"
+        if len(events) and in_stress / len(events) >= 0.5
+        else "warning",
+        "risk_governor": "good"
+        if wide["delta_ann_vol"] < 0
+        else ("failure" if wide["delta_cagr"] > 0 else "warning"),
+    }
+
+
+def test_flags_follow_the_documented_rules(two_pass: TwoPass) -> None:
+    wide = two_pass.query(
+        "select * from two_pass_comparison where scaled_run_id = ?", [SCALED]
+    ).iloc[0]
+    usage = two_pass.query(
+        "select * from two_pass_allocator_usage where scaled_run_id = ?", [SCALED]
+    ).iloc[0]
+    events = two_pass.query(
+        "select * from two_pass_derisk_events where scaled_run_id = ?", [SCALED]
+    )
+    flags = two_pass.query(
+        "select flag, status, detail from two_pass_flags "
+        "where scaled_run_id = ? order by flag_order",
+        [SCALED],
+    )
+    expected = expected_flags(wide, usage, events)
+    assert dict(zip(flags["flag"], flags["status"], strict=True)) == expected
+    for flag, status in expected.items():
+        assert wide[f"flag_{flag}"] == status
+    assert flags["detail"].str.len().min() > 20
+    worst = max(expected.values(), key=["good", "warning", "failure"].index)
+    assert wide["overall_status"] == worst
+    assert bool(wide["is_like_for_like"]) and not bool(wide["is_baseline_newer"])
+
+
+def test_comparison_json_has_the_report_shape(two_pass: TwoPass) -> None:
+    comparison = json.loads((two_pass.run_dir(SCALED) / "two_pass_comparison.json").read_text())
+    assert comparison["baseline_run_id"] == BASE
+    assert comparison["scaled_run_id"] == SCALED
+    assert (comparison["strategy_profile"], comparison["start_date"]) == (PROFILE, START)
+    assert comparison["end_date"] == END
+    assert [m["metric"] for m in comparison["metrics"]] == [
+        "CAGR",
+        "Ann Vol",
+        "Sharpe",
+        "MaxDD",
+        "Worst Month",
+        "Worst Quarter",
+    ]
+    assert {m["unit"] for m in comparison["metrics"]} == {"pct", "ratio"}
+    assert set(comparison["scalar_usage"]) == {
+        "rebalances_total",
+        "rebalances_scaled",
+        "pct_scaled",
+        "scalar_mean",
+        "scalar_min",
+        "scalar_max",
+    }
+    assert [r["regime"] for r in comparison["regimes"]] == [
+        "NORMAL",
+        "ELEVATED",
+        "STRESS",
+        "CRISIS",
+    ]
+    assert {f["status"] for f in comparison["flags"]} <= {"good", "warning", "failure"}
+    assert len(comparison["flags"]) == 8
+    assert 0 < len(comparison["top_derisk_events"]) <= 10
+    assert set(comparison["top_derisk_events"][0]) == {"date", "scalar", "regime"}
+    html = (two_pass.run_dir(SCALED) / "two_pass_comparison.html").read_text()
+    assert "<svg" in html and SCALED in html
+
+
+# --------------------------------------------------------------------------
+# the other commands on the built database (no dbt)
+# --------------------------------------------------------------------------
+
+
+def test_regime_report_lists_distribution_and_transitions(two_pass: TwoPass) -> None:
+    result = run_cli(["regime-report", "--run-id", SCALED], two_pass.env)
+    assert result.returncode == 0, result.stderr
+    mart = two_pass.query(
+        "select * from two_pass_regime_distribution where scaled_run_id = ? and days > 0",
+        [SCALED],
+    )
+    assert "Regime Distribution:" in result.stdout
+    assert "Top Transitions:" in result.stdout
+    for row in mart.itertuples():
+        assert f"max consecutive: {row.longest_run_days} days" in result.stdout
+
+
+def test_export_rewrites_the_same_files(two_pass: TwoPass, tmp_path: Path) -> None:
+    result = run_cli(["export", "--run-id", SCALED, "--reports-dir", str(tmp_path)], two_pass.env)
+    assert result.returncode == 0, result.stderr
+    assert "=== ALLOCATOR v1 SUMMARY ===" in result.stdout
+    original = two_pass.run_dir(SCALED)
+    again = tmp_path / "runs" / SCALED
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in original.iterdir())
+    for name in [*RUN_FILES, *EXACT_FILES, *META_FILES, "two_pass_comparison.json"]:
+        assert (again / name).read_bytes() == (original / name).read_bytes(), name
+
+
+def test_export_of_a_locked_database_names_the_holder(two_pass: TwoPass) -> None:
+    hold = textwrap.dedent(
+        """
+        import sys, time, duckdb
+        con = duckdb.connect(sys.argv[1])
+        print("locked", flush=True)
+        time.sleep(60)
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(two_pass.db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = run_cli(["export", "--run-id", SCALED], two_pass.env)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert (
+        f"database file {two_pass.db} is locked by another process (pid {holder.pid}"
+        in result.stderr
+    )
+    assert "set ALLOCATOR_DUCKDB_PATH to another file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------
+# a failed pass leaves earlier runs intact
+# --------------------------------------------------------------------------
+
+# Pass 2 of a two-pass on the stored baseline with a profile dbt rejects: the
+# CLI's own profile check is passed by construction (the var is swapped only
+# in what dbt receives), so the error comes from dbt's stg_run_config.
+FORCED_FAILURE = textwrap.dedent(
+    """
+    import sys
+    from allocator import cli, workflow
+
+    original = workflow.RunRequest.dbt_vars
+
+    def broken(self):
+        dbt_vars = original(self)
+        if self.run_id == "broken":
+            dbt_vars["strategy_profile"] = "no_such_profile"
+        return dbt_vars
+
+    workflow.RunRequest.dbt_vars = broken
+    sys.exit(cli.main(sys.argv[1:]))
+    """
+)
+
+
+def database_state(db: Path) -> dict[str, Any]:
+    """Row counts and content hashes of every run-keyed table, per run."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.columns "
+                "where table_schema = 'main' and column_name in ('run_id', 'scaled_run_id') "
+                "order by table_name"
+            ).fetchall()
+        ]
+        state = {}
+        for table in tables:
+            key = "scaled_run_id" if table.startswith("two_pass") else "run_id"
+            state[table] = con.execute(
+                f"select {key}, count(*), sum(hash(t)) from {table} as t group by 1 order by 1"
+            ).fetchall()
+    return state
+
+
+def test_failed_pass_2_leaves_earlier_runs_intact(two_pass: TwoPass) -> None:
+    before = database_state(two_pass.db)
+    base_files = {p.name: p.stat().st_mtime_ns for p in two_pass.run_dir(BASE).iterdir()}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FORCED_FAILURE,
+            "two-pass",
+            "--baseline-run-id",
+            BASE,
+            "--scaled-run-id",
+            "broken",
+        ],
+        env=dict(two_pass.env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "allocator two-pass: error: pass 2/2 (scaled) failed" in result.stderr
+    # dbt's own message, naming the model and listing what would be right
+    assert "model stg_run_config (models/staging/stg_run_config.sql): Compilation Error: " in (
+        result.stderr
+    )
+    assert "strategy_profile 'no_such_profile' is not defined" in result.stderr
+    assert "known profiles: core_only_v1, core_v1" in result.stderr
+    assert "Runs stored before this pass are unchanged" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    after = database_state(two_pass.db)
+    assert after == before
+    assert not two_pass.run_dir("broken").exists()
+    assert {p.name: p.stat().st_mtime_ns for p in two_pass.run_dir(BASE).iterdir()} == base_files
+
+
+# --------------------------------------------------------------------------
+# the manifest reuse the CLI relies on
+# --------------------------------------------------------------------------
+
+
+def dbt_parse(env: Mapping[str, str], target: Path, dbt_vars: Mapping[str, Any]) -> dict:
+    """Parse the project into ``target``; the manifest without timestamps."""
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    command = [
+        dbt,
+        "parse",
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dict(dbt_vars))]
+    result = subprocess.run(
+        command, env=dict(env), capture_output=True, text=True, timeout=600, cwd=PROJECT_DIR
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest.pop("metadata")
+    for section in manifest.values():
+        if isinstance(section, dict):
+            for node in section.values():
+                if isinstance(node, dict):
+                    node.pop("created_at", None)
+    return manifest
+
+
+def test_parsing_does_not_depend_on_the_run_vars(two_pass: TwoPass, tmp_path: Path) -> None:
+    """The CLI parses once without --vars and reuses that manifest for runs
+    with any run_id, profile, window and mode. That is exact only while no
+    such var is read at parse time: a parse with other values must give the
+    same manifest."""
+    # start from the session's partial-parse cache: the default-vars parse is quick
+    shutil.copytree(Path(two_pass.env["DBT_TARGET_PATH"]), tmp_path / "default")
+    default = dbt_parse(two_pass.env, tmp_path / "default", {})
+    other = dbt_parse(
+        two_pass.env,
+        tmp_path / "other",
+        {
+            "run_id": "other_run",
+            "strategy_profile": "core_weekly_v1",
+            "start": "2010-01-04",
+            "end": "2015-06-30",
+            "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
+        },
+    )
+    assert other == default

@@ -1,0 +1,608 @@
+"""The allocator CLI without dbt: argument validation, error messages, the
+pure formatting and export helpers, and the locked-database check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from allocator import cli, database, dbt_invoke, exports, summary, validate, workflow
+from allocator.errors import AllocatorError
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the CLI at a scratch database and reports folder."""
+    monkeypatch.setenv("ALLOCATOR_DUCKDB_PATH", str(tmp_path / "cli.duckdb"))
+    monkeypatch.setenv("ALLOCATOR_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("ALLOCATOR_PROJECT_DIR", str(PROJECT_DIR))
+    return tmp_path
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# --------------------------------------------------------------------------
+# argument validation: every error says what is wrong and what would be right
+# --------------------------------------------------------------------------
+
+WINDOW = ["--strategy-profile", "core_v1", "--start", "2010-01-04", "--end", "2012-12-31"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            [
+                "run",
+                "--strategy-profile",
+                "core_v1",
+                "--start",
+                "2012-01-02",
+                "--end",
+                "2011-01-03",
+            ],
+            "--end 2011-01-03 is before --start 2012-01-02: the window must run forward",
+        ),
+        (
+            [
+                "run",
+                "--strategy-profile",
+                "core_v1",
+                "--start",
+                "2012-13-01",
+                "--end",
+                "2013-01-02",
+            ],
+            "--start '2012-13-01' is not a valid calendar date",
+        ),
+        (
+            [
+                "run",
+                "--strategy-profile",
+                "core_v1",
+                "--start",
+                "01/02/2012",
+                "--end",
+                "2013-01-02",
+            ],
+            "--start '01/02/2012' is not a date: use YYYY-MM-DD",
+        ),
+        (
+            ["run", *WINDOW, "--run-id", "bad id!"],
+            "--run-id 'bad id!' is not valid: use 1-64 letters, digits",
+        ),
+        (
+            ["run", *WINDOW, "--mode", "precomputed"],
+            "--mode precomputed needs --precomputed-run-id",
+        ),
+        (
+            ["run", *WINDOW, "--mode", "compute", "--precomputed-run-id", "base"],
+            "--precomputed-run-id is only used with --mode precomputed",
+        ),
+        (
+            [
+                "run",
+                "--strategy-profile",
+                "core_v99",
+                "--start",
+                "2010-01-04",
+                "--end",
+                "2012-12-31",
+            ],
+            "strategy profile 'core_v99' is not defined in seeds/strategy_profiles.csv; "
+            "known profiles: core_only_v1, core_v1,",
+        ),
+        (["two-pass", "--start", "2010-01-04"], "two-pass needs --strategy-profile, --end"),
+        (["two-pass", *WINDOW, "--tag", "a/b"], "--tag 'a/b' is not valid"),
+        (
+            ["two-pass", *WINDOW, "--scaled-run-id", "core_v1_20100104_20121231_base"],
+            "equals the baseline run id",
+        ),
+        (["regime-report", "--run-id", "_x"], "--run-id '_x' is not valid"),
+    ],
+)
+def test_invalid_arguments_fail_before_dbt(
+    argv: list[str], expected: str, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(argv, capsys)
+    assert code == 1
+    assert expected in err
+    assert err.startswith(f"allocator {argv[0]}: error: ")
+    assert "Traceback" not in err + out
+    # nothing was built: the database was not even created
+    assert not (env / "cli.duckdb").exists()
+
+
+def test_argparse_rejects_an_unknown_mode(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", *WINDOW, "--mode", "sometimes"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'sometimes'" in capsys.readouterr().err
+
+
+def test_unknown_run_id_lists_known_ones(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with duckdb.connect(str(env / "cli.duckdb")) as con:
+        con.execute("create table runs as select * from (values ('base'), ('scaled')) t(run_id)")
+    for command in (["regime-report", "--run-id", "nope"], ["export", "--run-id", "nope"]):
+        code, _, err = run_cli(command, capsys)
+        assert code == 1
+        assert "run id 'nope' is not in the runs table of" in err
+        assert "known run ids: base, scaled" in err
+
+
+def test_missing_database_says_how_to_make_one(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(["export", "--run-id", "base"], capsys)
+    assert code == 1
+    assert f"database file {env / 'cli.duckdb'} does not exist" in err
+    assert "run `allocator run`" in err
+
+
+def test_baseline_run_id_must_exist(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with duckdb.connect(str(env / "cli.duckdb")) as con:
+        con.execute("create table runs as select 'base' as run_id")
+    code, _, err = run_cli(["two-pass", "--baseline-run-id", "gone"], capsys)
+    assert code == 1
+    assert "--baseline-run-id: run id 'gone' is not in the runs table" in err
+    assert "known run ids: base" in err
+
+
+def test_baseline_with_another_window_is_refused(env: Path) -> None:
+    with duckdb.connect(str(env / "cli.duckdb")) as con:
+        con.execute(
+            "create table runs as select 'base' as run_id, 'core_v1' as strategy_profile, "
+            "date '2005-01-03' as start_date, date '2022-12-28' as end_date"
+        )
+    settings = workflow.resolve_settings(
+        {"ALLOCATOR_DUCKDB_PATH": str(env / "cli.duckdb")}, PROJECT_DIR
+    )
+    same = workflow.baseline_request(settings, "base", "core_v1", None, dt.date(2022, 12, 28))
+    assert (same.strategy_profile, same.start, same.end) == (
+        "core_v1",
+        dt.date(2005, 1, 3),
+        dt.date(2022, 12, 28),
+    )
+    with pytest.raises(AllocatorError, match="--start 2010-01-04 \\(baseline: 2005-01-03\\)"):
+        workflow.baseline_request(settings, "base", None, dt.date(2010, 1, 4), None)
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("run", "two-pass", "regime-report", "export", "demo"):
+        assert command in out
+
+
+# --------------------------------------------------------------------------
+# locked database
+# --------------------------------------------------------------------------
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])
+    print("locked", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_locked_database_names_the_holder(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = env / "cli.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        code, _, err = run_cli(["run", *WINDOW], capsys)
+        assert code == 1
+        assert f"database file {db} is locked by another process (pid {holder.pid}" in err
+        assert "close it or set ALLOCATOR_DUCKDB_PATH to another file" in err
+        # reading is blocked too, with the same message
+        code, _, err = run_cli(["export", "--run-id", "x"], capsys)
+        assert code == 1
+        assert f"is locked by another process (pid {holder.pid}" in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lock_message_only_for_lock_errors() -> None:
+    text = (
+        'IO Error: Could not set lock on file "/x.duckdb": Conflicting lock is held in '
+        "/usr/bin/python3.11 (PID 4242). See also https://duckdb.org/docs/current/connect/concurrency"
+    )
+    message = database.lock_message(Path("/x.duckdb"), text)
+    assert message == (
+        "database file /x.duckdb is locked by another process (pid 4242, /usr/bin/python3.11) "
+        "— close it or set ALLOCATOR_DUCKDB_PATH to another file"
+    )
+    assert database.lock_message(Path("/x.duckdb"), "IO Error: disk full") is None
+
+
+# --------------------------------------------------------------------------
+# settings, run ids, dbt command lines
+# --------------------------------------------------------------------------
+
+
+def test_settings_resolve_relative_paths_against_the_project(tmp_path: Path) -> None:
+    settings = workflow.resolve_settings(
+        {"ALLOCATOR_PROJECT_DIR": str(tmp_path), "ALLOCATOR_DUCKDB_PATH": "db/x.duckdb"},
+        Path("/elsewhere"),
+    )
+    assert settings.project_dir == tmp_path
+    assert settings.db_path == tmp_path / "db" / "x.duckdb"
+    assert settings.reports_dir == tmp_path / "reports"
+    assert settings.run_dir("r1") == tmp_path / "reports" / "runs" / "r1"
+    override = workflow.resolve_settings(
+        {"ALLOCATOR_REPORTS_DIR": "/env/reports"}, tmp_path, reports_dir="/opt/reports"
+    )
+    assert override.reports_dir == Path("/opt/reports")
+    assert override.db_path == tmp_path / "allocator.duckdb"
+
+
+def test_default_run_ids_are_deterministic() -> None:
+    start, end = dt.date(2005, 1, 3), dt.date(2022, 12, 28)
+    assert (
+        validate.default_run_id("core_v1", start, end, "base", None)
+        == "core_v1_20050103_20221228_base"
+    )
+    assert validate.default_run_id("core_v1", start, end, "scaled", "q4") == (
+        "core_v1_20050103_20221228_scaled_q4"
+    )
+
+
+def test_mode_resolution() -> None:
+    assert validate.resolve_mode(None, None) == "off"
+    assert validate.resolve_mode(None, "base") == "precomputed"
+    assert validate.resolve_mode("compute", None) == "compute"
+
+
+def test_run_vars_match_the_dbt_var_block() -> None:
+    assert dbt_invoke.run_vars("s", "core_v1", "2005-01-03", "2022-12-28", "precomputed", "b") == {
+        "run_id": "s",
+        "strategy_profile": "core_v1",
+        "start": "2005-01-03",
+        "end": "2022-12-28",
+        "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": "b"},
+    }
+    assert dbt_invoke.run_vars("b", "p", "x", "y")["allocator_v1"] == {
+        "enabled": False,
+        "mode": "off",
+    }
+
+
+def test_dbt_args() -> None:
+    args = dbt_invoke.dbt_args("build", Path("/p"), {"run_id": "x"}, extra=["--exclude", "tag:t"])
+    assert args == [
+        "build",
+        "--project-dir",
+        "/p",
+        "--profiles-dir",
+        "/p",
+        "--vars",
+        '{"run_id": "x"}',
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "info",
+        "--exclude",
+        "tag:t",
+    ]
+    # no --vars at all for the default-vars parse, so dbt's partial parse stays valid
+    assert "--vars" not in dbt_invoke.dbt_args("parse", Path("/p"), {}, verbose=True)
+    assert "--log-level" not in dbt_invoke.dbt_args("parse", Path("/p"), {}, verbose=True)
+
+
+def test_dbt_errors_are_cleaned() -> None:
+    node = SimpleNamespace(
+        resource_type="model",
+        name="stg_run_config",
+        original_file_path="models/staging/stg_run_config.sql",
+    )
+    error = SimpleNamespace(
+        status=SimpleNamespace(value="error"),
+        node=node,
+        message=(
+            "\x1b[31mCompilation Error in model stg_run_config "
+            "(models/staging/stg_run_config.sql)\x1b[0m\n"
+            "  strategy_profile 'x' is not defined in seeds/strategy_profiles.csv; known "
+            "profiles: core_v1\n  \n  > in macro run_id (macros/run_config.sql)\n"
+            "  > called by model stg_run_config (models/staging/stg_run_config.sql)"
+        ),
+    )
+    test_node = SimpleNamespace(resource_type="test", name="not_null_x", original_file_path="m.yml")
+    failure = SimpleNamespace(status="fail", node=test_node, message="Got 3 results", failures=3)
+    ok = SimpleNamespace(status="success", node=node, message="OK")
+    assert dbt_invoke.node_errors([ok, error, failure]) == [
+        "model stg_run_config (models/staging/stg_run_config.sql): Compilation Error: "
+        "strategy_profile 'x' is not defined in seeds/strategy_profiles.csv; "
+        "known profiles: core_v1",
+        "test not_null_x (m.yml): 3 failing row(s) — Got 3 results",
+    ]
+    assert dbt_invoke.status_counts([ok, error, failure]) == {"success": 1, "error": 1, "fail": 1}
+
+
+def test_outcome_description() -> None:
+    outcome = dbt_invoke.DbtOutcome("build", True, 4.24, {"success": 49, "pass": 210})
+    assert outcome.describe() == "dbt build ok in 4.2 s: 210 pass, 49 success"
+
+
+# --------------------------------------------------------------------------
+# summary block, regime report, comparison markdown
+# --------------------------------------------------------------------------
+
+
+def test_allocator_summary_block() -> None:
+    rebalances = [
+        summary.RebalanceScalar("2020-02-28", 1.0, "NORMAL"),
+        summary.RebalanceScalar("2020-03-16", 0.55, "CRISIS"),
+        summary.RebalanceScalar("2020-03-23", 0.58, "CRISIS"),
+        summary.RebalanceScalar("2020-04-06", 0.62, "STRESS"),
+    ]
+    text = summary.allocator_summary(
+        "precomputed", "reports/runs/b/allocator_risk_v1_applied.csv", rebalances, top_n=2
+    )
+    assert text == "\n".join(
+        [
+            "=== ALLOCATOR v1 SUMMARY ===",
+            "Mode: precomputed",
+            "Source: reports/runs/b/allocator_risk_v1_applied.csv",
+            "Rebalances: 4 total",
+            "Scaled: 3 (75.0%)",
+            "Risk scalar: avg=0.69, min=0.55, max=1.00",
+            "",
+            "Top 2 de-risk events:",
+            "  2020-03-16: 0.55 (CRISIS)",
+            "  2020-03-23: 0.58 (CRISIS)",
+        ]
+    )
+    empty = summary.allocator_summary("off", "none", [])
+    assert "Rebalances: 0 total" in empty
+    assert "  none (scalar never below 1.00)" in empty
+
+
+def test_rounding_noise_below_one_is_not_scaling() -> None:
+    # an EWMA of a target of 1.0 settles at 1 - 2**-52, never at 1.0
+    settled = 0.25 * 1.0 + 0.75 * 0.9999999999999998
+    assert settled == 0.9999999999999998
+    assert not summary.is_scaled(settled)
+    assert not summary.is_scaled(1.0)
+    assert not summary.is_scaled(None)
+    assert summary.is_scaled(0.999)
+    text = summary.allocator_summary(
+        "precomputed",
+        "x",
+        [summary.RebalanceScalar("2020-01-31", settled, "NORMAL")],
+    )
+    assert "Scaled: 0 (0.0%)" in text
+
+
+def test_regime_stats_gaps_and_islands() -> None:
+    series = ["NORMAL", "NORMAL", "ELEVATED", "NORMAL", "NORMAL", "NORMAL", "ELEVATED", "ODD"]
+    stats = {s.regime: s for s in summary.regime_stats(series)}
+    assert stats["NORMAL"] == summary.RegimeStat("NORMAL", 5, 5 / 8, 3)
+    assert stats["ELEVATED"] == summary.RegimeStat("ELEVATED", 2, 2 / 8, 1)
+    assert stats["CRISIS"] == summary.RegimeStat("CRISIS", 0, 0.0, 0)
+    assert stats["ODD"].days == 1
+    assert summary.regime_changes(series) == {
+        ("NORMAL", "ELEVATED"): 2,
+        ("ELEVATED", "NORMAL"): 1,
+        ("ELEVATED", "ODD"): 1,
+    }
+
+
+def test_regime_report_text() -> None:
+    dates = [f"2020-01-{d:02d}" for d in range(1, 6)]
+    text = summary.regime_report("r1", dates, ["NORMAL", "NORMAL", "STRESS", "STRESS", "NORMAL"])
+    assert "Run r1: 5 days with a regime, 2020-01-01 to 2020-01-05" in text
+    assert "  NORMAL   :     3 days ( 60.0%), max consecutive: 2 days" in text
+    assert "  CRISIS   :     0 days (  0.0%)" in text
+    assert "Transitions: 2 (100.8 per year)" in text
+    assert "  NORMAL->STRESS           :   1" in text
+    assert "no regime rows" in summary.regime_report("r1", [], [])
+
+
+COMPARISON = {
+    "baseline_run_id": "b",
+    "scaled_run_id": "s",
+    "strategy_profile": "core_v1",
+    "start_date": "2005-01-03",
+    "end_date": "2022-12-28",
+    "metrics": [
+        {"metric": "CAGR", "baseline": 0.0935, "scaled": 0.0882, "delta": -0.0053, "unit": "pct"},
+        {"metric": "Sharpe", "baseline": 0.66, "scaled": 0.72, "delta": 0.06, "unit": "ratio"},
+        {"metric": "MaxDD", "baseline": -0.1532, "scaled": -0.121, "delta": 0.0322, "unit": "pct"},
+    ],
+    "scalar_usage": {
+        "rebalances_total": 145,
+        "rebalances_scaled": 38,
+        "pct_scaled": 38 / 145,
+        "scalar_mean": 0.92,
+        "scalar_min": 0.55,
+        "scalar_max": 1.0,
+    },
+    "regimes": [{"regime": "NORMAL", "days": 892, "pct": 0.732, "longest_run_days": 300}],
+    "flags": [{"flag": "maxdd_vs_baseline", "status": "good", "detail": "fine"}],
+    "top_derisk_events": [{"date": "2020-03-16", "scalar": 0.55, "regime": "CRISIS"}],
+    "transitions_per_year": 3.25,
+    "transitions": [
+        {"from_regime": "NORMAL", "to_regime": "ELEVATED", "transitions": 12},
+    ],
+}
+
+
+def test_comparison_markdown_matches_the_seeds_table() -> None:
+    text = summary.comparison_markdown(COMPARISON)
+    assert "| Metric | Baseline | Scaled | Delta |" in text
+    assert "| CAGR | 9.35% | 8.82% | -0.53% |" in text
+    assert "| Sharpe | 0.66 | 0.72 | +0.06 |" in text
+    assert "| MaxDD | -15.32% | -12.10% | +3.22% |" in text
+    assert "- Rebalances scaled (scalar < 1.0): 38 (26.2%)" in text
+    assert "## Regime transitions (3.2 per year)" in text
+    assert "| NORMAL | ELEVATED | 12 |" in text
+    assert "| 2020-03-16 | 0.55 | CRISIS |" in text
+    assert "| maxdd_vs_baseline | good | fine |" in text
+
+
+# --------------------------------------------------------------------------
+# exports
+# --------------------------------------------------------------------------
+
+
+def test_export_columns_put_the_seed_layout_first() -> None:
+    spec = exports.CsvExport("x.csv", "allocator_risk_v1", ("date", "risk_scalar"), ("date",))
+    columns = exports.export_columns(
+        spec, ["run_id", "date", "regime", "target_scalar", "risk_scalar"]
+    )
+    assert columns == ["date", "risk_scalar", "regime", "target_scalar"]
+    only = exports.CsvExport(
+        "p.csv",
+        "portfolio_returns",
+        ("date", "portfolio_return"),
+        ("date",),
+        renames={"portfolio_return": "ret"},
+        only=True,
+    )
+    assert exports.export_columns(only, ["run_id", "date", "portfolio_return", "equity"]) == [
+        "date",
+        "portfolio_return",
+    ]
+    assert exports.export_query(only, ["date", "portfolio_return"], "o'k") == (
+        'select "date", "portfolio_return" as "ret" from "portfolio_returns" '
+        "where run_id = 'o''k' order by \"date\""
+    )
+    with pytest.raises(
+        AllocatorError, match="table allocator_risk_v1 has no column\\(s\\) risk_scalar"
+    ):
+        exports.export_columns(spec, ["run_id", "date"])
+
+
+def test_every_seed_file_name_is_exported() -> None:
+    names = {spec.filename for spec in exports.CSV_EXPORTS} | {n for n, _ in exports.META_EXPORTS}
+    assert names == {
+        "allocator_state_v1.csv",
+        "allocator_state_v1_meta.json",
+        "allocator_regime_v1.csv",
+        "allocator_regime_v1_meta.json",
+        "allocator_risk_v1.csv",
+        "allocator_risk_v1_meta.json",
+        "allocator_risk_v1_applied.csv",
+        "allocator_risk_v1_applied_meta.json",
+        "weights_raw.csv",
+        "weights_scaled.csv",
+        "allocator_scalars_at_rebalances.csv",
+        "portfolio_returns.csv",
+        "equity_curve.csv",
+    }
+
+
+def test_atomic_write_leaves_nothing_half_written(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "file.json"
+    exports.atomic_write_text(target, json.dumps({"a": 1}))
+    assert json.loads(target.read_text()) == {"a": 1}
+
+    def fail(tmp: Path) -> None:
+        tmp.write_text("partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        exports.atomic_write(target, fail)
+    assert json.loads(target.read_text()) == {"a": 1}  # the old file is untouched
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.json"]  # no temp file left
+
+
+def test_csv_export_round_trips_doubles(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute(
+        "create table portfolio_returns as select 'r' as run_id, "
+        "date '2020-01-02' + cast(i as integer) as date, "
+        "(i * 0.1234567890123457 - 3) / 7 as portfolio_return from range(50) t(i)"
+    )
+    spec = exports.CSV_EXPORTS[
+        [s.filename for s in exports.CSV_EXPORTS].index("portfolio_returns.csv")
+    ]
+    columns = exports.export_columns(spec, exports.table_columns(con, "portfolio_returns"))
+    path = exports.write_csv(con, exports.export_query(spec, columns, "r"), tmp_path / "p.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "date,ret"
+    stored = [
+        r[0]
+        for r in con.execute(
+            "select portfolio_return from portfolio_returns order by date"
+        ).fetchall()
+    ]
+    assert [float(line.split(",")[1]) for line in lines[1:]] == stored
+
+
+# --------------------------------------------------------------------------
+# command wiring (workflows replaced by recorders)
+# --------------------------------------------------------------------------
+
+
+def test_demo_runs_two_pass_on_the_demo_window(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = []
+
+    def fake_two_pass(settings, baseline, scaled_run_id, emit, reuse_baseline=False):
+        calls.append((settings, baseline, scaled_run_id, reuse_baseline))
+        return COMPARISON
+
+    monkeypatch.setattr(workflow, "two_pass", fake_two_pass)
+    code, out, _ = run_cli(["demo", "--no-tests"], capsys)
+    assert code == 0
+    settings, baseline, scaled_run_id, reuse = calls[0]
+    assert baseline == workflow.RunRequest(
+        "demo_base", "core_v1", dt.date(2005, 1, 3), dt.date(2022, 12, 28)
+    )
+    assert (scaled_run_id, reuse, settings.run_tests) == ("demo_scaled", False, False)
+    assert f"database      {env / 'cli.duckdb'}" in out
+    assert f"reports       {env / 'reports' / 'runs'}" in out
+    assert str(env / "reports" / "runs" / "demo_scaled" / "two_pass_comparison.html") in out
+    assert "| CAGR | 9.35% | 8.82% | -0.53% |" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "run_id", "mode", "source"),
+    [
+        ([], "core_v1_20100104_20121231_base", "off", None),
+        (["--mode", "compute"], "core_v1_20100104_20121231_compute", "compute", None),
+        (["--precomputed-run-id", "b1"], "core_v1_20100104_20121231_scaled", "precomputed", "b1"),
+        (["--run-id", "mine", "--mode", "off"], "mine", "off", None),
+    ],
+)
+def test_run_builds_the_requested_run(
+    extra: list[str],
+    run_id: str,
+    mode: str,
+    source: str | None,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    requests = []
+    monkeypatch.setattr(workflow, "run", lambda settings, request, emit: requests.append(request))
+    code, _, err = run_cli(["run", *WINDOW, *extra], capsys)
+    assert code == 0, err
+    assert requests == [
+        workflow.RunRequest(
+            run_id, "core_v1", dt.date(2010, 1, 4), dt.date(2012, 12, 31), mode, source
+        )
+    ]
