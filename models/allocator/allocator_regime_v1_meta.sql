@@ -1,0 +1,134 @@
+{{ config(materialized='incremental') }}
+{#- One row per run: the regime rules and settings the run classified with,
+    which rule inputs it had (a rule on a missing input is inert), its date
+    range and size, and the run's configuration hash. -#}
+{%- set derived = allocator.allocator_regime_derived_inputs() -%}
+{%- set parameters = {
+    'levels': ['NORMAL', 'ELEVATED', 'STRESS', 'CRISIS'],
+    'min_days': var('allocator_regime_min_days') | int,
+    'escalation': 'immediate, to the highest level whose enter condition holds',
+    'de_escalation': 'one level at a time, after at least min_days in the current level, when no exit condition of the level holds',
+    'not_ready_dates': 'no row: the series starts at the first ready state date',
+    'rules_seed': 'allocator_regime_rules',
+} -%}
+
+with run_config as (
+
+    select * from {{ ref('stg_run_config') }}
+
+),
+
+regimes as (
+
+    select * from {{ allocator.current_run(ref('allocator_regime_v1')) }}
+
+),
+
+rules as (
+
+    select * from {{ ref('allocator_regime_rules') }}
+
+),
+
+availability as (
+
+    select * from {{ ref('int_allocator_feature_availability') }}
+
+),
+
+derived_inputs as (
+
+    select * from (
+        values
+        {%- for input, base in derived.items() %}
+            ('{{ input }}', '{{ base }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as derived_list (feature, base_feature)
+
+),
+
+rule_inputs as (
+
+    select distinct
+        rules.feature,
+        coalesce(derived_inputs.base_feature, rules.feature) as base_feature,
+    from rules
+    left join derived_inputs
+        on rules.feature = derived_inputs.feature
+
+),
+
+rule_input_availability as (
+
+    select
+        rule_inputs.feature,
+        coalesce(availability.is_present, false) as is_present,
+        case
+            when availability.feature is null then 'not a state feature'
+            when rule_inputs.feature <> rule_inputs.base_feature
+                then 'derived from ' || rule_inputs.base_feature || ', which is missing: ' || availability.missing_reason
+            else availability.missing_reason
+        end as missing_reason,
+    from rule_inputs
+    left join availability
+        on rule_inputs.base_feature = availability.feature
+
+),
+
+feature_lists as (
+
+    select
+        {{ allocator.json_array_agg('feature', 'feature', where='is_present') }} as features_present,
+        {{ allocator.json_object_agg('feature', 'missing_reason', 'feature', where='not is_present') }} as features_missing,
+    from rule_input_availability
+
+),
+
+rule_list as (
+
+    select
+        {{ allocator.json_array_agg(
+            allocator.json_object_sql([
+                ('feature', 'feature'), ('level', 'level'), ('direction', 'direction'),
+                ('enter_threshold', 'enter_threshold'), ('exit_threshold', 'exit_threshold'),
+            ]),
+            'feature, level'
+        ) }} as rules_json,
+    from rules
+
+),
+
+regime_summary as (
+
+    select
+        min(date) as first_date,
+        max(date) as last_date,
+        count(*) as row_count,
+    from regimes
+
+),
+
+final as (
+
+    select
+        run_config.run_id,
+        '{{ allocator.allocator_v1_version() }}' as version,
+        {{ allocator.json_merge_sql(
+            allocator.json_literal(parameters),
+            allocator.json_object_sql([('rules', 'cast(rule_list.rules_json as json)')])
+        ) }} as parameters,
+        feature_lists.features_present,
+        feature_lists.features_missing,
+        regime_summary.first_date,
+        regime_summary.last_date,
+        regime_summary.row_count,
+        run_config.config_hash,
+        run_config.created_at,
+    from run_config
+    cross join feature_lists
+    cross join rule_list
+    cross join regime_summary
+
+)
+
+select * from final

@@ -1,0 +1,83 @@
+{{ config(materialized='incremental') }}
+{#-
+    Per recorded rebalance: the run's own computed and lagged scalars next to
+    the scalar actually multiplied into the weights, which depends on the
+    mode (allocator_v1.mode):
+      off          1.0: every artifact is computed, weights are not scaled;
+      compute      the run's own risk_scalar_applied;
+      precomputed  the risk_scalar_applied loaded for that rebalance date from
+                   an earlier run or a file (stg_allocator__precomputed_scalars);
+                   apply_missing_scalar_as when the source lacks the date.
+-#}
+with run_config as (
+
+    select * from {{ ref('stg_run_config') }}
+
+),
+
+applied as (
+
+    select * from {{ allocator.current_run(ref('allocator_risk_v1_applied')) }}
+
+),
+
+precomputed as (
+
+    select * from {{ ref('stg_allocator__precomputed_scalars') }}
+
+),
+
+regimes as (
+
+    select * from {{ allocator.current_run(ref('allocator_regime_v1')) }}
+
+),
+
+chosen as (
+
+    select
+        applied.rebalance_date,
+        applied.risk_scalar_computed,
+        applied.risk_scalar_applied,
+        case run_config.allocator_mode
+            when 'off' then 1.0
+            when 'compute' then applied.risk_scalar_applied
+            when 'precomputed' then coalesce(precomputed.risk_scalar_applied, run_config.apply_missing_scalar_as)
+        end as risk_scalar_used,
+        case run_config.allocator_mode
+            when 'off' then 'none'
+            when 'compute' then 'computed'
+            when 'precomputed' then 'precomputed:' || run_config.precomputed_source
+        end as scalar_source,
+        case run_config.allocator_mode
+            when 'off' then false
+            when 'compute' then applied.is_missing_filled
+            when 'precomputed' then precomputed.risk_scalar_applied is null
+        end as is_missing_filled,
+        regimes.regime,
+    from applied
+    cross join run_config
+    left join precomputed
+        on applied.rebalance_date = precomputed.rebalance_date
+    left join regimes
+        on applied.rebalance_date = regimes.date
+
+),
+
+final as (
+
+    select
+        run_config.run_id,
+        chosen.rebalance_date,
+        chosen.risk_scalar_computed,
+        chosen.risk_scalar_applied,
+        chosen.risk_scalar_used,
+        chosen.scalar_source,
+        chosen.is_missing_filled,
+        chosen.regime,
+    from chosen
+    cross join run_config
+
+)
+
+select * from final

@@ -1,0 +1,141 @@
+{{ config(materialized='incremental') }}
+{#-
+    Allocator v1 state: ten features per recorded date, all measured on the
+    UNSCALED book (portfolio_returns_unscaled), so the allocator never
+    measures the effect of its own scaling. Definitions, column by column, are
+    in _allocator__models.yml.
+
+    Warm-up: a date is ready once the book has 60 recorded observations
+    (counted from start). Before that every feature is null and is_ready is
+    false: nothing is filled or extrapolated. A feature the run cannot compute
+    (see int_allocator_feature_availability) stays null on every date.
+-#}
+{%- set windows = allocator.allocator_state_windows() -%}
+
+with run_config as (
+
+    select * from {{ ref('stg_run_config') }}
+
+),
+
+observations as (
+
+    select * from {{ ref('int_allocator_observations') }}
+
+),
+
+correlation as (
+
+    select * from {{ ref('int_allocator_correlation') }}
+
+),
+
+trend_breadth as (
+
+    select * from {{ ref('int_allocator_trend_breadth') }}
+
+),
+
+sleeve_concentration as (
+
+    select * from {{ ref('int_allocator_sleeve_concentration') }}
+
+),
+
+availability as (
+
+    select * from {{ ref('int_allocator_feature_availability') }}
+
+),
+
+present as (
+
+    select
+        coalesce(bool_or(is_present) filter (where feature = 'corr_20d'), false) as has_correlation,
+        coalesce(bool_or(is_present) filter (where feature = 'trend_breadth_20d'), false) as has_trend_breadth,
+        coalesce(bool_or(is_present) filter (where feature = 'sleeve_concentration_60d'), false) as has_sleeve_concentration,
+    from availability
+
+),
+
+volatility as (
+
+    select
+        date,
+        observation_index,
+        {{ allocator.annualised_vol('net_return', 'order by observation_index ' ~ allocator.trailing_rows(windows['short'])) }} as port_rvol_20d,
+        {{ allocator.annualised_vol('net_return', 'order by observation_index ' ~ allocator.trailing_rows(windows['long'])) }} as port_rvol_60d,
+        -- equity compounds from 1.0 before the first recorded return
+        {{ allocator.cumulative_product('1 + net_return', 'order by observation_index rows between unbounded preceding and current row') }} as equity,
+    from observations
+
+),
+
+drawdown as (
+
+    select
+        *,
+        -- the running maximum includes the starting 1.0, so a loss on day one is a drawdown
+        equity / greatest(1.0, max(equity) over (order by observation_index rows between unbounded preceding and current row)) - 1 as dd_level,
+    from volatility
+
+),
+
+drawdown_slope as (
+
+    select
+        *,
+        dd_level - lag(dd_level, {{ windows['slope'] }}) over (order by observation_index) as dd_slope_10d,
+    from drawdown
+
+),
+
+features as (
+
+    select
+        drawdown_slope.date,
+        drawdown_slope.observation_index >= {{ windows['warm_up'] }} as is_ready,
+        drawdown_slope.port_rvol_20d,
+        drawdown_slope.port_rvol_60d,
+        drawdown_slope.port_rvol_20d / nullif(drawdown_slope.port_rvol_60d, 0) as vol_accel,
+        drawdown_slope.dd_level,
+        drawdown_slope.dd_slope_10d,
+        case when present.has_correlation then correlation.corr_20d end as corr_20d,
+        case when present.has_correlation then correlation.corr_60d end as corr_60d,
+        case when present.has_trend_breadth then trend_breadth.trend_breadth_20d end as trend_breadth_20d,
+        case when present.has_sleeve_concentration then sleeve_concentration.sleeve_concentration_60d end as sleeve_concentration_60d,
+        case when present.has_correlation then correlation.correlation_method end as correlation_method,
+    from drawdown_slope
+    cross join present
+    left join correlation
+        on drawdown_slope.date = correlation.date
+    left join trend_breadth
+        on drawdown_slope.date = trend_breadth.date
+    left join sleeve_concentration
+        on drawdown_slope.date = sleeve_concentration.date
+
+),
+
+final as (
+
+    select
+        run_config.run_id,
+        features.date,
+        case when features.is_ready then features.port_rvol_20d end as port_rvol_20d,
+        case when features.is_ready then features.port_rvol_60d end as port_rvol_60d,
+        case when features.is_ready then features.vol_accel end as vol_accel,
+        case when features.is_ready then features.dd_level end as dd_level,
+        case when features.is_ready then features.dd_slope_10d end as dd_slope_10d,
+        case when features.is_ready then features.corr_20d end as corr_20d,
+        case when features.is_ready then features.corr_60d end as corr_60d,
+        case when features.is_ready then features.corr_20d - features.corr_60d end as corr_shock,
+        case when features.is_ready then features.trend_breadth_20d end as trend_breadth_20d,
+        case when features.is_ready then features.sleeve_concentration_60d end as sleeve_concentration_60d,
+        features.is_ready,
+        features.correlation_method,
+    from features
+    cross join run_config
+
+)
+
+select * from final

@@ -1,0 +1,57 @@
+{#-
+    The regime classifier's input: the ready state rows of the current run
+    plus scale-free derived inputs, so one set of default thresholds suits a
+    10%-vol futures book and a 20%-vol equity book alike. Each derived input
+    uses only observations up to its own date (no lookahead).
+
+    Not-ready dates (warm-up) are not here, so the regime series starts at
+    the first ready date; nothing is classified on invented features.
+-#}
+{%- set windows = allocator.allocator_state_windows() -%}
+
+with state as (
+
+    select * from {{ allocator.current_run(ref('allocator_state_v1')) }}
+
+),
+
+ready as (
+
+    select * from state where is_ready
+
+),
+
+long_run as (
+
+    select
+        *,
+        -- the book's own long-run volatility: mean 60-day vol over the last
+        -- (up to) 252 ready observations, today included
+        avg(port_rvol_60d) over (order by date {{ allocator.trailing_rows(windows['long_run_vol']) }}) as port_rvol_long_run,
+    from ready
+
+),
+
+final as (
+
+    select
+        date,
+        port_rvol_20d,
+        port_rvol_60d,
+        vol_accel,
+        dd_level,
+        dd_slope_10d,
+        corr_20d,
+        corr_60d,
+        corr_shock,
+        trend_breadth_20d,
+        sleeve_concentration_60d,
+        port_rvol_long_run,
+        port_rvol_20d / nullif(port_rvol_long_run, 0) as rvol_ratio_long_run,
+        dd_level / nullif(port_rvol_long_run, 0) as dd_vol_units,
+        dd_slope_10d / nullif(port_rvol_long_run, 0) as dd_slope_vol_units,
+    from long_run
+
+)
+
+select * from final

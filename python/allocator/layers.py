@@ -1,0 +1,156 @@
+"""Glue between the dbt Python models and the pure regime/risk functions.
+
+The dbt Python models in ``models/allocator`` only read tables and write the
+frames these functions return; everything here is a pure function of plain
+inputs (no database, no clock) so it is tested without dbt.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from allocator.regime import LEVELS, RegimeRule, classify_regime_frame, rules_from_records
+from allocator.risk import smooth_risk_scalar, target_scalars
+
+__all__ = [
+    "REGIME_COLUMNS",
+    "RISK_COLUMNS",
+    "config_float",
+    "config_int",
+    "regime_frame",
+    "required_features",
+    "risk_frame",
+    "rules_from_frame",
+    "targets_from_records",
+]
+
+#: Output columns of ``allocator_regime_v1`` (run_id is added by the model).
+REGIME_COLUMNS: tuple[str, ...] = (
+    "date",
+    "regime",
+    "regime_level",
+    "days_in_regime",
+    "regime_changed",
+    "regime_drivers",
+)
+
+#: Output columns of ``allocator_risk_v1`` (run_id is added by the model).
+RISK_COLUMNS: tuple[str, ...] = ("date", "regime", "target_scalar", "risk_scalar")
+
+_RULE_COLUMNS: tuple[str, ...] = (
+    "feature",
+    "level",
+    "direction",
+    "enter_threshold",
+    "exit_threshold",
+)
+
+
+def config_int(value: object, name: str, minimum: int) -> int:
+    """A model config value (YAML renders vars as text) as an int >= ``minimum``."""
+    try:
+        number = float(str(value))
+    except ValueError as exc:
+        raise ValueError(f"config {name} must be an integer, got {value!r}") from exc
+    if not number.is_integer() or number < minimum:
+        raise ValueError(f"config {name} must be an integer >= {minimum}, got {value!r}")
+    return int(number)
+
+
+def config_float(value: object, name: str) -> float:
+    """A model config value as a finite float."""
+    try:
+        number = float(str(value))
+    except ValueError as exc:
+        raise ValueError(f"config {name} must be a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise ValueError(f"config {name} must be finite, got {value!r}")
+    return number
+
+
+def rules_from_frame(frame: pd.DataFrame) -> tuple[RegimeRule, ...]:
+    """Validated rules from the rules seed (extra columns such as rationale ignored)."""
+    missing = [name for name in _RULE_COLUMNS if name not in frame.columns]
+    if missing:
+        raise ValueError(f"regime rules table is missing column(s) {missing}")
+    records = frame[list(_RULE_COLUMNS)].to_dict("records")
+    return rules_from_records(records)
+
+
+def required_features(rules: Iterable[RegimeRule], available: Iterable[str]) -> list[str]:
+    """The input columns the rules read, sorted; a rule on an unknown column is an error.
+
+    A typo in the rules seed would otherwise make its rule silently inert.
+    """
+    columns = set(available)
+    wanted = sorted({rule.feature for rule in rules})
+    unknown = [name for name in wanted if name not in columns]
+    if unknown:
+        raise ValueError(
+            f"regime rules reference unknown feature(s) {unknown}; "
+            f"the regime input has {sorted(columns)}"
+        )
+    return wanted
+
+
+def regime_frame(
+    features: pd.DataFrame, rules: Sequence[RegimeRule], min_days: int
+) -> pd.DataFrame:
+    """Classify a frame with a ``date`` column and one column per rule feature.
+
+    Rows are sorted by date first; the result has :data:`REGIME_COLUMNS`.
+    An empty input gives an empty frame with those columns.
+    """
+    ordered = features.sort_values("date").set_index("date")
+    steps = classify_regime_frame(ordered, rules, min_days)
+    out = steps.reset_index()
+    out["regime_level"] = out["regime_level"].astype("int64")
+    out["days_in_regime"] = out["days_in_regime"].astype("int64")
+    out["regime_changed"] = out["regime_changed"].astype("bool")
+    out["regime_drivers"] = out["regime_drivers"].astype("object")
+    out["regime"] = out["regime"].astype("object")
+    return out[list(REGIME_COLUMNS)]
+
+
+def targets_from_records(records: Iterable[Mapping[str, object]]) -> dict[str, float]:
+    """Regime -> target scalar from the scalars seed; every level must be mapped once."""
+    targets: dict[str, float] = {}
+    for record in records:
+        regime = str(record["regime"])
+        if regime in targets:
+            raise ValueError(f"regime {regime!r} has more than one target scalar")
+        targets[regime] = float(record["target_scalar"])  # type: ignore[arg-type]
+    missing = [level for level in LEVELS if level not in targets]
+    if missing:
+        raise ValueError(f"no target scalar for regime(s) {missing}")
+    return targets
+
+
+def risk_frame(
+    regimes: pd.DataFrame,
+    targets: Mapping[str, float],
+    alpha: float,
+    floor: float,
+    cap: float,
+) -> pd.DataFrame:
+    """Target and smoothed, clipped risk scalar per date from ``(date, regime)`` rows.
+
+    The EWMA runs over the rows in date order, so it is seeded by the first
+    classified date (the first ready date of the run).
+    """
+    ordered = regimes.sort_values("date").reset_index(drop=True)
+    labels = ordered["regime"].tolist()
+    target = target_scalars(labels, targets)
+    smoothed = smooth_risk_scalar(target, alpha=alpha, floor=floor, cap=cap)
+    return pd.DataFrame(
+        {
+            "date": ordered["date"],
+            "regime": pd.Series(labels, dtype="object"),
+            "target_scalar": pd.Series(target, dtype="float64"),
+            "risk_scalar": pd.Series(smoothed, dtype="float64"),
+        },
+        columns=list(RISK_COLUMNS),
+    )

@@ -1,0 +1,235 @@
+"""Integration fixtures: Allocator v1 runs of the demo data in one throwaway DuckDB.
+
+dbt runs in-process through its programmatic runner (``dbtRunner``), on its own
+database file, target and log directories, so the suite can run beside a
+developer's dbt. Runs are built lazily and at most once per session: a test
+asks for the run ids it needs and shares them with every other test.
+
+dbtRunner runs in this process, so the environment variable naming the
+database and the working directory (relative paths in vars are resolved from
+the project directory) are set around each invocation and restored after.
+dbt-duckdb keeps its database instance open in the process afterwards; DuckDB
+then only accepts further connections with the same configuration, so tests
+connect with :meth:`AllocatorProject.connect` (read-write, default settings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+#: Every relation a run writes, i.e. tables with a run_id column, are found
+#: from the catalog; these are the Allocator v1 artifacts in particular.
+ALLOCATOR_TABLES: tuple[str, ...] = (
+    "allocator_state_v1",
+    "allocator_state_v1_meta",
+    "allocator_regime_v1",
+    "allocator_regime_v1_meta",
+    "allocator_risk_v1",
+    "allocator_risk_v1_meta",
+    "allocator_risk_v1_applied",
+    "allocator_risk_v1_applied_meta",
+    "allocator_scalars_at_rebalances",
+    "weights_scaled",
+    "portfolio_returns_scaled",
+)
+
+#: What the fixture builds: the allocator models, their ancestors, tests and unit tests.
+SELECTION = ("--select", "+models/allocator")
+
+
+@contextlib.contextmanager
+def dbt_environment(db_path: Path) -> Iterator[None]:
+    """Point the profile at ``db_path`` and run from the project directory, then restore."""
+    saved = {name: os.environ.get(name) for name in ("ALLOCATOR_DUCKDB_PATH", "DO_NOT_TRACK")}
+    cwd = Path.cwd()
+    os.environ["ALLOCATOR_DUCKDB_PATH"] = str(db_path)
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.chdir(PROJECT_DIR)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def result_message(result: dbtRunnerResult) -> str:
+    """Every error message of an invocation, for assertions and failure output."""
+    parts: list[str] = []
+    if result.exception is not None:
+        parts.append(str(result.exception))
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(getattr(node_result, "status", ""))
+        if status.lower() in {"error", "fail"} and node_result.message:
+            parts.append(f"{node_result.node.name}: {node_result.message}")
+    return "\n".join(parts)
+
+
+@dataclass
+class AllocatorProject:
+    """One DuckDB file holding the session's runs, and how to build more."""
+
+    work_dir: Path
+    specs: Mapping[str, Callable[[AllocatorProject], dict[str, Any]]]
+    built: set[str] = field(default_factory=set)
+
+    @property
+    def db_path(self) -> Path:
+        return self.work_dir / "allocator.duckdb"
+
+    def invoke(self, args: list[str], dbt_vars: Mapping[str, Any] | None = None) -> dbtRunnerResult:
+        """Run one dbt command in-process on the session database."""
+        command = [
+            *args,
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(self.work_dir / "target"),
+            "--log-path",
+            str(self.work_dir / "logs"),
+            "--threads",
+            "1",
+        ]
+        if dbt_vars:
+            command += ["--vars", json.dumps(dict(dbt_vars))]
+        with dbt_environment(self.db_path):
+            return dbtRunner().invoke(command)
+
+    def run(self, run_id: str) -> str:
+        """Build the named run (once per session) and return its run_id."""
+        if run_id not in self.built:
+            dbt_vars = {"run_id": run_id, **self.specs[run_id](self)}
+            command = "build" if run_id == "base" else "run"
+            result = self.invoke([command, *SELECTION], dbt_vars)
+            assert result.success, f"dbt {command} of {run_id} failed:\n{result_message(result)}"
+            self.built.add(run_id)
+        return run_id
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.db_path))
+
+    def query(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.connect() as con:
+            return con.execute(sql, parameters or []).fetchall()
+
+    def frame(self, sql: str, parameters: list[Any] | None = None) -> Any:
+        with self.connect() as con:
+            return con.execute(sql, parameters or []).df()
+
+    def export_csv(self, sql: str, name: str) -> Path:
+        """Write a query result as CSV (floats round-trip exactly) into the work dir."""
+        path = self.work_dir / name
+        with self.connect() as con:
+            cursor = con.execute(sql)
+            header = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+        return path
+
+
+def _base(_: AllocatorProject) -> dict[str, Any]:
+    return {}
+
+
+def _compute(_: AllocatorProject) -> dict[str, Any]:
+    return {"allocator_v1": {"enabled": True, "mode": "compute"}}
+
+
+def _precomputed_run(project: AllocatorProject) -> dict[str, Any]:
+    project.run("base")
+    return {"allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": "base"}}
+
+
+def _precomputed_file(project: AllocatorProject) -> dict[str, Any]:
+    project.run("base")
+    path = project.work_dir / "base_applied_scalars.csv"
+    arguments = json.dumps({"run_id": "base", "path": str(path)})
+    result = project.invoke(["run-operation", "export_applied_scalars", "--args", arguments])
+    assert result.success, result_message(result)
+    return {
+        "allocator_v1": {
+            "enabled": True,
+            "mode": "precomputed",
+            "precomputed_run_id": None,
+            "precomputed_scalar_filename": str(path),
+        }
+    }
+
+
+def _implied(_: AllocatorProject) -> dict[str, Any]:
+    return {"correlation_exact_max_symbols": 2}
+
+
+def _half_weights(project: AllocatorProject) -> dict[str, Any]:
+    """The base run's own sleeve weights, halved, as a weights file: the same book at half risk."""
+    project.run("base")
+    path = project.export_csv(
+        "select rebalance_date as date, symbol, sleeve, weight * 0.5 as weight "
+        "from strategy_sleeve_weights where run_id = 'base' order by 1, 2, 3",
+        "half_weights.csv",
+    )
+    return {"weights_path": str(path)}
+
+
+def _returns_only(project: AllocatorProject) -> dict[str, Any]:
+    """The base run's unscaled daily returns as a returns-only portfolio, allocator on."""
+    project.run("base")
+    path = project.export_csv(
+        "select date, net_return as portfolio_return "
+        "from portfolio_returns_unscaled where run_id = 'base' order by date",
+        "base_returns.csv",
+    )
+    return {
+        "portfolio_returns_path": str(path),
+        "allocator_v1": {"enabled": True, "mode": "compute"},
+    }
+
+
+def _trend_only(_: AllocatorProject) -> dict[str, Any]:
+    return {"strategy_profile": "trend_only_v1", "start": "2015-01-02", "end": "2016-12-30"}
+
+
+RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
+    "base": _base,
+    "cmp": _compute,
+    "pre": _precomputed_run,
+    "pre_file": _precomputed_file,
+    "implied": _implied,
+    "half": _half_weights,
+    "ret": _returns_only,
+    "trend": _trend_only,
+}
+
+
+@pytest.fixture(scope="session")
+def allocator_project(tmp_path_factory: pytest.TempPathFactory) -> AllocatorProject:
+    """The session's Allocator v1 database; call ``.run(run_id)`` for the runs a test needs."""
+    return AllocatorProject(tmp_path_factory.mktemp("allocator_v1"), RUN_SPECS)
+
+
+@pytest.fixture(scope="session")
+def base_run(allocator_project: AllocatorProject) -> str:
+    """The demo run with default vars (mode off), built with every test and unit test."""
+    return allocator_project.run("base")
