@@ -20,7 +20,6 @@
         'breadth': 20,
         'concentration': 60,
         'annualisation': 252,
-        'long_run_vol': 252,
     }) }}
 {%- endmacro %}
 

@@ -10,6 +10,12 @@
     'de_escalation': 'one level at a time, after at least min_days in the current level, when no exit condition of the level holds',
     'not_ready_dates': 'no row: the series starts at the first ready state date',
     'rules_seed': 'allocator_regime_rules',
+    'derived_inputs': {
+        'port_rvol_long_run': 'expanding mean of port_rvol_60d over the ready dates up to the date',
+        'rvol_ratio_long_run': 'port_rvol_20d / port_rvol_long_run',
+        'dd_vol_units': 'dd_level / port_rvol_long_run',
+        'dd_slope_vol_units': 'dd_slope_10d / port_rvol_long_run',
+    },
 } -%}
 
 with run_config as (

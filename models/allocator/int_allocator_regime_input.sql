@@ -7,8 +7,6 @@
     Not-ready dates (warm-up) are not here, so the regime series starts at
     the first ready date; nothing is classified on invented features.
 -#}
-{%- set windows = allocator.allocator_state_windows() -%}
-
 with state as (
 
     select * from {{ allocator.current_run(ref('allocator_state_v1')) }}
@@ -25,9 +23,11 @@ long_run as (
 
     select
         *,
-        -- the book's own long-run volatility: mean 60-day vol over the last
-        -- (up to) 252 ready observations, today included
-        avg(port_rvol_60d) over (order by date {{ allocator.trailing_rows(windows['long_run_vol']) }}) as port_rvol_long_run,
+        -- the book's own long-run volatility: the expanding mean of its 60-day
+        -- vol over the ready observations up to today. Expanding, not trailing:
+        -- after a book has been quiet for a year (e.g. offsetting sleeves in
+        -- 2009) a trailing mean would make its normal vol look like a shock.
+        avg(port_rvol_60d) over (order by date rows between unbounded preceding and current row) as port_rvol_long_run,
     from ready
 
 ),
