@@ -105,7 +105,7 @@
         from typed where raw_{{ column }} is null or raw_{{ column }} = ''
         union all
         {%- endfor %}
-        select 1, raw_date, {{ row_label }} || ': date ''' || coalesce(raw_date, '') || ''' is not a date (expected YYYY-MM-DD)'
+        select 1 as priority, raw_date as sort_date, {{ row_label }} || ': date ''' || coalesce(raw_date, '') || ''' is not a date (expected YYYY-MM-DD)' as message
         from typed where parsed_date is null
         union all
         select 2, raw_date, {{ row_label }} || ': {{ value_column }} ''' || raw_value || ''' is not a number'

@@ -54,7 +54,7 @@
     {%- set window = {} -%}
     {%- for name in ['start', 'end'] -%}
         {%- set text = var(name) | string -%}
-        {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', text) -%}
+        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
             {{ exceptions.raise_compiler_error("var " ~ name ~ " '" ~ text ~ "' is not a date: use YYYY-MM-DD") }}
         {%- endif -%}
         {%- do window.update({name: modules.datetime.date.fromisoformat(text)}) -%}

@@ -46,11 +46,14 @@
             {%- if source_run | string in known_runs -%}
                 {%- do precomputed.update({'source_kind': 'run', 'source': source_run | string}) -%}
             {%- elif allocator.file_exists(run_dir_file) -%}
+                {{ allocator.assert_valid_scalar_file(run_dir_file) }}
                 {%- do precomputed.update({'source_kind': 'file', 'source': run_dir_file}) -%}
             {%- else -%}
                 {{ exceptions.raise_compiler_error("allocator_v1.precomputed_run_id '" ~ source_run ~ "' has no stored scalars: no such run in " ~ artifacts.identifier ~ " and no file " ~ run_dir_file ~ "; stored runs: " ~ (known_runs | join(', ') or 'none')) }}
             {%- endif -%}
         {%- elif allocator.file_exists(filename) -%}
+            {#- a malformed file fails here, before any run-keyed table is written -#}
+            {{ allocator.assert_valid_scalar_file(filename) }}
             {%- do precomputed.update({'source_kind': 'file', 'source': filename}) -%}
         {%- else -%}
             {{ exceptions.raise_compiler_error("allocator_v1.mode precomputed needs precomputed_run_id (a stored baseline run) or precomputed_scalar_filename pointing at an existing CSV; file '" ~ filename ~ "' does not exist") }}

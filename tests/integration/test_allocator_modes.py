@@ -233,7 +233,7 @@ def test_bad_configuration_fails_and_writes_nothing(
     assert run_fingerprint(p, base_run) == before, "an existing run was modified"
 
 
-def test_malformed_scalar_file_fails_before_the_scaled_book(
+def test_malformed_scalar_file_fails_and_writes_nothing(
     allocator_project: AllocatorProject, base_run: str
 ) -> None:
     p = allocator_project
@@ -253,7 +253,7 @@ def test_malformed_scalar_file_fails_before_the_scaled_book(
     )
     assert not result.success
     assert "date 2010-02-26: risk_scalar_applied 1.5 is not in (0, 1]" in result_message(result)
-    rows = run_rows(p, "bad_file_content")
-    for table in ("allocator_scalars_at_rebalances", "weights_scaled", "portfolio_returns_scaled"):
-        assert rows.get(table, 0) == 0, f"{table} gained rows from a malformed scalar file"
+    # stg_run_config validates the file before any run-keyed table is written
+    written = {table: rows for table, rows in run_rows(p, "bad_file_content").items() if rows}
+    assert written == {}, f"the failing run wrote rows: {written}"
     assert run_fingerprint(p, base_run) == before

@@ -12,9 +12,6 @@ from allocator.regime import transition_counts
 from allocator.risk import DEFAULT_REGIME_TARGETS, smooth_risk_scalar
 from tests.integration.conftest import AllocatorProject, result_message
 
-#: The error a returns-only run hits until macros/assert_valid_input.sql names
-#: the columns of its first union branch for date-only keys (not this layer's code).
-KNOWN_RETURNS_FILE_BUG = 'Referenced column "message" not found'
 
 META_TABLES = (
     "allocator_state_v1_meta",
@@ -214,17 +211,7 @@ def test_returns_only_portfolio(allocator_project: AllocatorProject, base_run: s
     """No holdings: correlations and engine health are left out (null, listed with
     reasons); the book-level features equal the same book's; the scaled return is
     the unscaled one x the scalar of the previous day's rebalance."""
-    try:
-        run = allocator_project.run("ret")
-    except AssertionError as error:
-        if KNOWN_RETURNS_FILE_BUG not in str(error):
-            raise
-        pytest.xfail(
-            "stg_portfolio__returns cannot validate a returns file: in "
-            "macros/assert_valid_input.sql input_violation_sql names its columns "
-            "only in the branch for text keys, so with key date alone the union "
-            "has no column 'message'"
-        )
+    run = allocator_project.run("ret")
     missing = json.loads(
         allocator_project.query(
             "select features_missing from allocator_state_v1_meta where run_id = ?", [run]
