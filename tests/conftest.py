@@ -53,12 +53,3 @@ def dbt_db(tmp_path: Path) -> Path:
     """A fresh database path for one test."""
     return tmp_path / "test.duckdb"
 
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo run (default vars: core_v1, 2005-01-03..2022-12-28), built
-    once per test session with every dbt test and unit test."""
-    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    result = run_dbt(["build"], db)
-    assert result.returncode == 0, result.stdout[-5000:]
-    return db

@@ -76,6 +76,13 @@
         'portfolio_returns_path': portfolio_returns_path,
     },
     'precomputed_source': precomputed,
+    'allocator_parameters': {
+        'correlation_exact_max_symbols': var('correlation_exact_max_symbols'),
+        'regime_min_days': var('allocator_regime_min_days'),
+        'risk_ewma_alpha': var('allocator_risk_ewma_alpha'),
+        'risk_scalar_floor': var('allocator_risk_scalar_floor'),
+        'risk_scalar_cap': var('allocator_risk_scalar_cap'),
+    },
 } -%}
 {%- set config_json = tojson(resolved, sort_keys=true) -%}
 
