@@ -22,7 +22,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install_chromium.sh
-	$(BIN)/ruff check python tests
+	$(BIN)/ruff check python tests benchmarks data
+	$(BIN)/ruff format --check python tests benchmarks data
 	$(BIN)/pytest -q
 
 clean:

@@ -309,7 +309,7 @@ def log_phases(log_text: str, started_epoch: float, ended_epoch: float) -> dict:
     events = _log_events(log_text)
     starts = [i for i, (_, msg) in enumerate(events) if msg.startswith("Running with dbt")]
     if starts:
-        events = events[starts[-1]:]
+        events = events[starts[-1] :]
     t0 = _seconds_of_day(started_epoch)
 
     def first(predicate) -> float | None:
@@ -325,10 +325,16 @@ def log_phases(log_text: str, started_epoch: float, ended_epoch: float) -> dict:
     finished = first(lambda m: m.startswith("Finished running ") and " in " in m)
     end = ended_epoch - started_epoch
     partial = [m for _, m in events if "partial pars" in m.lower() and "Partial parsing: " not in m]
-    began = [m.split("Began running node ", 1)[1] for _, m in events
-             if m.startswith("Began running node")]
-    done = {m.split("Finished running node ", 1)[1] for _, m in events
-            if m.startswith("Finished running node")}
+    began = [
+        m.split("Began running node ", 1)[1]
+        for _, m in events
+        if m.startswith("Began running node")
+    ]
+    done = {
+        m.split("Finished running node ", 1)[1]
+        for _, m in events
+        if m.startswith("Finished running node")
+    }
     unfinished = [uid for uid in began if uid not in done]
 
     def span(a: float | None, b: float | None) -> float | None:
@@ -371,7 +377,11 @@ def run_process(
     timed_out = threading.Event()
     with open(stdout_path, "wb") as out:
         proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -470,8 +480,9 @@ def _python(code_or_args: Sequence[str]) -> str:
     purpose: Linux counts the parent's peak RSS at exec into a child's
     ru_maxrss, so a fat harness would raise every dbt process's measured peak.
     """
-    done = subprocess.run([sys.executable, *code_or_args], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, *code_or_args], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{code_or_args[:2]} failed: {done.stderr[-2000:]}")
     return done.stdout
@@ -496,8 +507,20 @@ def prepare_market(size: Size, project_dir: Path, work: Path, seed: int) -> Mark
         if not done.exists():
             log(f"{size.name}: generating synthetic market (seed {seed}) in {folder}")
             t0 = time.perf_counter()
-            _python(["-m", "allocator.synthetic", "--symbols", str(size.n_symbols),
-                     "--days", str(size.n_days), "--seed", str(seed), "--out", str(folder)])
+            _python(
+                [
+                    "-m",
+                    "allocator.synthetic",
+                    "--symbols",
+                    str(size.n_symbols),
+                    "--days",
+                    str(size.n_days),
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(folder),
+                ]
+            )
             generate_s = round(time.perf_counter() - t0, 2)
             done.write_text(json.dumps({"generate_s": generate_s}))
         else:
@@ -533,8 +556,11 @@ def run_vars(market: Market, run_id: str, precomputed_run_id: str | None = None)
     """--vars of one run: baseline (allocator off) or scaled (precomputed)."""
     allocator_v1: dict[str, Any] = {"enabled": False, "mode": "off"}
     if precomputed_run_id:
-        allocator_v1 = {"enabled": True, "mode": "precomputed",
-                        "precomputed_run_id": precomputed_run_id}
+        allocator_v1 = {
+            "enabled": True,
+            "mode": "precomputed",
+            "precomputed_run_id": precomputed_run_id,
+        }
     return {
         "run_id": run_id,
         "prices_path": market.prices_path,
@@ -584,20 +610,35 @@ class Bench:
         if command[0] == "build":
             command = [*command, *self.args.build_args]
         argv = [
-            str(self.args.dbt), *command,
-            "--project-dir", str(self.project_dir), "--profiles-dir", str(self.project_dir),
-            "--target-path", str(target), "--log-path", str(inv_dir / "logs"),
-            "--vars", json.dumps(dict(dbt_vars), sort_keys=True),
+            str(self.args.dbt),
+            *command,
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.project_dir),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(inv_dir / "logs"),
+            "--vars",
+            json.dumps(dict(dbt_vars), sort_keys=True),
         ]
         stdout = inv_dir / "stdout.txt"
-        record = run_process(argv, cwd=self.project_dir, env=self.env(db), stdout_path=stdout,
-                             timeout=self.args.timeout)
+        record = run_process(
+            argv,
+            cwd=self.project_dir,
+            env=self.env(db),
+            stdout_path=stdout,
+            timeout=self.args.timeout,
+        )
         record["label"] = label
         self._attach_artifacts(record, target, inv_dir, stdout)
         record["db_mb"] = db_size_mb(db)
         status = "ok" if record["returncode"] == 0 else f"FAILED rc={record['returncode']}"
-        log(f"  {label}: {status} {record['wall_s']:.1f} s, {record['peak_rss_mb']:.0f} MB, "
-            f"load {record['load_before'][0]}->{record['load_after'][0]}")
+        log(
+            f"  {label}: {status} {record['wall_s']:.1f} s, {record['peak_rss_mb']:.0f} MB, "
+            f"load {record['load_before'][0]}->{record['load_after'][0]}"
+        )
         return record
 
     def _attach_artifacts(self, record: dict, target: Path, inv_dir: Path, stdout: Path) -> None:
@@ -614,8 +655,11 @@ class Bench:
             record["results"] = summarize_run_results(run_results, self._stages or {})
         if record["returncode"] != 0:
             record["stdout_tail"] = tail(stdout)
-            failed = [n["id"] for n in (record.get("results") or {}).get("nodes", [])
-                      if n["status"] in ("error", "fail", "runtime error")]
+            failed = [
+                n["id"]
+                for n in (record.get("results") or {}).get("nodes", [])
+                if n["status"] in ("error", "fail", "runtime error")
+            ]
             record["failed_nodes"] = failed or (
                 [record["phases"]["unfinished_node"]] if record["phases"]["unfinished_node"] else []
             )
@@ -665,8 +709,13 @@ class Bench:
         """Parse once and build both passes in ONE Python process with dbt's
         programmatic runner, reusing the manifest (the allocator CLI's way)."""
         stages = self.stages()
-        comparison = sorted({node_name(uid) for uid, st in stages.items()
-                             if st == "comparison" and node_kind(uid) == "model"})
+        comparison = sorted(
+            {
+                node_name(uid)
+                for uid, st in stages.items()
+                if st == "comparison" and node_kind(uid) == "model"
+            }
+        )
         seeds = sorted({node_name(uid) for uid in stages if node_kind(uid) == "seed"})
         target = case_dir / "target"
         config = {
@@ -684,10 +733,17 @@ class Bench:
         config_path.write_text(json.dumps(config, indent=1))
         argv = [sys.executable, str(Path(__file__).resolve()), "_inproc", str(config_path)]
         db = case_dir / "bench.duckdb"
-        process = run_process(argv, cwd=self.project_dir, env=self.env(db),
-                              stdout_path=case_dir / "stdout.txt", timeout=self.args.timeout)
-        log(f"  in-process two-pass: rc={process['returncode']} {process['wall_s']:.1f} s, "
-            f"{process['peak_rss_mb']:.0f} MB")
+        process = run_process(
+            argv,
+            cwd=self.project_dir,
+            env=self.env(db),
+            stdout_path=case_dir / "stdout.txt",
+            timeout=self.args.timeout,
+        )
+        log(
+            f"  in-process two-pass: rc={process['returncode']} {process['wall_s']:.1f} s, "
+            f"{process['peak_rss_mb']:.0f} MB"
+        )
         report_path = case_dir / "inproc-report.json"
         report = json.loads(report_path.read_text()) if report_path.exists() else {"steps": []}
         invocations = []
@@ -716,11 +772,16 @@ class Bench:
             record["phases"] = log_phases(text, started, ended)
             if (inv_dir / "run_results.json").exists() and step["command"] == "build":
                 record["results"] = summarize_run_results(
-                    json.loads((inv_dir / "run_results.json").read_text()), stages)
+                    json.loads((inv_dir / "run_results.json").read_text()), stages
+                )
             invocations.append(record)
         if process["returncode"] != 0 or not steps or not all(s["success"] for s in steps):
-            failed = {"label": "in-process", **process, "returncode": process["returncode"] or 1,
-                      "stdout_tail": tail(case_dir / "stdout.txt")}
+            failed = {
+                "label": "in-process",
+                **process,
+                "returncode": process["returncode"] or 1,
+                "stdout_tail": tail(case_dir / "stdout.txt"),
+            }
             failed["wall_s"] = 0.0 if steps else process["wall_s"]
             invocations.append(failed)
         for inv in invocations:
@@ -775,16 +836,21 @@ class Bench:
         base = run_vars(self.market, BASE_RUN_ID)
         other = run_vars(self.market, "bench_other")
         stdout = case_dir / "import.txt"
-        imp = run_process([sys.executable, "-c", "import dbt.cli.main, dbt.adapters.duckdb"],
-                          cwd=self.project_dir, env=self.env(case_dir / "bench.duckdb"),
-                          stdout_path=stdout, timeout=600)
+        imp = run_process(
+            [sys.executable, "-c", "import dbt.cli.main, dbt.adapters.duckdb"],
+            cwd=self.project_dir,
+            env=self.env(case_dir / "bench.duckdb"),
+            stdout_path=stdout,
+            timeout=600,
+        )
         steps = {
             "python -c 'import dbt.cli.main'": slim(imp),
             "dbt parse (no saved manifest)": self.dbt(case_dir, "1-parse-full", ["parse"], base),
             "dbt parse (same vars: partial)": self.dbt(case_dir, "2-parse-same", ["parse"], base),
             "dbt parse (vars changed)": self.dbt(case_dir, "3-parse-vars", ["parse"], other),
             "dbt build selecting nothing (same vars)": self.dbt(
-                case_dir, "4-build-empty", ["build", "-s", "tag:__none__"], other),
+                case_dir, "4-build-empty", ["build", "-s", "tag:__none__"], other
+            ),
         }
         self.cleanup(case_dir)
         return {"pre_wait": quiet, "steps": {k: slim(v) for k, v in steps.items()}}
@@ -863,9 +929,20 @@ def inproc_main(config_path: str) -> int:
     def invoke(label: str, command: str, dbt_vars: Mapping, extra: Sequence[str], manifest=None):
         inv_dir = case_dir / label
         inv_dir.mkdir(parents=True, exist_ok=True)
-        args = [command, "--project-dir", project, "--profiles-dir", project,
-                "--target-path", config["target"], "--log-path", str(inv_dir / "logs"),
-                "--vars", json.dumps(dict(dbt_vars), sort_keys=True), *extra]
+        args = [
+            command,
+            "--project-dir",
+            project,
+            "--profiles-dir",
+            project,
+            "--target-path",
+            config["target"],
+            "--log-path",
+            str(inv_dir / "logs"),
+            "--vars",
+            json.dumps(dict(dbt_vars), sort_keys=True),
+            *extra,
+        ]
         load_before = loadavg()
         started = time.time()
         result = dbtRunner(manifest=manifest).invoke(args)
@@ -873,12 +950,19 @@ def inproc_main(config_path: str) -> int:
         results_path = Path(config["target"]) / "run_results.json"
         if command == "build" and results_path.exists():
             shutil.copy(results_path, inv_dir / "run_results.json")
-        report["steps"].append({
-            "label": label, "command": command, "args": args, "success": bool(result.success),
-            "started_epoch": started, "wall_s": round(ended - started, 3),
-            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "load_before": load_before, "load_after": loadavg(),
-        })
+        report["steps"].append(
+            {
+                "label": label,
+                "command": command,
+                "args": args,
+                "success": bool(result.success),
+                "started_epoch": started,
+                "wall_s": round(ended - started, 3),
+                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "load_before": load_before,
+                "load_after": loadavg(),
+            }
+        )
         report_path.write_text(json.dumps(report, indent=1))
         return result
 
@@ -922,9 +1006,16 @@ def machine_info() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     try:
-        duckdb_threads = int(_python(["-c", "import duckdb; print(duckdb.connect()"
-                                      ".execute(\"select current_setting('threads')\")"
-                                      ".fetchone()[0])"]).strip())
+        duckdb_threads = int(
+            _python(
+                [
+                    "-c",
+                    "import duckdb; print(duckdb.connect()"
+                    ".execute(\"select current_setting('threads')\")"
+                    ".fetchone()[0])",
+                ]
+            ).strip()
+        )
     except (RuntimeError, ValueError):
         duckdb_threads = None
     return {
@@ -948,8 +1039,11 @@ def project_fingerprint(project_dir: Path) -> str:
     roots = ["models", "macros", "tests", "seeds", "python/allocator"]
     files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
     for root in roots:
-        files += sorted(p for p in (project_dir / root).rglob("*")
-                        if p.is_file() and "__pycache__" not in p.parts)
+        files += sorted(
+            p
+            for p in (project_dir / root).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
     for path in files:
         if path.exists():
             digest.update(str(path.relative_to(project_dir)).encode())
@@ -960,14 +1054,17 @@ def project_fingerprint(project_dir: Path) -> str:
 def git_state(project_dir: Path) -> dict:
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=project_dir, capture_output=True, text=True,
-                                  timeout=30).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=project_dir, capture_output=True, text=True, timeout=30
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "dirty_files": len(git("status", "--porcelain").splitlines()),
-            "fingerprint": project_fingerprint(project_dir)}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty_files": len(git("status", "--porcelain").splitlines()),
+        "fingerprint": project_fingerprint(project_dir),
+    }
 
 
 # --------------------------------------------------------------------------- results table
@@ -1027,11 +1124,24 @@ def render_case_table(case: str, records: Sequence[Mapping[str, Any]]) -> list[s
     rows = [r for r in records if case in r.get("cases", {})]
     if not rows:
         return []
-    head = (["Size", "N × T", "wall s", "peak RSS MB"] + [f"{s} s" for s in STAGES]
-            + ["of which tests s", "dbt fixed s", "startup+parse s", "DB MB", "load 1m start→end",
-               "target"])
-    lines = [f"### {case}", "", "| " + " | ".join(head) + " |",
-             "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 3) + ["---"]) + "|"]
+    head = (
+        ["Size", "N × T", "wall s", "peak RSS MB"]
+        + [f"{s} s" for s in STAGES]
+        + [
+            "of which tests s",
+            "dbt fixed s",
+            "startup+parse s",
+            "DB MB",
+            "load 1m start→end",
+            "target",
+        ]
+    )
+    lines = [
+        f"### {case}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 3) + ["---"]) + "|",
+    ]
     for record in rows:
         result = record["cases"][case]
         market = record["market"]
@@ -1085,15 +1195,22 @@ def render_staged_table(records: Sequence[Mapping[str, Any]]) -> list[str]:
             wall = staged["stage_wall_s"].get(run, {})
             if not rss:
                 continue
-            cells = [record["size"], run] + [
-                f"{_fmt(rss.get(stage), 0)} / {_fmt(wall.get(stage), 1)}" if stage in rss else "–"
-                for stage in STAGES
-            ] + [_fmt(staged.get("db_mb"), 0) if run == "scaled" else ""]
+            cells = (
+                [record["size"], run]
+                + [
+                    f"{_fmt(rss.get(stage), 0)} / {_fmt(wall.get(stage), 1)}"
+                    if stage in rss
+                    else "–"
+                    for stage in STAGES
+                ]
+                + [_fmt(staged.get("db_mb"), 0) if run == "scaled" else ""]
+            )
             lines.append("| " + " | ".join(cells) + " |")
         if not staged.get("ok"):
             failed = [inv for inv in staged["invocations"] if inv["returncode"] != 0]
-            where = ", ".join(f"{inv['label']}: {', '.join(inv.get('failed_nodes') or [])}"
-                              for inv in failed)
+            where = ", ".join(
+                f"{inv['label']}: {', '.join(inv.get('failed_nodes') or [])}" for inv in failed
+            )
             lines.append(f"| {record['size']} | FAILED | {where} |" + " |" * (len(head) - 3))
     return lines + [""]
 
@@ -1119,8 +1236,10 @@ def render_slowest(records: Sequence[Mapping[str, Any]], case: str = "two-pass")
     for record in rows:
         nodes = slowest_nodes(record, case)
         total = record["cases"][case].get("node_seconds") or 0.0
-        text = ", ".join(f"{display_name(uid)} ({kind_short(uid)}{stage}) {seconds:.2f}"
-                         for uid, stage, seconds in nodes)
+        text = ", ".join(
+            f"{display_name(uid)} ({kind_short(uid)}{stage}) {seconds:.2f}"
+            for uid, stage, seconds in nodes
+        )
         lines.append(f"- **{record['size']}** (node total {total:.1f} s): {text}")
     return lines + [""]
 
@@ -1135,9 +1254,12 @@ def render_probe(records: Sequence[Mapping[str, Any]]) -> list[str]:
     if not rows:
         return []
     record = rows[-1]
-    lines = [f"### dbt fixed cost (size {record['size']}, no data work)", "",
-             "| step | wall s | startup s | parse s | peak RSS MB | dbt says |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        f"### dbt fixed cost (size {record['size']}, no data work)",
+        "",
+        "| step | wall s | startup s | parse s | peak RSS MB | dbt says |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for name, step in record["overhead_probe"]["steps"].items():
         phases = step.get("phases") or {}
         lines.append(
@@ -1163,9 +1285,13 @@ def _project_text(record: Mapping[str, Any]) -> str:
 def render_results(records: Sequence[Mapping[str, Any]], notes: str = "") -> str:
     """RESULTS.md from raw records: newest record per size."""
     latest = latest_by_size(records)
-    lines = ["# Scale benchmark results", "",
-             "Generated by `benchmarks/run_benchmark.py` from `benchmarks/results/*.json` "
-             "(newest record per size); see [README](README.md) for the method.", ""]
+    lines = [
+        "# Scale benchmark results",
+        "",
+        "Generated by `benchmarks/run_benchmark.py` from `benchmarks/results/*.json` "
+        "(newest record per size); see [README](README.md) for the method.",
+        "",
+    ]
     if not latest:
         return "\n".join(lines + ["No results yet.", ""])
     machine = latest[-1]["machine"]
@@ -1193,21 +1319,29 @@ def render_results(records: Sequence[Mapping[str, Any]], notes: str = "") -> str
     ]
     for record in latest:
         market = record["market"]
-        source = (f"synthetic seed {market['seed']}, {market['rows']:,} rows" if market.get("seed")
-                  is not None else f"bundled demo, {market['rows']:,} rows")
+        source = (
+            f"synthetic seed {market['seed']}, {market['rows']:,} rows"
+            if market.get("seed") is not None
+            else f"bundled demo, {market['rows']:,} rows"
+        )
         lines.append(
             f"| {record['size']} | {record['started_at'][:16].replace('T', ' ')} | {source} | "
             f"{market['start']} → {market['end']} | {_project_text(record)} | "
             f"`{record['command']}` | "
             f"{_load_text(record.get('load_start'))} / {_load_text(record.get('load_end'))} |"
         )
-    lines += ["", "## Results", "",
-              "Wall and peak RSS: the whole case (two-pass: both dbt processes back to back; "
-              "peak = the larger). Stage columns: dbt node seconds from run_results.json "
-              "(tests counted in the stage of the model they test, seeds in staging, "
-              "two_pass_* marts = comparison). dbt fixed = wall − all node seconds (Python "
-              "start, imports, parse, DAG setup, teardown); startup+parse = its part before the "
-              "first node from dbt's log.", ""]
+    lines += [
+        "",
+        "## Results",
+        "",
+        "Wall and peak RSS: the whole case (two-pass: both dbt processes back to back; "
+        "peak = the larger). Stage columns: dbt node seconds from run_results.json "
+        "(tests counted in the stage of the model they test, seeds in staging, "
+        "two_pass_* marts = comparison). dbt fixed = wall − all node seconds (Python "
+        "start, imports, parse, DAG setup, teardown); startup+parse = its part before the "
+        "first node from dbt's log.",
+        "",
+    ]
     for case in CASES:
         lines += render_case_table(case, latest)
     lines += render_staged_table(latest)
@@ -1247,33 +1381,57 @@ def write_table(out: Path, table: Path) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default=",".join(DEFAULT_SIZES),
-                        help="comma list of demo and <symbols>x<days>")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma list of {', '.join(CASES)}")
+    parser.add_argument(
+        "--sizes", default=",".join(DEFAULT_SIZES), help="comma list of demo and <symbols>x<days>"
+    )
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help=f"comma list of {', '.join(CASES)}"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="raw JSON results folder")
-    parser.add_argument("--table", type=Path, default=None,
-                        help="results table to regenerate (default: benchmarks/RESULTS.md for "
-                             "the default --out, else <out>/RESULTS.md)")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        help="results table to regenerate (default: benchmarks/RESULTS.md for "
+        "the default --out, else <out>/RESULTS.md)",
+    )
     parser.add_argument("--seed", type=int, default=5, help="synthetic market seed")
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                        help="scratch folder: markets, databases, dbt target/logs")
-    parser.add_argument("--project-dir", type=Path, default=REPO,
-                        help="dbt project to benchmark (e.g. a scratch copy with a change)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=DEFAULT_WORK,
+        help="scratch folder: markets, databases, dbt target/logs",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=REPO,
+        help="dbt project to benchmark (e.g. a scratch copy with a change)",
+    )
     parser.add_argument("--dbt", type=Path, default=None, help="dbt executable")
     parser.add_argument("--no-staged", action="store_true", help="skip the per-stage memory runs")
     parser.add_argument("--no-probe", action="store_true", help="skip the dbt fixed-cost probe")
-    parser.add_argument("--max-load", type=float, default=1.5,
-                        help="wait before each case until the 1-min load is at most this")
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=1.5,
+        help="wait before each case until the 1-min load is at most this",
+    )
     parser.add_argument("--max-wait", type=float, default=900.0, help="longest wait, seconds")
     parser.add_argument("--timeout", type=float, default=1800.0, help="per dbt process, seconds")
-    parser.add_argument("--build-arg", dest="build_args", action="append", default=[],
-                        help="extra argument for every dbt build, e.g. "
-                             "--build-arg=--exclude-resource-type --build-arg=unit_test "
-                             "(to measure a proposal; recorded in the results)")
+    parser.add_argument(
+        "--build-arg",
+        dest="build_args",
+        action="append",
+        default=[],
+        help="extra argument for every dbt build, e.g. "
+        "--build-arg=--exclude-resource-type --build-arg=unit_test "
+        "(to measure a proposal; recorded in the results)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the DuckDB files")
-    parser.add_argument("--render-only", action="store_true",
-                        help="only regenerate the table from --out")
+    parser.add_argument(
+        "--render-only", action="store_true", help="only regenerate the table from --out"
+    )
     return parser
 
 
@@ -1296,8 +1454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.project_dir = args.project_dir.resolve()
     args.out = args.out.resolve()
-    table = args.table or (DEFAULT_TABLE if args.out == DEFAULT_OUT.resolve()
-                           else args.out / "RESULTS.md")
+    table = args.table or (
+        DEFAULT_TABLE if args.out == DEFAULT_OUT.resolve() else args.out / "RESULTS.md"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     if args.render_only:
         write_table(args.out, table)
@@ -1314,8 +1473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         size_dir = args.work / size.name
         size_dir.mkdir(parents=True, exist_ok=True)
         market = prepare_market(size, args.project_dir, args.work, args.seed)
-        log(f"{size.name}: {market.n_symbols} symbols x {market.n_days} days, "
-            f"window {market.start}..{market.end}")
+        log(
+            f"{size.name}: {market.n_symbols} symbols x {market.n_days} days, "
+            f"window {market.start}..{market.end}"
+        )
         bench = Bench(args, market, size_dir)
         record: dict[str, Any] = {
             "schema": 1,

@@ -42,7 +42,11 @@ def run_dbt(
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
-    env = {**os.environ, "ALLOCATOR_DUCKDB_PATH": str(db_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "ALLOCATOR_DUCKDB_PATH": str(db_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     return subprocess.run(
         command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600
     )
@@ -52,4 +56,3 @@ def run_dbt(
 def dbt_db(tmp_path: Path) -> Path:
     """A fresh database path for one test."""
     return tmp_path / "test.duckdb"
-

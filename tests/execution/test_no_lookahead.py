@@ -30,7 +30,8 @@ def build_weights(db: Path, prices: Path) -> dict[tuple[str, str, str], float]:
     assert result.returncode == 0, result.stdout
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
-            "select cast(rebalance_date as varchar), sleeve, symbol, weight from strategy_sleeve_weights"
+            "select cast(rebalance_date as varchar), sleeve, symbol, weight "
+            "from strategy_sleeve_weights"
         ).fetchall()
     return {(date, sleeve, symbol): weight for date, sleeve, symbol, weight in rows}
 

@@ -44,7 +44,9 @@ def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run 'a' twice and run 'b' once into one database."""
     db = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
     for run_id in ("a", "a", "b"):
-        result = run_dbt(["build", "-s", "+portfolio_returns_unscaled", "+sleeve_returns"], db, tiny_vars(run_id))
+        result = run_dbt(
+            ["build", "-s", "+portfolio_returns_unscaled", "+sleeve_returns"], db, tiny_vars(run_id)
+        )
         assert result.returncode == 0, result.stdout
     return db
 
@@ -64,7 +66,8 @@ def test_portfolio_returns_equal_hand_computation(tiny_db: Path) -> None:
 def test_costs_are_charged_on_turnover(tiny_db: Path) -> None:
     with duckdb.connect(str(tiny_db), read_only=True) as con:
         rows = con.execute(
-            "select cast(date as varchar), turnover, transaction_cost from portfolio_returns_unscaled "
+            "select cast(date as varchar), turnover, transaction_cost "
+            "from portfolio_returns_unscaled "
             "where run_id = 'a' and turnover > 0 order by date"
         ).fetchall()
     assert rows == [
@@ -75,7 +78,11 @@ def test_costs_are_charged_on_turnover(tiny_db: Path) -> None:
 
 def test_rebuilding_a_run_keeps_one_copy_and_runs_coexist(tiny_db: Path) -> None:
     with duckdb.connect(str(tiny_db), read_only=True) as con:
-        for table, per_run in [("portfolio_returns_unscaled", 4), ("weights_raw", 4), ("sleeve_returns", 4)]:
+        for table, per_run in [
+            ("portfolio_returns_unscaled", 4),
+            ("weights_raw", 4),
+            ("sleeve_returns", 4),
+        ]:
             counts = dict(
                 con.execute(f"select run_id, count(*) from {table} group by run_id").fetchall()
             )

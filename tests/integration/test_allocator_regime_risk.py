@@ -12,7 +12,6 @@ from allocator.regime import transition_counts
 from allocator.risk import DEFAULT_REGIME_TARGETS, smooth_risk_scalar
 from tests.integration.conftest import AllocatorProject, result_message
 
-
 META_TABLES = (
     "allocator_state_v1_meta",
     "allocator_regime_v1_meta",

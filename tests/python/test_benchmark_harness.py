@@ -26,41 +26,55 @@ def bench():
 
 
 def _model(name: str, path: str) -> dict:
-    return {"resource_type": "model", "name": name, "original_file_path": path,
-            "depends_on": {"nodes": []}}
+    return {
+        "resource_type": "model",
+        "name": name,
+        "original_file_path": path,
+        "depends_on": {"nodes": []},
+    }
 
 
 MANIFEST = {
     "nodes": {
         "seed.allocator.strategy_profiles": {
-            "resource_type": "seed", "name": "strategy_profiles",
+            "resource_type": "seed",
+            "name": "strategy_profiles",
             "original_file_path": "seeds/strategy_profiles.csv",
         },
         "model.allocator.stg_market__prices": _model(
-            "stg_market__prices", "models/staging/stg_market__prices.sql"),
+            "stg_market__prices", "models/staging/stg_market__prices.sql"
+        ),
         "model.allocator.weights_raw": _model("weights_raw", "models/strategy/weights_raw.sql"),
         "model.allocator.sleeve_returns": _model(
-            "sleeve_returns", "models/execution/sleeve_returns.sql"),
+            "sleeve_returns", "models/execution/sleeve_returns.sql"
+        ),
         "model.allocator.allocator_risk_v1": _model(
-            "allocator_risk_v1", "models/allocator/allocator_risk_v1.py"),
+            "allocator_risk_v1", "models/allocator/allocator_risk_v1.py"
+        ),
         "model.allocator.run_metrics": _model("run_metrics", "models/marts/run_metrics.sql"),
         "model.allocator.two_pass_flags": _model(
-            "two_pass_flags", "models/marts/two_pass_flags.sql"),
+            "two_pass_flags", "models/marts/two_pass_flags.sql"
+        ),
         "test.allocator.not_null_weights_raw_weight.abc": {
-            "resource_type": "test", "attached_node": "model.allocator.weights_raw",
+            "resource_type": "test",
+            "attached_node": "model.allocator.weights_raw",
             "depends_on": {"nodes": ["model.allocator.weights_raw"]},
             "original_file_path": "models/strategy/_strategy__models.yml",
         },
         "test.allocator.assert_sleeves_sum_to_book": {
-            "resource_type": "test", "attached_node": None,
-            "depends_on": {"nodes": ["model.allocator.weights_raw",
-                                     "model.allocator.sleeve_returns"]},
+            "resource_type": "test",
+            "attached_node": None,
+            "depends_on": {
+                "nodes": ["model.allocator.weights_raw", "model.allocator.sleeve_returns"]
+            },
             "original_file_path": "tests/singular/assert_sleeves_sum_to_book.sql",
         },
         "test.allocator.relationships_flags.def": {
-            "resource_type": "test", "attached_node": "model.allocator.two_pass_flags",
-            "depends_on": {"nodes": ["model.allocator.run_metrics",
-                                     "model.allocator.two_pass_flags"]},
+            "resource_type": "test",
+            "attached_node": "model.allocator.two_pass_flags",
+            "depends_on": {
+                "nodes": ["model.allocator.run_metrics", "model.allocator.two_pass_flags"]
+            },
             "original_file_path": "models/marts/_marts__models.yml",
         },
     },
@@ -78,8 +92,13 @@ def _result(uid: str, seconds: float, status: str = "success") -> dict:
         "unique_id": uid,
         "status": status,
         "execution_time": seconds,
-        "timing": [{"name": "compile", "started_at": start.isoformat() + "Z",
-                    "completed_at": (start + dt.timedelta(seconds=0.25)).isoformat() + "Z"}],
+        "timing": [
+            {
+                "name": "compile",
+                "started_at": start.isoformat() + "Z",
+                "completed_at": (start + dt.timedelta(seconds=0.25)).isoformat() + "Z",
+            }
+        ],
     }
 
 
@@ -125,8 +144,12 @@ def test_stage_map_attributes_tests_to_their_model(bench):
 def test_summarize_run_results_sums_per_stage(bench):
     summary = bench.summarize_run_results(RUN_RESULTS, bench.stage_map(MANIFEST))
     assert summary["stage_seconds"] == {
-        "staging": 1.5, "strategy": 2.25, "execution": 0.625, "allocator": 3.5,
-        "marts": 0.25, "comparison": 0.875,
+        "staging": 1.5,
+        "strategy": 2.25,
+        "execution": 0.625,
+        "allocator": 3.5,
+        "marts": 0.25,
+        "comparison": 0.875,
     }
     assert summary["test_seconds"]["allocator"] == 0.5
     assert summary["kind_seconds"] == {"model": 7.5, "seed": 0.5, "test": 0.5, "unit_test": 0.5}
@@ -140,9 +163,15 @@ def test_summarize_run_results_sums_per_stage(bench):
 
 def test_combine_adds_passes_and_fixed_overhead(bench):
     summary = bench.summarize_run_results(RUN_RESULTS, bench.stage_map(MANIFEST))
-    inv = {"wall_s": 12.0, "peak_rss_mb": 300.0, "returncode": 0, "results": summary,
-           "phases": {"startup_s": 1.0, "parse_s": 2.0, "partial_parse": "x"},
-           "load_before": [0.5, 0.4, 0.3], "load_after": [0.9, 0.5, 0.3]}
+    inv = {
+        "wall_s": 12.0,
+        "peak_rss_mb": 300.0,
+        "returncode": 0,
+        "results": summary,
+        "phases": {"startup_s": 1.0, "parse_s": 2.0, "partial_parse": "x"},
+        "load_before": [0.5, 0.4, 0.3],
+        "load_after": [0.9, 0.5, 0.3],
+    }
     combined = bench.combine([inv, {**inv, "peak_rss_mb": 350.0, "load_after": [1.2, 0.6, 0.3]}])
     assert combined["ok"]
     assert combined["wall_s"] == 24.0
@@ -156,16 +185,18 @@ def test_combine_adds_passes_and_fixed_overhead(bench):
 
 def test_log_phases_from_dbt_log(bench):
     start = dt.datetime(2026, 1, 1, 10, 0, 0).timestamp()
-    text = "\n".join([
-        "\x1b[0m10:00:01.500000 [info ] [MainThread]: Running with dbt=1.11.16",
-        "\x1b[0m10:00:02.000000 [info ] [MainThread]: Unable to do partial parsing because "
-        "config vars, config profile, or config target have changed",
-        "\x1b[0m10:00:04.000000 [info ] [MainThread]: Found 46 models, 50 data tests",
-        "\x1b[0m10:00:04.250000 [debug] [Thread-1 (]: Began running node model.a.x",
-        "\x1b[0m10:00:05.000000 [debug] [Thread-1 (]: Finished running node model.a.x",
-        "\x1b[0m10:00:05.100000 [debug] [Thread-1 (]: Began running node model.a.y",
-        "\x1b[0m10:00:09.000000 [info ] [MainThread]: Finished running 2 table models in 0 hours",
-    ])
+    text = "\n".join(
+        [
+            "\x1b[0m10:00:01.500000 [info ] [MainThread]: Running with dbt=1.11.16",
+            "\x1b[0m10:00:02.000000 [info ] [MainThread]: Unable to do partial parsing because "
+            "config vars, config profile, or config target have changed",
+            "\x1b[0m10:00:04.000000 [info ] [MainThread]: Found 46 models, 50 data tests",
+            "\x1b[0m10:00:04.250000 [debug] [Thread-1 (]: Began running node model.a.x",
+            "\x1b[0m10:00:05.000000 [debug] [Thread-1 (]: Finished running node model.a.x",
+            "\x1b[0m10:00:05.100000 [debug] [Thread-1 (]: Began running node model.a.y",
+            "\x1b[0m10:00:09.000000 [info ] [MainThread]: Finished running 2 table models in 0 hours",  # noqa: E501
+        ]
+    )
     phases = bench.log_phases(text, start, start + 10.0)
     assert phases["startup_s"] == 1.5
     assert phases["parse_s"] == 2.5
@@ -191,19 +222,41 @@ def test_parse_size(bench):
 
 def _record(bench, size: str, wall: float, rss: float, started: str, ok: bool = True) -> dict:
     summary = bench.summarize_run_results(RUN_RESULTS, bench.stage_map(MANIFEST))
-    inv = {"wall_s": wall, "peak_rss_mb": rss, "returncode": 0 if ok else 1, "results": summary,
-           "phases": {"startup_s": 1.0, "parse_s": 2.0},
-           "load_before": [0.7, 0.5, 0.4], "load_after": [1.1, 0.6, 0.4],
-           "failed_nodes": [] if ok else ["model.allocator.allocator_risk_v1"]}
+    inv = {
+        "wall_s": wall,
+        "peak_rss_mb": rss,
+        "returncode": 0 if ok else 1,
+        "results": summary,
+        "phases": {"startup_s": 1.0, "parse_s": 2.0},
+        "load_before": [0.7, 0.5, 0.4],
+        "load_after": [1.1, 0.6, 0.4],
+        "failed_nodes": [] if ok else ["model.allocator.allocator_risk_v1"],
+    }
     case = {**bench.combine([inv]), "db_mb": 14.0}
     return {
-        "size": size, "started_at": started, "command": "python benchmarks/run_benchmark.py",
-        "machine": {"cpu": "Test CPU", "cores": 2, "ram_gb": 24.0, "os": "Linux", "python": "3.12",
-                    "versions": {"dbt-core": "1.11.0", "duckdb": "2.0.0"},
-                    "duckdb_default_threads": 2, "dbt_threads": 1},
-        "market": {"n_symbols": 20, "n_days": 8313, "rows": 166260, "seed": None,
-                   "start": "2005-01-03", "end": "2022-12-28"},
-        "load_start": [0.7, 0.5, 0.4], "load_end": [1.1, 0.6, 0.4],
+        "size": size,
+        "started_at": started,
+        "command": "python benchmarks/run_benchmark.py",
+        "machine": {
+            "cpu": "Test CPU",
+            "cores": 2,
+            "ram_gb": 24.0,
+            "os": "Linux",
+            "python": "3.12",
+            "versions": {"dbt-core": "1.11.0", "duckdb": "2.0.0"},
+            "duckdb_default_threads": 2,
+            "dbt_threads": 1,
+        },
+        "market": {
+            "n_symbols": 20,
+            "n_days": 8313,
+            "rows": 166260,
+            "seed": None,
+            "start": "2005-01-03",
+            "end": "2022-12-28",
+        },
+        "load_start": [0.7, 0.5, 0.4],
+        "load_end": [1.1, 0.6, 0.4],
         "cases": {"baseline": case, "two-pass": case},
     }
 
