@@ -22,8 +22,10 @@ HERE = Path(__file__).resolve().parent / "demo"
 
 def to_long(wide):
     """Wide (date index x symbol columns) -> long (date, symbol, close)."""
-    long = wide.rename_axis("date").reset_index().melt(
-        id_vars="date", var_name="symbol", value_name="close"
+    long = (
+        wide.rename_axis("date")
+        .reset_index()
+        .melt(id_vars="date", var_name="symbol", value_name="close")
     )
     return long.dropna(subset=["close"]).sort_values(["date", "symbol"])
 

@@ -86,8 +86,10 @@ def _compare(db: str, run_id: str) -> None:
         "select corr_20d, corr_60d, corr_20d_pairs, corr_60d_pairs "
         "from int_allocator_correlation order by date"
     ).df()
-    print(f"T={returns.shape[0]} N={returns.shape[1]}: load+pivot {t1 - t0:.2f} s, "
-          f"numpy {t2 - t1:.2f} s")
+    print(
+        f"T={returns.shape[0]} N={returns.shape[1]}: load+pivot {t1 - t0:.2f} s, "
+        f"numpy {t2 - t1:.2f} s"
+    )
     for name, mine, pairs in (("corr_20d", c20, p20), ("corr_60d", c60, p60)):
         theirs = sql[name].to_numpy(dtype=float, na_value=np.nan)
         same_nulls = np.array_equal(np.isnan(theirs), np.isnan(mine))
