@@ -295,8 +295,12 @@ def _since(ref: float, t: float) -> float:
     return delta
 
 
+_NODE_START = re.compile(r"^(\d+) of \d+ START (.*?)\s*\.{2,}")
+_NODE_DONE = re.compile(r"^(\d+) of \d+ (OK|PASS|FAIL|WARN|ERROR|SKIP|NO-OP)\b")
+
+
 def log_phases(log_text: str, started_epoch: float, ended_epoch: float) -> dict:
-    """Split one dbt invocation's wall time using its debug log (local-time stamps):
+    """Split one dbt invocation's wall time using its file log (local-time stamps):
 
     startup   process start to 'Running with dbt' (interpreter, dbt imports)
     parse     to 'Found N models' (adapter, project load, (partial) parse, manifest write)
@@ -304,7 +308,8 @@ def log_phases(log_text: str, started_epoch: float, ended_epoch: float) -> dict:
     nodes     first node to 'Finished running'
     teardown  to process exit (artifacts, connection close)
 
-    Only the last invocation in the log counts. Missing markers give None.
+    Works with the info-level file log (the project's default) and the debug
+    one. Only the last invocation in the log counts. Missing markers give None.
     """
     events = _log_events(log_text)
     starts = [i for i, (_, msg) in enumerate(events) if msg.startswith("Running with dbt")]
@@ -320,8 +325,12 @@ def log_phases(log_text: str, started_epoch: float, ended_epoch: float) -> dict:
 
     running = first(lambda m: m.startswith("Running with dbt"))
     found = first(lambda m: re.match(r"Found \d+ ", m) is not None)
-    command_end = first(lambda m: m.startswith(("Command end result", "Resource report")))
-    first_node = first(lambda m: m.startswith("Began running node"))
+    command_end = first(
+        lambda m: m.startswith(("Performance info", "Command end result", "Resource report"))
+    )
+    first_node = first(
+        lambda m: m.startswith("Began running node") or _NODE_START.match(m) is not None
+    )
     finished = first(lambda m: m.startswith("Finished running ") and " in " in m)
     end = ended_epoch - started_epoch
     partial = [m for _, m in events if "partial pars" in m.lower() and "Partial parsing: " not in m]
@@ -336,6 +345,17 @@ def log_phases(log_text: str, started_epoch: float, ended_epoch: float) -> dict:
         if m.startswith("Finished running node")
     }
     unfinished = [uid for uid in began if uid not in done]
+    if not began:  # info-level log: "3 of 90 START ..." / "3 of 90 OK ..."
+        started_nodes = {}
+        for _, m in events:
+            match = _NODE_START.match(m)
+            if match:
+                started_nodes[match[1]] = match[2].strip()
+        finished_nodes = {match[1] for _, m in events if (match := _NODE_DONE.match(m))}
+        unfinished = [name for i, name in started_nodes.items() if i not in finished_nodes]
+    if not partial and (found is not None or command_end is not None):
+        # dbt logs a successful partial parse only at debug level
+        partial = ["no full-parse notice: partial parse"]
 
     def span(a: float | None, b: float | None) -> float | None:
         return round(b - a, 3) if a is not None and b is not None else None
@@ -702,6 +722,7 @@ class Bench:
         record.update(case=name, pre_wait=quiet, db_mb=db_size_mb(case_dir / "bench.duckdb"))
         if name == "two-pass-reuse":
             record["warmup_parse"] = warmup
+            record["selection_source"] = invocations[-1].get("selection_source")
         self.cleanup(case_dir)
         return record
 
@@ -725,8 +746,20 @@ class Bench:
             "parse_vars": parse_vars(base),
             "build_args": list(self.args.build_args),
             "steps": [
-                {"label": "1-baseline", "vars": base, "exclude": comparison},
-                {"label": "2-scaled", "vars": scaled, "exclude": seeds + list(INPUT_STAGING)},
+                # "workflow": the CLI's own selection when allocator.workflow
+                # is importable in the child; "exclude" is the fallback
+                {
+                    "label": "1-baseline",
+                    "vars": base,
+                    "workflow": "PASS_1_EXCLUDE",
+                    "exclude": comparison,
+                },
+                {
+                    "label": "2-scaled",
+                    "vars": scaled,
+                    "workflow": "PASS_2_EXCLUDE",
+                    "exclude": seeds + list(INPUT_STAGING),
+                },
             ],
         }
         config_path = case_dir / "inproc.json"
@@ -786,6 +819,7 @@ class Bench:
             invocations.append(failed)
         for inv in invocations:
             inv["process_peak_rss_mb"] = process["peak_rss_mb"]
+            inv["selection_source"] = report.get("selection_source")
         return invocations
 
     def staged(self) -> dict:
@@ -970,8 +1004,14 @@ def inproc_main(config_path: str) -> int:
     if not parsed.success:
         return 1
     manifest = parsed.result
+    try:  # follow the CLI's selections if it has them
+        from allocator import workflow
+    except Exception:  # noqa: BLE001 - the benchmark must not depend on the CLI
+        workflow = None
+    report["selection_source"] = "allocator.workflow" if workflow else "harness"
     for step in config["steps"]:
-        extra = ["--exclude", *step["exclude"]] if step["exclude"] else []
+        exclude = list(getattr(workflow, step.get("workflow", ""), step["exclude"]))
+        extra = ["--exclude", *exclude] if exclude else []
         extra += config.get("build_args", [])
         if not invoke(step["label"], "build", step["vars"], extra, manifest).success:
             return 1

@@ -287,3 +287,27 @@ def test_target_status_only_where_a_target_applies(bench):
     assert bench.target_status("500x8000", "baseline", ok) == ""
     assert bench.target_status("100x8000", "two-pass", ok) == ""
     assert bench.target_status("2000x5000", "baseline", ok) == "met (completes)"
+
+
+def test_log_phases_from_info_level_log(bench):
+    """The project writes its file log at info level: no 'Began running node'."""
+    start = dt.datetime(2026, 1, 1, 10, 0, 0).timestamp()
+    text = "\n".join(
+        [
+            "\x1b[0m10:00:02.000000 [info ] [MainThread]: Running with dbt=1.11.16",
+            "\x1b[0m10:00:03.000000 [info ] [MainThread]: Found 46 models, 183 data tests",
+            "\x1b[0m10:00:03.500000 [info ] [Thread-1 (]: 1 of 3 START sql table model "
+            "main.stg_a ......... [RUN]",
+            "\x1b[0m10:00:04.000000 [info ] [Thread-1 (]: 1 of 3 OK created sql table model "
+            "main.stg_a ......... [OK in 0.50s]",
+            "\x1b[0m10:00:04.100000 [info ] [Thread-1 (]: 2 of 3 START sql incremental model "
+            "main.big ......... [RUN]",
+        ]
+    )
+    phases = bench.log_phases(text, start, start + 9.0)
+    assert phases["startup_s"] == 2.0
+    assert phases["parse_s"] == 1.0
+    assert phases["setup_s"] == 0.5
+    assert phases["nodes_s"] is None  # killed before 'Finished running'
+    assert phases["partial_parse"] == "no full-parse notice: partial parse"
+    assert phases["unfinished_node"] == "sql incremental model main.big"
