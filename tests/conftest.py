@@ -15,6 +15,10 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DBT = Path(sys.executable).with_name("dbt")
 
+# dbt unit tests are off in a user's build (dbt_project.yml) and on in the
+# suite: every dbt call the tests make, in-process or not, runs them.
+os.environ.setdefault("ALLOCATOR_UNIT_TESTS", "true")
+
 
 def run_dbt(
     args: Sequence[str],
