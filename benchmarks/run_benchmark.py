@@ -1085,9 +1085,12 @@ def project_fingerprint(project_dir: Path) -> str:
             if p.is_file() and "__pycache__" not in p.parts
         )
     for path in files:
-        if path.exists():
-            digest.update(str(path.relative_to(project_dir)).encode())
-            digest.update(path.read_bytes())
+        try:
+            content = path.read_bytes()
+        except OSError:  # missing, or replaced while someone edits the tree
+            continue
+        digest.update(str(path.relative_to(project_dir)).encode())
+        digest.update(content)
     return digest.hexdigest()[:12]
 
 
@@ -1508,47 +1511,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_info()
     failures = 0
     for size in sizes:
-        started = dt.datetime.now().isoformat(timespec="seconds")
-        load_start = loadavg()
-        size_dir = args.work / size.name
-        size_dir.mkdir(parents=True, exist_ok=True)
-        market = prepare_market(size, args.project_dir, args.work, args.seed)
-        log(
-            f"{size.name}: {market.n_symbols} symbols x {market.n_days} days, "
-            f"window {market.start}..{market.end}"
-        )
-        bench = Bench(args, market, size_dir)
-        record: dict[str, Any] = {
-            "schema": 1,
-            "size": size.name,
-            "started_at": started,
-            "command": command.strip(),
-            "project_dir": str(args.project_dir),
-            "build_args": list(args.build_args),
-            "git": git_state(args.project_dir),
-            "machine": machine,
-            "market": asdict(market),
-            "load_start": load_start,
-            "cases": {},
-        }
-        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-        out_path = args.out / f"{stamp}-{size.name}.json"
-        for case in cases:
-            record["cases"][case] = bench.case(case)
-            failures += not record["cases"][case]["ok"]
-            out_path.write_text(json.dumps(record, indent=1))
-        if not args.no_staged:
-            record["staged"] = bench.staged()
-            failures += not record["staged"]["ok"]
-        if not args.no_probe and size.name == "demo":
-            record["overhead_probe"] = bench.probe_overhead()
-        record["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
-        record["harness_peak_rss_mb"] = harness_peak_rss_mb()
-        record["load_end"] = loadavg()
-        out_path.write_text(json.dumps(record, indent=1))
-        log(f"wrote {out_path}")
-        write_table(args.out, table)
+        try:
+            failures += run_size(args, size, cases, command, machine, table)
+        except Exception:  # noqa: BLE001 - report, then go on with the next size
+            import traceback
+
+            log(f"{size.name}: aborted:\n{traceback.format_exc()}")
+            failures += 1
     return 1 if failures else 0
+
+
+def run_size(
+    args: argparse.Namespace,
+    size: Size,
+    cases: Sequence[str],
+    command: str,
+    machine: Mapping[str, Any],
+    table: Path,
+) -> int:
+    """All cases of one size; writes its JSON record and the table. Returns failures."""
+    failures = 0
+    started = dt.datetime.now().isoformat(timespec="seconds")
+    load_start = loadavg()
+    size_dir = args.work / size.name
+    size_dir.mkdir(parents=True, exist_ok=True)
+    market = prepare_market(size, args.project_dir, args.work, args.seed)
+    log(
+        f"{size.name}: {market.n_symbols} symbols x {market.n_days} days, "
+        f"window {market.start}..{market.end}"
+    )
+    bench = Bench(args, market, size_dir)
+    record: dict[str, Any] = {
+        "schema": 1,
+        "size": size.name,
+        "started_at": started,
+        "command": command.strip(),
+        "project_dir": str(args.project_dir),
+        "build_args": list(args.build_args),
+        "git": git_state(args.project_dir),
+        "machine": machine,
+        "market": asdict(market),
+        "load_start": load_start,
+        "cases": {},
+    }
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    out_path = args.out / f"{stamp}-{size.name}.json"
+    for case in cases:
+        record["cases"][case] = bench.case(case)
+        failures += not record["cases"][case]["ok"]
+        out_path.write_text(json.dumps(record, indent=1))
+    if not args.no_staged:
+        record["staged"] = bench.staged()
+        failures += not record["staged"]["ok"]
+    if not args.no_probe and size.name == "demo":
+        record["overhead_probe"] = bench.probe_overhead()
+    record["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
+    record["harness_peak_rss_mb"] = harness_peak_rss_mb()
+    record["load_end"] = loadavg()
+    out_path.write_text(json.dumps(record, indent=1))
+    log(f"wrote {out_path}")
+    write_table(args.out, table)
+    return failures
 
 
 if __name__ == "__main__":
