@@ -74,6 +74,7 @@ final as (
         run_config.allocator_mode,
         run_config.precomputed_source,
         run_config.precomputed_source_kind,
+        run_config.unscaled_layers_from_run_id,
         run_config.config_json,
         run_config.config_hash,
         md5(price_input.fingerprint || '|' || coalesce(portfolio_input.fingerprint, '')) as input_fingerprint,

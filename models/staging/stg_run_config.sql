@@ -10,12 +10,19 @@
 {%- set strategy_profile = var('strategy_profile') | string -%}
 {%- set weights_path = var('weights_path') or '' -%}
 {%- set portfolio_returns_path = var('portfolio_returns_path') or '' -%}
+{%- set reuse_baseline_layers = var('reuse_baseline_layers', false) -%}
 {%- set artifacts = source('allocator_artifacts', 'allocator_risk_v1_applied') -%}
 {%- set profile_row = {} -%}
 {%- set precomputed = {'source_kind': none, 'source': none} -%}
 
 {%- if weights_path and portfolio_returns_path -%}
     {{ exceptions.raise_compiler_error("set weights_path or portfolio_returns_path, not both") }}
+{%- endif -%}
+{%- if reuse_baseline_layers not in [true, false] -%}
+    {{ exceptions.raise_compiler_error("var reuse_baseline_layers must be true or false; got " ~ reuse_baseline_layers) }}
+{%- endif -%}
+{%- if reuse_baseline_layers and not (allocator_v1['mode'] == 'precomputed' and allocator_v1['precomputed_run_id']) -%}
+    {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers is for a scaled run (allocator_v1.mode precomputed with a precomputed_run_id); this run has mode " ~ allocator_v1['mode'] ~ (" and no precomputed_run_id" if allocator_v1['mode'] == 'precomputed' else '')) }}
 {%- endif -%}
 
 {%- if execute -%}
@@ -85,6 +92,16 @@
     },
 } -%}
 {%- set config_json = tojson(resolved, sort_keys=true) -%}
+{%- set unscaled_layers_from = none -%}
+{%- if reuse_baseline_layers -%}
+    {%- set unscaled_layers_from = allocator_v1['precomputed_run_id'] | string -%}
+    {%- if execute -%}
+        {%- if precomputed['source_kind'] != 'run' -%}
+            {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers needs baseline '" ~ unscaled_layers_from ~ "' stored in this database; its scalars come from the file " ~ precomputed['source']) }}
+        {%- endif -%}
+        {{ allocator.assert_reusable_baseline(run_id, unscaled_layers_from, config_json) }}
+    {%- endif -%}
+{%- endif -%}
 
 with profiles as (
 
@@ -120,6 +137,7 @@ final as (
         {{ "'" ~ precomputed['source'] ~ "'" if precomputed['source'] else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as precomputed_source,
         {{ "'" ~ precomputed['source_kind'] ~ "'" if precomputed['source_kind'] else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as precomputed_source_kind,
         cast({{ allocator_v1['apply_missing_scalar_as'] }} as {{ dbt.type_float() }}) as apply_missing_scalar_as,
+        {{ "'" ~ unscaled_layers_from ~ "'" if unscaled_layers_from else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as unscaled_layers_from_run_id,
         '{{ config_json | replace("'", "''") }}' as config_json,
         '{{ local_md5(config_json) }}' as config_hash,
         '{{ invocation_id }}' as dbt_invocation_id,

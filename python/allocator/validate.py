@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 from allocator.errors import AllocatorError
 
@@ -83,3 +84,41 @@ def default_run_id(profile: str, start: dt.date, end: dt.date, suffix: str, tag:
     if tag:
         parts.append(tag)
     return check_run_id("_".join(parts)[:64], "generated run id")
+
+
+# The input-file vars of dbt_project.yml and the CLI option that sets each.
+INPUT_OPTIONS = {
+    "prices_path": "--prices",
+    "benchmark_path": "--benchmark",
+    "weights_path": "--weights",
+    "portfolio_returns_path": "--portfolio-returns",
+}
+INPUT_SUFFIXES = (".csv", ".parquet")
+
+
+def input_file(text: str, option: str, cwd: Path) -> str:
+    """An input file given on the command line, as an absolute path (dbt runs
+    in the project directory, not where the user typed the command)."""
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else cwd / path
+    if path.suffix.lower() not in INPUT_SUFFIXES:
+        raise AllocatorError(f"{option} {text}: use a .csv or .parquet file in long format")
+    if not path.is_file():
+        raise AllocatorError(f"{option} {text}: no such file ({path})")
+    return str(path.resolve())
+
+
+def input_vars(given: dict[str, str | None], cwd: Path) -> dict[str, str]:
+    """dbt vars of the input files given on the command line; '' switches the
+    benchmark off (--benchmark none)."""
+    if given.get("weights_path") and given.get("portfolio_returns_path"):
+        raise AllocatorError("give --weights or --portfolio-returns, not both")
+    resolved = {}
+    for var, text in given.items():
+        if text is None:
+            continue
+        if var == "benchmark_path" and text.lower() == "none":
+            resolved[var] = ""
+        else:
+            resolved[var] = input_file(text, INPUT_OPTIONS[var], cwd)
+    return resolved

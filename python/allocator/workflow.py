@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from allocator import database, dbt_invoke
+from allocator import database, dbt_invoke, validate
 from allocator.comparison import (
     COMPARISON_HTML,
     is_scaled_run,
@@ -39,11 +40,14 @@ SCALAR_FILENAME = "allocator_risk_v1_applied.csv"
 PASS_1_EXCLUDE = ("tag:two_pass",)
 # --no-tests: dbt build without tests (dbt run would not load the seeds)
 NO_TESTS_EXCLUDE = ("resource_type:test", "resource_type:unit_test")
-# Nodes that read only the input files and seeds: identical in both passes
-# because the CLI changes no path var between them, so pass 2 does not
-# rebuild (or re-test) what pass 1 built seconds before.
+# What pass 2 does not rebuild (or re-test), because pass 1 built it seconds
+# before from the same files, seeds and vars: the nodes that read only the
+# input files and seeds, and the layers the scalars cannot change (tag
+# unscaled), whose rows pass 2 copies from the baseline instead
+# (var reuse_baseline_layers, macros/reuse_baseline_layers.sql).
 PASS_2_EXCLUDE = (
     "resource_type:seed",
+    "tag:unscaled",
     "stg_market__prices",
     "stg_market__sessions",
     "stg_market__returns",
@@ -85,9 +89,17 @@ class RunRequest:
     end: dt.date
     mode: str = "off"
     precomputed_run_id: str | None = None
+    # copy the baseline's unscaled layers instead of recomputing them
+    reuse_baseline_layers: bool = False
+    # input-file vars (prices_path, ...) that differ from dbt_project.yml's
+    inputs: tuple[tuple[str, str], ...] = ()
+
+    def parse_vars(self) -> dict[str, Any]:
+        """The vars dbt reads while parsing: the sources' file locations."""
+        return dict(self.inputs)
 
     def dbt_vars(self) -> dict[str, Any]:
-        return dbt_invoke.run_vars(
+        dbt_vars = dbt_invoke.run_vars(
             self.run_id,
             self.strategy_profile,
             self.start.isoformat(),
@@ -95,6 +107,9 @@ class RunRequest:
             self.mode,
             self.precomputed_run_id,
         )
+        if self.reuse_baseline_layers:
+            dbt_vars["reuse_baseline_layers"] = True
+        return {**dbt_vars, **self.parse_vars()}
 
 
 def resolve_settings(
@@ -182,17 +197,18 @@ def build(
     return outcome
 
 
-def parse(settings: Settings, emit: Emit) -> Any:
-    """Parse the project once, with the project's default vars, for the builds
-    that follow to reuse.
+def parse(settings: Settings, emit: Emit, parse_vars: Mapping[str, Any] | None = None) -> Any:
+    """Parse the project once for the builds that follow to reuse.
 
-    Nothing the CLI sets (run_id, profile, window, allocator_v1) is read while
-    dbt parses, only when models run, so the manifest is the same whatever
-    the run (tests/integration checks it). Parsing without --vars also keeps
-    dbt's partial-parse cache valid from one command to the next; a changed
-    --vars would force a full parse every time.
+    Of the vars, dbt reads only the input-file locations while it parses (the
+    sources' external_location); the run's own (run_id, profile, window,
+    allocator_v1) are read when models run, so the manifest is the same
+    whatever the run (tests/integration checks it). Parsing with only the
+    input vars, none for the bundled data, also keeps dbt's partial-parse
+    cache valid from one command to the next; changed --vars force a full
+    parse.
     """
-    outcome = dbt_invoke.invoke("parse", settings.project_dir, {}, settings.verbose)
+    outcome = dbt_invoke.invoke("parse", settings.project_dir, parse_vars or {}, settings.verbose)
     if not outcome.success:
         raise _failure("dbt parse", outcome, settings)
     emit(f"parse: {outcome.describe()}")
@@ -256,7 +272,7 @@ def run(settings: Settings, request: RunRequest, emit: Emit) -> list[Path]:
     if request.precomputed_run_id and not (exported / SCALAR_FILENAME).is_file():
         check_stored_run(settings, request.precomputed_run_id, "--precomputed-run-id")
     database.check_writable(settings.db_path)
-    manifest = parse(settings, emit)
+    manifest = parse(settings, emit, request.parse_vars())
     build(settings, request, f"run {request.run_id}", emit, manifest)
     return export(settings, request.run_id, emit)
 
@@ -270,31 +286,61 @@ def check_stored_run(settings: Settings, run_id: str, option: str) -> dict[str, 
         raise AllocatorError(f"{option}: {exc}") from exc
 
 
+def project_input_defaults(project_dir: Path) -> dict[str, str]:
+    """The input-file vars as dbt_project.yml sets them."""
+    import yaml  # a dependency of dbt-core, imported here as only this needs it
+
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    defaults = project.get("vars") or {}
+    return {var: str(defaults.get(var) or "") for var in validate.INPUT_OPTIONS}
+
+
 def baseline_request(
     settings: Settings,
     baseline_run_id: str,
     profile: str | None,
     start: dt.date | None,
     end: dt.date | None,
+    inputs: Mapping[str, str] | None = None,
 ) -> RunRequest:
     """The stored baseline's request; a different profile or window given on
     the command line would make the comparison meaningless, so it is refused."""
     stored = check_stored_run(settings, baseline_run_id, "--baseline-run-id")
+    stored_inputs = json.loads(str(stored["config_json"]))["inputs"]
+    defaults = project_input_defaults(settings.project_dir)
     request = RunRequest(
-        baseline_run_id, str(stored["strategy_profile"]), stored["start_date"], stored["end_date"]
+        baseline_run_id,
+        str(stored["strategy_profile"]),
+        stored["start_date"],
+        stored["end_date"],
+        inputs=tuple(
+            (var, str(path))
+            for var, path in sorted(stored_inputs.items())
+            if str(path or "") != defaults.get(var, "")
+        ),
     )
     given = {"--strategy-profile": profile, "--start": start, "--end": end}
-    actual = {
+    actual: dict[str, Any] = {
         "--strategy-profile": request.strategy_profile,
         "--start": request.start,
         "--end": request.end,
     }
-    clashes = [f"{k} {v} (baseline: {actual[k]})" for k, v in given.items() if v and v != actual[k]]
+    for var, option in validate.INPUT_OPTIONS.items():
+        # relative paths in a stored configuration are relative to the project
+        path = str(stored_inputs.get(var) or "")
+        given[option] = (inputs or {}).get(var)
+        actual[option] = str((settings.project_dir / path).resolve()) if path else ""
+    clashes = [
+        f"{k} {v or 'none'} (baseline: {actual[k] or 'none'})"
+        for k, v in given.items()
+        if v is not None and v != actual[k]
+    ]
     if clashes:
         raise AllocatorError(
             f"baseline '{baseline_run_id}' was built for {request.strategy_profile} "
             f"{request.start} to {request.end}, but {', '.join(clashes)} was given: drop these "
-            "options to audit the baseline's own profile and window, or run a new baseline"
+            "options to audit the baseline's own profile, window and inputs, or run a new "
+            "baseline"
         )
     return request
 
@@ -322,7 +368,7 @@ def two_pass(
         baseline, run_id=scaled_run_id, mode="precomputed", precomputed_run_id=baseline.run_id
     )
     database.check_writable(settings.db_path)
-    manifest = parse(settings, emit)
+    manifest = parse(settings, emit, baseline.parse_vars())
     if reuse_baseline:
         emit(f"pass 1/2: reusing stored baseline {baseline.run_id}")
     else:
@@ -330,8 +376,11 @@ def two_pass(
         export(settings, baseline.run_id, emit)
     # with a reused baseline the input tables may come from another run's
     # inputs, so pass 2 then builds everything
-    exclude = () if reuse_baseline else PASS_2_EXCLUDE
-    build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, exclude)
+    if reuse_baseline:
+        build(settings, scaled, "pass 2/2 (scaled)", emit, manifest)
+    else:
+        scaled = replace(scaled, reuse_baseline_layers=True)
+        build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, PASS_2_EXCLUDE)
     # the scaled run's export writes the comparison files as well
     export(settings, scaled.run_id, emit)
     with database.read_only(settings.db_path) as con:

@@ -647,6 +647,206 @@ def test_parsing_does_not_depend_on_the_run_vars(two_pass: TwoPass, tmp_path: Pa
             "start": "2010-01-04",
             "end": "2015-06-30",
             "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
+            "reuse_baseline_layers": True,
         },
     )
     assert other == default
+
+
+# --------------------------------------------------------------------------
+# pass 2 copies the baseline's unscaled layers
+# --------------------------------------------------------------------------
+
+#: The run-keyed models tagged `unscaled` (dbt_project.yml): what pass 2 copies.
+UNSCALED_TABLES = [
+    "strategy_sleeve_weights",
+    "weights_raw",
+    "trend_unit_returns",
+    "sleeve_returns",
+    "portfolio_returns_unscaled",
+    "allocator_state_v1",
+    "allocator_regime_v1",
+    "allocator_risk_v1",
+]
+#: What the scalars change, compared between pass 2 and a full rebuild.
+SCALED_TABLES = {
+    "allocator_scalars_at_rebalances": "rebalance_date",
+    "weights_scaled": "rebalance_date, symbol",
+    "portfolio_returns_scaled": "date",
+    "portfolio_returns": "date",
+}
+#: DuckDB may add up a day's positions in another order from one build to the
+#: next, which moves the last bits of weights and returns only (1.5e-16
+#: relative on equity, measured).
+SUMMATION_NOISE = 1e-15
+
+
+def rows_without_run_id(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> str:
+    columns = [
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_name = ? and column_name <> 'run_id' order by ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+    return f"select {', '.join(columns)} from {table} where run_id = '{run_id}'"
+
+
+def test_pass_2_copies_the_baselines_unscaled_layers(two_pass: TwoPass) -> None:
+    registry = two_pass.query(
+        "select run_id, unscaled_layers_from_run_id from runs order by run_id"
+    ).set_index("run_id")["unscaled_layers_from_run_id"]
+    assert registry[SCALED] == BASE
+    assert pd.isna(registry[BASE])
+    with duckdb.connect(str(two_pass.db), read_only=True) as con:
+        for table in UNSCALED_TABLES:
+            base = rows_without_run_id(con, table, BASE)
+            scaled = rows_without_run_id(con, table, SCALED)
+            (rows,) = con.execute(f"select count(*) from ({base})").fetchone()
+            assert rows > 0, table
+            (copied,) = con.execute(f"select count(*) from ({scaled})").fetchone()
+            assert copied == rows, table
+            # bit-for-bit: nothing in one that is not in the other
+            (differing,) = con.execute(
+                f"select count(*) from (({base}) except all ({scaled}))"
+            ).fetchone()
+            assert differing == 0, table
+
+
+def dbt_build(
+    env: Mapping[str, str], target: Path, dbt_vars: Mapping[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    return subprocess.run(
+        [
+            dbt,
+            "build",
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+            "--vars",
+            json.dumps(dict(dbt_vars)),
+        ],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=PROJECT_DIR,
+    )
+
+
+@pytest.fixture(scope="module")
+def rebuilt(two_pass: TwoPass, tmp_path_factory: pytest.TempPathFactory) -> TwoPass:
+    """A copy of the session's database with the scaled run built again by plain
+    dbt, every layer recomputed (no reuse_baseline_layers), as run 'rebuilt'."""
+    root = tmp_path_factory.mktemp("rebuilt")
+    shutil.copy(two_pass.db, root / "copy.duckdb")
+    # the unit tests ran with the session's builds; a data build is enough here
+    env = {
+        **two_pass.env,
+        "ALLOCATOR_DUCKDB_PATH": str(root / "copy.duckdb"),
+        "ALLOCATOR_UNIT_TESTS": "false",
+    }
+    result = dbt_build(
+        env,
+        root / "target",
+        {
+            "run_id": "rebuilt",
+            "strategy_profile": PROFILE,
+            "start": START,
+            "end": END,
+            "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
+        },
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    return TwoPass(root, env, result.stdout, 0.0)
+
+
+def test_pass_2_equals_a_full_rebuild_of_the_scaled_run(rebuilt: TwoPass) -> None:
+    """Copying the unscaled layers changes nothing a full recomputation would
+    give, beyond the last bit of a sum."""
+    with duckdb.connect(str(rebuilt.db), read_only=True) as con:
+        for table in UNSCALED_TABLES:
+            full = rows_without_run_id(con, table, "rebuilt")
+            (rows,) = con.execute(f"select count(*) from ({full})").fetchone()
+            assert (
+                rows
+                == con.execute(
+                    f"select count(*) from {table} where run_id = ?", [SCALED]
+                ).fetchone()[0]
+            ), table
+        for table, key in SCALED_TABLES.items():
+            numbers = [
+                row[0]
+                for row in con.execute(
+                    "select column_name from information_schema.columns where table_name = ? "
+                    "and data_type = 'DOUBLE'",
+                    [table],
+                ).fetchall()
+            ]
+            # relative above 1: equity compounds the last-bit differences
+            worst = ", ".join(f"max(abs(a.{c} - b.{c}) / greatest(1, abs(b.{c})))" for c in numbers)
+            joined = (
+                f"from {table} as a inner join {table} as b using ({key}) "
+                f"where a.run_id = '{SCALED}' and b.run_id = 'rebuilt'"
+            )
+            (rows, *gaps) = con.execute(f"select count(*), {worst} {joined}").fetchone()
+            assert (
+                rows
+                == con.execute(
+                    f"select count(*) from {table} where run_id = ?", [SCALED]
+                ).fetchone()[0]
+            ), table
+            assert all(gap is None or gap <= SUMMATION_NOISE for gap in gaps), (table, gaps)
+        metrics = con.execute(
+            "select run_id, cagr, ann_vol, sharpe, max_drawdown from run_metrics "
+            "where run_id in (?, 'rebuilt') order by run_id = 'rebuilt'",
+            [SCALED],
+        ).fetchall()
+        assert len(metrics) == 2
+        for pass_2, full in zip(metrics[0][1:], metrics[1][1:], strict=True):
+            assert math.isclose(pass_2, full, rel_tol=1e-12), metrics
+
+
+REUSE_REFUSED = {
+    "other_window": (
+        {
+            "start": "2006-01-03",
+            "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
+        },
+        f'baseline \'{BASE}\' differs in start: "2005-01-03" in the baseline, "2006-01-03" now',
+    ),
+    "not_a_scaled_run": (
+        {"allocator_v1": {"enabled": False, "mode": "off"}},
+        "reuse_baseline_layers is for a scaled run",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REUSE_REFUSED))
+def test_reuse_is_refused_unless_the_baseline_decides_the_same_layers(
+    rebuilt: TwoPass, tmp_path: Path, case: str
+) -> None:
+    dbt_vars, message = REUSE_REFUSED[case]
+    before = database_state(rebuilt.db)
+    result = dbt_build(
+        rebuilt.env,
+        tmp_path / "target",
+        {
+            "run_id": f"refused_{case}",
+            "strategy_profile": PROFILE,
+            "start": START,
+            "end": END,
+            "reuse_baseline_layers": True,
+            **dbt_vars,
+        },
+    )
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout[-3000:]
+    assert database_state(rebuilt.db) == before
