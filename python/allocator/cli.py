@@ -3,8 +3,10 @@ exports on top of the dbt project, with dbt running in this process.
 
     allocator run --strategy-profile P --start D --end D [--run-id ID]
                   [--mode off|compute|precomputed] [--precomputed-run-id ID]
+                  [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
     allocator two-pass --strategy-profile P --start D --end D
                   [--baseline-run-id ID] [--scaled-run-id ID] [--tag T]
+                  [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
     allocator regime-report --run-id ID
     allocator export --run-id ID
     allocator demo
@@ -64,6 +66,38 @@ def _window_options(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--end", required=required, help="last date, YYYY-MM-DD")
 
 
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    inputs = parser.add_argument_group(
+        "input files (CSV or Parquet, long format; default: the bundled demo data)"
+    )
+    inputs.add_argument(
+        "--prices", dest="prices_path", metavar="FILE", help="closes: date, symbol, close"
+    )
+    inputs.add_argument(
+        "--benchmark",
+        dest="benchmark_path",
+        metavar="FILE",
+        help="benchmark closes, same layout; 'none' for no benchmark",
+    )
+    inputs.add_argument(
+        "--weights",
+        dest="weights_path",
+        metavar="FILE",
+        help="your own book: date, symbol, sleeve, weight (replaces the built-in sleeves)",
+    )
+    inputs.add_argument(
+        "--portfolio-returns",
+        dest="portfolio_returns_path",
+        metavar="FILE",
+        help="your own book as daily returns: date, portfolio_return",
+    )
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, str]:
+    given = {var: getattr(args, var, None) for var in validate.INPUT_OPTIONS}
+    return validate.input_vars(given, Path.cwd())
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     parser = argparse.ArgumentParser(
@@ -89,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="allocator_v1.mode (default off; precomputed if --precomputed-run-id)",
     )
     run.add_argument("--precomputed-run-id", help="the stored run whose scalars to apply")
+    _input_options(run)
     _test_option(run)
 
     two_pass = commands.add_parser(
@@ -105,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     two_pass.add_argument("--scaled-run-id", help="default: <profile>_<start>_<end>_scaled")
     two_pass.add_argument("--tag", help="suffix added to generated run ids")
+    _input_options(two_pass)
     _test_option(two_pass)
 
     regime = commands.add_parser(
@@ -146,7 +182,15 @@ def _cmd_run(args: argparse.Namespace, settings: workflow.Settings) -> None:
     suffix = {"off": "base", "compute": "compute", "precomputed": "scaled"}[mode]
     run_id = args.run_id or validate.default_run_id(profile, start, end, suffix, None)
     validate.check_run_id(run_id)
-    request = workflow.RunRequest(run_id, profile, start, end, mode, args.precomputed_run_id)
+    request = workflow.RunRequest(
+        run_id,
+        profile,
+        start,
+        end,
+        mode,
+        args.precomputed_run_id,
+        inputs=tuple(sorted(_inputs(args).items())),
+    )
     workflow.run(settings, request, _emit)
 
 
@@ -157,9 +201,12 @@ def _cmd_two_pass(
 ) -> None:
     profile, start, end = _window(args)
     tag = validate.check_tag(args.tag) if args.tag else None
+    inputs = _inputs(args)
     if args.baseline_run_id:
         validate.check_run_id(args.baseline_run_id, "--baseline-run-id")
-        baseline = workflow.baseline_request(settings, args.baseline_run_id, profile, start, end)
+        baseline = workflow.baseline_request(
+            settings, args.baseline_run_id, profile, start, end, inputs
+        )
     else:
         missing = [
             name
@@ -175,7 +222,11 @@ def _cmd_two_pass(
             defaults[0] if defaults else validate.default_run_id(profile, start, end, "base", tag)
         )
         baseline = workflow.RunRequest(
-            validate.check_run_id(base_id, "baseline run id"), profile, start, end
+            validate.check_run_id(base_id, "baseline run id"),
+            profile,
+            start,
+            end,
+            inputs=tuple(sorted(inputs.items())),
         )
     scaled_id = args.scaled_run_id or (
         defaults[1]

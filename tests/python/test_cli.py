@@ -113,6 +113,12 @@ WINDOW = ["--strategy-profile", "core_v1", "--start", "2010-01-04", "--end", "20
             "equals the baseline run id",
         ),
         (["regime-report", "--run-id", "_x"], "--run-id '_x' is not valid"),
+        (["two-pass", *WINDOW, "--prices", "nope.parquet"], "--prices nope.parquet: no such file"),
+        (["run", *WINDOW, "--benchmark", "index.txt"], "--benchmark index.txt: use a .csv or"),
+        (
+            ["two-pass", *WINDOW, "--weights", "w.csv", "--portfolio-returns", "r.csv"],
+            "give --weights or --portfolio-returns, not both",
+        ),
     ],
 )
 def test_invalid_arguments_fail_before_dbt(
@@ -162,11 +168,20 @@ def test_baseline_run_id_must_exist(env: Path, capsys: pytest.CaptureFixture[str
     assert "known run ids: base" in err
 
 
+STORED_INPUTS = {
+    "prices_path": "data/demo/sp500_prices.parquet",
+    "benchmark_path": "",
+    "weights_path": "",
+    "portfolio_returns_path": "",
+}
+
+
 def test_baseline_with_another_window_is_refused(env: Path) -> None:
     with duckdb.connect(str(env / "cli.duckdb")) as con:
         con.execute(
             "create table runs as select 'base' as run_id, 'core_v1' as strategy_profile, "
-            "date '2005-01-03' as start_date, date '2022-12-28' as end_date"
+            "date '2005-01-03' as start_date, date '2022-12-28' as end_date, ? as config_json",
+            [json.dumps({"inputs": STORED_INPUTS})],
         )
     settings = workflow.resolve_settings(
         {"ALLOCATOR_DUCKDB_PATH": str(env / "cli.duckdb")}, PROJECT_DIR
@@ -177,8 +192,21 @@ def test_baseline_with_another_window_is_refused(env: Path) -> None:
         dt.date(2005, 1, 3),
         dt.date(2022, 12, 28),
     )
+    # a relative path is relative to the project; the bundled defaults stay implicit
+    assert same.inputs == (("benchmark_path", ""),)
     with pytest.raises(AllocatorError, match="--start 2010-01-04 \\(baseline: 2005-01-03\\)"):
         workflow.baseline_request(settings, "base", None, dt.date(2010, 1, 4), None)
+    prices = str(PROJECT_DIR / "data" / "demo" / "sp500_prices.parquet")
+    kept = workflow.baseline_request(settings, "base", None, None, None, {"prices_path": prices})
+    assert kept.inputs == same.inputs
+    with pytest.raises(AllocatorError, match="--prices /elsewhere.csv \\(baseline: /"):
+        workflow.baseline_request(
+            settings, "base", None, None, None, {"prices_path": "/elsewhere.csv"}
+        )
+    with pytest.raises(AllocatorError, match="--benchmark /index.csv \\(baseline: none\\)"):
+        workflow.baseline_request(
+            settings, "base", None, None, None, {"benchmark_path": "/index.csv"}
+        )
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -296,6 +324,7 @@ def test_dbt_args() -> None:
         "/p",
         "--profiles-dir",
         "/p",
+        "--no-write-json",
         "--vars",
         '{"run_id": "x"}',
         "--log-level",
@@ -606,3 +635,22 @@ def test_run_builds_the_requested_run(
             run_id, "core_v1", dt.date(2010, 1, 4), dt.date(2012, 12, 31), mode, source
         )
     ]
+
+
+def test_input_files_become_absolute_dbt_vars(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dbt runs in the project directory: a file given relative to where the
+    user is must reach it as an absolute path."""
+    requests = []
+    monkeypatch.setattr(workflow, "run", lambda settings, request, emit: requests.append(request))
+    monkeypatch.chdir(PROJECT_DIR / "data")
+    code, _, err = run_cli(
+        ["run", *WINDOW, "--prices", "demo/sp500_prices.parquet", "--benchmark", "none"], capsys
+    )
+    assert code == 0, err
+    prices = str(PROJECT_DIR / "data" / "demo" / "sp500_prices.parquet")
+    (request,) = requests
+    assert request.inputs == (("benchmark_path", ""), ("prices_path", prices))
+    assert request.parse_vars() == {"benchmark_path": "", "prices_path": prices}
+    assert request.dbt_vars()["prices_path"] == prices
