@@ -16,10 +16,13 @@ two-pass        two ``dbt build`` processes: the baseline, then the scaled run
                 with ``allocator_v1: {enabled: true, mode: precomputed,
                 precomputed_run_id: base}``; the second builds the two_pass_*
                 comparison marts. What a user driving dbt by hand does.
-two-pass-reuse  the same audit the way the ``allocator two-pass`` workflow runs
-                it: one Python process, dbt's programmatic runner parses once
-                and both builds reuse that manifest; pass 1 skips the
-                comparison marts, pass 2 skips seeds and input staging.
+two-pass-reuse  the same audit run by the ``allocator two-pass`` code itself
+                (``allocator.workflow.two_pass`` in one Python process): dbt's
+                programmatic runner parses once and both builds reuse that
+                manifest; pass 1 skips the comparison marts; pass 2 copies the
+                baseline's unscaled layers (var reuse_baseline_layers) and
+                builds only what the scalars change; the CSV/JSON exports and
+                the HTML report are included.
 
 Measured per dbt process: wall time and peak resident memory (``ru_maxrss``
 of that child from ``os.wait4``), the phases of its dbt log (process start and
@@ -79,17 +82,6 @@ WARMUP_DAYS = 400
 
 BASE_RUN_ID = "bench_base"
 SCALED_RUN_ID = "bench_scaled"
-# Input-only staging nodes (and seeds) that pass 2 of the reuse workflow does
-# not rebuild: mirrors PASS_2_EXCLUDE in python/allocator/workflow.py.
-INPUT_STAGING = (
-    "stg_market__prices",
-    "stg_market__sessions",
-    "stg_market__returns",
-    "stg_market__benchmark_returns",
-    "stg_portfolio__weights",
-    "stg_portfolio__returns",
-)
-
 # Issue targets: (size, limit on two-pass wall seconds, limit on peak RSS MB).
 TARGETS = {
     "demo": (10.0, None),
@@ -567,11 +559,6 @@ def prepare_market(size: Size, project_dir: Path, work: Path, seed: int) -> Mark
     )
 
 
-def parse_vars(dbt_vars: Mapping[str, Any]) -> dict:
-    """The vars dbt reads while parsing (the sources' file locations)."""
-    return {key: dbt_vars[key] for key in ("prices_path", "benchmark_path")}
-
-
 def run_vars(market: Market, run_id: str, precomputed_run_id: str | None = None) -> dict:
     """--vars of one run: baseline (allocator off) or scaled (precomputed)."""
     allocator_v1: dict[str, Any] = {"enabled": False, "mode": "off"}
@@ -711,11 +698,11 @@ class Bench:
             if invocations[0]["returncode"] == 0:
                 invocations.append(self.dbt(case_dir, "2-scaled", ["build"], scaled))
         elif name == "two-pass-reuse":
-            # Untimed: leaves dbt's partial-parse cache for these parse vars in
-            # the case's target folder, as any earlier audit would; the cold
+            # Untimed: leaves dbt's partial-parse cache for the CLI's parse vars
+            # in the case's target folder, as any earlier audit would; the cold
             # parse is recorded beside the case.
-            warmup = self.dbt(case_dir, "0-warmup-parse", ["parse"], parse_vars(base))
-            invocations = self.inproc_two_pass(case_dir, base, scaled)
+            warmup = self.dbt(case_dir, "0-warmup-parse", ["parse"], self.cli_inputs())
+            invocations = self.inproc_two_pass(case_dir)
         else:
             raise ValueError(name)
         record = combine(invocations)
@@ -726,41 +713,33 @@ class Bench:
         self.cleanup(case_dir)
         return record
 
-    def inproc_two_pass(self, case_dir: Path, base: dict, scaled: dict) -> list[dict]:
-        """Parse once and build both passes in ONE Python process with dbt's
-        programmatic runner, reusing the manifest (the allocator CLI's way)."""
-        stages = self.stages()
-        comparison = sorted(
-            {
-                node_name(uid)
-                for uid, st in stages.items()
-                if st == "comparison" and node_kind(uid) == "model"
-            }
-        )
-        seeds = sorted({node_name(uid) for uid in stages if node_kind(uid) == "seed"})
+    def cli_inputs(self) -> dict[str, str]:
+        """The input-file vars the CLI gets for this market (none for the
+        bundled data: the project's defaults)."""
+        if self.market.seed is None:  # the bundled demo data
+            return {}
+        return {
+            "prices_path": self.market.prices_path,
+            "benchmark_path": self.market.benchmark_path,
+        }
+
+    def inproc_two_pass(self, case_dir: Path) -> list[dict]:
+        """The audit exactly as ``allocator two-pass`` runs it: the CLI's own
+        ``workflow.two_pass`` in one Python process (parse once, both builds
+        reuse the manifest, pass 2 copies the baseline's unscaled layers, the
+        exports and the HTML report included). The child records each dbt
+        invocation as it passes through dbt's runner."""
         target = case_dir / "target"
         config = {
             "project_dir": str(self.project_dir),
             "target": str(target),
             "case_dir": str(case_dir),
-            "parse_vars": parse_vars(base),
-            "build_args": list(self.args.build_args),
-            "steps": [
-                # "workflow": the CLI's own selection when allocator.workflow
-                # is importable in the child; "exclude" is the fallback
-                {
-                    "label": "1-baseline",
-                    "vars": base,
-                    "workflow": "PASS_1_EXCLUDE",
-                    "exclude": comparison,
-                },
-                {
-                    "label": "2-scaled",
-                    "vars": scaled,
-                    "workflow": "PASS_2_EXCLUDE",
-                    "exclude": seeds + list(INPUT_STAGING),
-                },
-            ],
+            "inputs": self.cli_inputs(),
+            "baseline_run_id": BASE_RUN_ID,
+            "scaled_run_id": SCALED_RUN_ID,
+            "strategy_profile": "core_v1",
+            "start": self.market.start,
+            "end": self.market.end,
         }
         config_path = case_dir / "inproc.json"
         config_path.write_text(json.dumps(config, indent=1))
@@ -769,29 +748,34 @@ class Bench:
         process = run_process(
             argv,
             cwd=self.project_dir,
-            env=self.env(db),
+            env={**self.env(db), "DBT_TARGET_PATH": str(target)},
             stdout_path=case_dir / "stdout.txt",
             timeout=self.args.timeout,
         )
         log(
-            f"  in-process two-pass: rc={process['returncode']} {process['wall_s']:.1f} s, "
-            f"{process['peak_rss_mb']:.0f} MB"
+            f"  allocator two-pass (in-process): rc={process['returncode']} "
+            f"{process['wall_s']:.1f} s, {process['peak_rss_mb']:.0f} MB"
         )
         report_path = case_dir / "inproc-report.json"
         report = json.loads(report_path.read_text()) if report_path.exists() else {"steps": []}
+        stages = self.stages()
         invocations = []
         steps = report["steps"]
+        # the CLI's work after its last dbt invocation (exports, report) ends
+        # at cli_done; writing the harness's own records after that is not timed
+        finished = report.get("cli_done_epoch") or process["ended_epoch"]
         for i, step in enumerate(steps):
             inv_dir = case_dir / step["label"]
             started = process["started_epoch"] if i == 0 else step["started_epoch"]
-            ended = process["ended_epoch"] if i == len(steps) - 1 else steps[i + 1]["started_epoch"]
+            ended = finished if i == len(steps) - 1 else steps[i + 1]["started_epoch"]
             record = {
                 "label": step["label"],
                 "argv": step["args"],
                 "returncode": 0 if step["success"] else 1,
                 "timed_out": False,
-                # the first step carries the interpreter start and dbt import,
-                # the last the process exit: the steps add up to the process
+                # the first step carries the interpreter start and the imports,
+                # each step the CLI's exports after it: the steps add up to the
+                # CLI's wall time
                 "wall_s": round(ended - started, 3),
                 "invoke_s": step["wall_s"],
                 "peak_rss_mb": round(step["maxrss_kb"] / 1024, 1),
@@ -808,7 +792,8 @@ class Bench:
                     json.loads((inv_dir / "run_results.json").read_text()), stages
                 )
             invocations.append(record)
-        if process["returncode"] != 0 or not steps or not all(s["success"] for s in steps):
+        ok = process["returncode"] == 0 and steps and all(s["success"] for s in steps)
+        if not ok:
             failed = {
                 "label": "in-process",
                 **process,
@@ -819,7 +804,7 @@ class Bench:
             invocations.append(failed)
         for inv in invocations:
             inv["process_peak_rss_mb"] = process["peak_rss_mb"]
-            inv["selection_source"] = report.get("selection_source")
+            inv["selection_source"] = "allocator.workflow.two_pass"
         return invocations
 
     def staged(self) -> dict:
@@ -948,47 +933,44 @@ def combine(invocations: Sequence[Mapping[str, Any]]) -> dict:
 
 
 def inproc_main(config_path: str) -> int:
-    """Child of the two-pass-reuse case: parse once, build each step reusing the
-    manifest. Writes inproc-report.json into the case folder."""
+    """Child of the two-pass-reuse case: ``allocator.workflow.two_pass``, the
+    CLI's own code, with dbt's runner wrapped to time each invocation and keep
+    its results and log. Writes inproc-report.json into the case folder."""
     import resource
 
     config = json.loads(Path(config_path).read_text())
     case_dir = Path(config["case_dir"])
-    project = config["project_dir"]
+    project = Path(config["project_dir"])
     report: dict[str, Any] = {"steps": []}
     report_path = case_dir / "inproc-report.json"
+    log_dir = case_dir / "logs"
+    os.environ["DBT_LOG_PATH"] = str(log_dir)
     os.chdir(project)
     from dbt.cli.main import dbtRunner
 
-    def invoke(label: str, command: str, dbt_vars: Mapping, extra: Sequence[str], manifest=None):
-        inv_dir = case_dir / label
-        inv_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            command,
-            "--project-dir",
-            project,
-            "--profiles-dir",
-            project,
-            "--target-path",
-            config["target"],
-            "--log-path",
-            str(inv_dir / "logs"),
-            "--vars",
-            json.dumps(dict(dbt_vars), sort_keys=True),
-            *extra,
-        ]
+    from allocator import workflow
+
+    labels = iter(["0-parse", "1-baseline", "2-scaled"])
+    results: list[tuple[Path, Any]] = []
+    invoke = dbtRunner.invoke
+
+    def recording_invoke(runner: Any, args: list[str], **kwargs: Any) -> Any:
+        label = next(labels, f"extra-{len(report['steps'])}")
         load_before = loadavg()
         started = time.time()
-        result = dbtRunner(manifest=manifest).invoke(args)
+        result = invoke(runner, args, **kwargs)
         ended = time.time()
-        results_path = Path(config["target"]) / "run_results.json"
-        if command == "build" and results_path.exists():
-            shutil.copy(results_path, inv_dir / "run_results.json")
+        inv_dir = case_dir / label
+        (inv_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if (log_dir / "dbt.log").exists():  # the log so far: its last invocation is this one
+            shutil.copy(log_dir / "dbt.log", inv_dir / "logs" / "dbt.log")
+        if args[0] == "build" and result.result is not None:
+            results.append((inv_dir / "run_results.json", result.result))
         report["steps"].append(
             {
                 "label": label,
-                "command": command,
-                "args": args,
+                "command": args[0],
+                "args": list(args),
                 "success": bool(result.success),
                 "started_epoch": started,
                 "wall_s": round(ended - started, 3),
@@ -997,25 +979,28 @@ def inproc_main(config_path: str) -> int:
                 "load_after": loadavg(),
             }
         )
-        report_path.write_text(json.dumps(report, indent=1))
         return result
 
-    parsed = invoke("0-parse", "parse", config["parse_vars"], [])
-    if not parsed.success:
-        return 1
-    manifest = parsed.result
-    try:  # follow the CLI's selections if it has them
-        from allocator import workflow
-    except Exception:  # noqa: BLE001 - the benchmark must not depend on the CLI
-        workflow = None
-    report["selection_source"] = "allocator.workflow" if workflow else "harness"
-    for step in config["steps"]:
-        exclude = list(getattr(workflow, step.get("workflow", ""), step["exclude"]))
-        extra = ["--exclude", *exclude] if exclude else []
-        extra += config.get("build_args", [])
-        if not invoke(step["label"], "build", step["vars"], extra, manifest).success:
-            return 1
-    return 0
+    dbtRunner.invoke = recording_invoke  # type: ignore[method-assign]
+    settings = workflow.resolve_settings(os.environ, project, reports_dir=str(case_dir / "reports"))
+    baseline = workflow.RunRequest(
+        config["baseline_run_id"],
+        config["strategy_profile"],
+        dt.date.fromisoformat(config["start"]),
+        dt.date.fromisoformat(config["end"]),
+        inputs=tuple(sorted(config["inputs"].items())),
+    )
+    code = 0
+    try:
+        workflow.two_pass(settings, baseline, config["scaled_run_id"], print)
+    except Exception as exc:  # noqa: BLE001 - reported, then the records are still written
+        print(f"two-pass failed: {exc}", flush=True)
+        code = 1
+    report["cli_done_epoch"] = time.time()
+    for path, result in results:
+        result.write(str(path))
+    report_path.write_text(json.dumps(report, indent=1))
+    return code
 
 
 # --------------------------------------------------------------------------- machine
