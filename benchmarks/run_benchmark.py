@@ -1346,8 +1346,8 @@ def render_results(records: Sequence[Mapping[str, Any]], notes: str = "") -> str
         f"- Python {machine['python']}; {versions}",
         f"- dbt threads {machine['dbt_threads']} (profiles.yml); DuckDB threads "
         f"{machine['duckdb_default_threads']} (its default: all cores)",
-        "- The machine was shared with other engineers' dbt/pytest runs: every row shows "
-        "the 1-minute load average before and after it.",
+        "- Every row shows the 1-minute load average before and after it (the benchmark's "
+        "own dbt processes count in it; nothing else ran on the machine unless said below).",
         "- Peak RSS is `ru_maxrss` of each dbt process from `os.wait4`. Linux counts the "
         "parent's peak at exec into it, so the harness keeps itself small (it never imports "
         "DuckDB/pandas; its own peak was "

@@ -112,15 +112,37 @@ def allocator_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "allocator.cli"]
 
 
-def run_cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+def run_in_project(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*allocator_command(), *args],
+        list(argv),
         env=dict(env),
         capture_output=True,
         text=True,
         timeout=900,
         cwd=PROJECT_DIR,
     )
+
+
+def run_cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_in_project([*allocator_command(), *args], env)
+
+
+def dbt_command(verb: str, target: Path, dbt_vars: Mapping[str, Any]) -> list[str]:
+    """Plain dbt on this project, with its own target and log folders."""
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    command = [
+        dbt,
+        verb,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
+    return [*command, "--vars", json.dumps(dict(dbt_vars))] if dbt_vars else command
 
 
 @pytest.fixture(scope="session")
@@ -601,24 +623,7 @@ def test_failed_pass_2_leaves_earlier_runs_intact(two_pass: TwoPass) -> None:
 
 def dbt_parse(env: Mapping[str, str], target: Path, dbt_vars: Mapping[str, Any]) -> dict:
     """Parse the project into ``target``; the manifest without timestamps."""
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    command = [
-        dbt,
-        "parse",
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(target / "logs"),
-    ]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dict(dbt_vars))]
-    result = subprocess.run(
-        command, env=dict(env), capture_output=True, text=True, timeout=600, cwd=PROJECT_DIR
-    )
+    result = run_in_project(dbt_command("parse", target, dbt_vars), env)
     assert result.returncode == 0, result.stdout[-3000:]
     manifest = json.loads((target / "manifest.json").read_text())
     manifest.pop("metadata")
@@ -717,28 +722,7 @@ def test_pass_2_copies_the_baselines_unscaled_layers(two_pass: TwoPass) -> None:
 def dbt_build(
     env: Mapping[str, str], target: Path, dbt_vars: Mapping[str, Any]
 ) -> subprocess.CompletedProcess[str]:
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    return subprocess.run(
-        [
-            dbt,
-            "build",
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-            "--vars",
-            json.dumps(dict(dbt_vars)),
-        ],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=PROJECT_DIR,
-    )
+    return run_in_project(dbt_command("build", target, dbt_vars), env)
 
 
 @pytest.fixture(scope="module")
@@ -768,6 +752,10 @@ def rebuilt(two_pass: TwoPass, tmp_path_factory: pytest.TempPathFactory) -> TwoP
     return TwoPass(root, env, result.stdout, 0.0)
 
 
+def run_rows(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> int:
+    return con.execute(f"select count(*) from {table} where run_id = ?", [run_id]).fetchone()[0]
+
+
 def test_pass_2_equals_a_full_rebuild_of_the_scaled_run(rebuilt: TwoPass) -> None:
     """Copying the unscaled layers changes nothing a full recomputation would
     give, beyond the last bit of a sum."""
@@ -775,12 +763,7 @@ def test_pass_2_equals_a_full_rebuild_of_the_scaled_run(rebuilt: TwoPass) -> Non
         for table in UNSCALED_TABLES:
             full = rows_without_run_id(con, table, "rebuilt")
             (rows,) = con.execute(f"select count(*) from ({full})").fetchone()
-            assert (
-                rows
-                == con.execute(
-                    f"select count(*) from {table} where run_id = ?", [SCALED]
-                ).fetchone()[0]
-            ), table
+            assert rows == run_rows(con, table, SCALED), table
         for table, key in SCALED_TABLES.items():
             numbers = [
                 row[0]
@@ -797,12 +780,7 @@ def test_pass_2_equals_a_full_rebuild_of_the_scaled_run(rebuilt: TwoPass) -> Non
                 f"where a.run_id = '{SCALED}' and b.run_id = 'rebuilt'"
             )
             (rows, *gaps) = con.execute(f"select count(*), {worst} {joined}").fetchone()
-            assert (
-                rows
-                == con.execute(
-                    f"select count(*) from {table} where run_id = ?", [SCALED]
-                ).fetchone()[0]
-            ), table
+            assert rows == run_rows(con, table, SCALED), table
             assert all(gap is None or gap <= SUMMATION_NOISE for gap in gaps), (table, gaps)
         metrics = con.execute(
             "select run_id, cagr, ann_vol, sharpe, max_drawdown from run_metrics "
