@@ -183,6 +183,33 @@ def test_combine_adds_passes_and_fixed_overhead(bench):
     assert not bench.combine([{**inv, "returncode": 1}])["ok"]
 
 
+def test_fixed_overhead_with_two_threads_is_the_wall_outside_the_node_span(bench):
+    """Two dbt threads overlap node seconds (here 9 of them in a 12 s wall):
+    wall minus node seconds would say 3 s; the log's node span says 5 s."""
+    summary = bench.summarize_run_results(RUN_RESULTS, bench.stage_map(MANIFEST))
+    phases = {"startup_s": 1.0, "parse_s": 2.0, "setup_s": 0.5, "nodes_s": 7.0}
+    inv = {
+        "wall_s": 12.0,
+        "peak_rss_mb": 300.0,
+        "returncode": 0,
+        "results": {**summary, "node_seconds": 9.0},
+        "phases": phases,
+        "load_before": [0.5, 0.4, 0.3],
+        "load_after": [0.9, 0.5, 0.3],
+    }
+    assert bench.combine([inv])["fixed_overhead_s"] == 5.0
+    assert bench.combine([inv, inv])["fixed_overhead_s"] == 10.0
+
+
+def test_profile_threads(bench, tmp_path):
+    profiles = tmp_path / "profiles.yml"
+    profiles.write_text("allocator:\n  outputs:\n    dev:\n      type: duckdb\n      threads: 2\n")
+    assert bench.profile_threads(profiles) == 2
+    profiles.write_text("allocator:\n  outputs:\n    dev:\n      type: duckdb\n")
+    assert bench.profile_threads(profiles) is None
+    assert bench.profile_threads(tmp_path / "missing.yml") is None
+
+
 def test_log_phases_from_dbt_log(bench):
     start = dt.datetime(2026, 1, 1, 10, 0, 0).timestamp()
     text = "\n".join(
