@@ -1,18 +1,20 @@
 {#-
     Pass 2 of the two-pass audit without recomputing what the scalars cannot
     change. A scaled run (mode precomputed from a stored run) sees the same
-    prices, profile, window and allocator parameters as its baseline, so its
-    strategy, execution, state, regime and risk layers (the models tagged
-    `unscaled`) equal the baseline's. With var reuse_baseline_layers: true,
-    stg_run_config checks that claim against the baseline's registry row and
-    its post-hook copies the baseline's rows of the run-keyed `unscaled` models
-    to the new run_id; the build then excludes tag:unscaled (the allocator CLI
-    does both). Copying also makes those layers bit-for-bit equal to the
+    inputs, profile, window, regime calibration and allocator parameters as
+    its baseline, so its typed inputs, strategy, execution, state, regime and
+    risk layers (the models tagged `unscaled`) equal the baseline's. With var
+    reuse_baseline_layers: true, stg_run_config checks that claim and its
+    post-hook copies the baseline's rows of the run-keyed `unscaled` models to
+    the new run_id; the build excludes tag:unscaled (the allocator CLI does
+    both). Copying also makes those layers bit-for-bit equal to the
     baseline's, where a recomputation can differ in the last bit of a float.
 
-    The unkeyed tables (int_*, staging) are not copied: they still hold what
-    the baseline's build left, which is why this is only valid right after
-    building the baseline with the same vars.
+    The unkeyed `unscaled` tables (staging, int_*) are not copied: the scaled
+    run reads what the last build left in them. So the copy is allowed only
+    right after a build of the baseline itself (stg_run_config still holds
+    the baseline's configuration), and only when the build leaves every
+    `unscaled` model out.
 -#}
 
 
@@ -26,9 +28,13 @@
 {%- endmacro %}
 
 
-{#- Fails unless the baseline's stored configuration decides the same unscaled
-    layers as the run being built. Called by stg_run_config at execution. -#}
-{% macro assert_reusable_baseline(run_id, baseline_run_id, config_json) -%}
+{#- Fails unless copying the baseline's unscaled layers gives what recomputing
+    them would: the baseline is registered with the same configuration (bar the
+    allocator's mode and scalar source), it was the last build in this
+    database (previous_config: stg_run_config before this build replaces it),
+    and this build recomputes no `unscaled` model. Called by stg_run_config at
+    execution, before anything is written. -#}
+{% macro assert_reusable_baseline(run_id, baseline_run_id, config_json, previous_config) -%}
     {%- set registry = source('allocator_artifacts', 'runs') -%}
     {%- set stored = adapter.get_relation(registry.database, registry.schema, registry.identifier) -%}
     {%- set rows = [] -%}
@@ -38,15 +44,91 @@
     {%- if rows | length == 0 -%}
         {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers needs baseline '" ~ baseline_run_id ~ "' in the runs registry, and it is not there: build the baseline first or drop reuse_baseline_layers") }}
     {%- endif -%}
-    {%- set wanted = allocator.unscaled_config(config_json) -%}
-    {%- set found = allocator.unscaled_config(rows[0][0]) -%}
-    {%- set differing = [] -%}
-    {%- for key in (wanted.keys() | list + found.keys() | list) | unique | sort if wanted.get(key) != found.get(key) -%}
-        {%- do differing.append(key ~ ": " ~ tojson(found.get(key)) ~ " in the baseline, " ~ tojson(wanted.get(key)) ~ " now") -%}
-    {%- endfor -%}
+    {%- set differing = allocator.unscaled_config_differences(rows[0][0], config_json) -%}
     {%- if differing -%}
         {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers needs the baseline's configuration, but baseline '" ~ baseline_run_id ~ "' differs in " ~ differing | join('; ') ~ ". Rebuild without reuse_baseline_layers.") }}
     {%- endif -%}
+
+    {%- set recomputed = [] -%}
+    {%- for unique_id in selected_resources
+        if unique_id in graph.nodes and 'unscaled' in graph.nodes[unique_id].tags
+        and graph.nodes[unique_id].resource_type == 'model' -%}
+        {%- do recomputed.append(graph.nodes[unique_id].name) -%}
+    {%- endfor -%}
+    {%- if recomputed -%}
+        {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers copies the `unscaled` layers from baseline '" ~ baseline_run_id ~ "', but this build also selects " ~ allocator.name_list(recomputed) ~ ": add --exclude tag:unscaled") }}
+    {%- endif -%}
+
+    {%- set last = adapter.get_relation(previous_config.database, previous_config.schema, previous_config.identifier) -%}
+    {%- set last_rows = run_query("select run_id, config_json from " ~ last).rows if last else [] -%}
+    {%- if last_rows | length != 1 or last_rows[0][0] != baseline_run_id
+        or allocator.unscaled_config_differences(last_rows[0][1], config_json) -%}
+        {%- set last_build = "run '" ~ last_rows[0][0] ~ "'" if last_rows | length == 1 else 'none' -%}
+        {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers reads the unkeyed tables (staging, int_*) that the last build left, so it must follow a build of baseline '" ~ baseline_run_id ~ "' with the same configuration; the last build was " ~ last_build ~ (" with another configuration" if last_rows and last_rows[0][0] == baseline_run_id else '') ~ ". Build '" ~ baseline_run_id ~ "' again first (the allocator CLI's two-pass does), or drop reuse_baseline_layers.") }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The settings in which two configurations (config_json texts) would give
+    different unscaled layers, as "key: baseline's value, this run's value",
+    nested keys dotted (regime_calibration.target_scalars.STRESS). -#}
+{% macro unscaled_config_differences(baseline_config_json, config_json) -%}
+    {%- set wanted = allocator.flatten_config(allocator.unscaled_config(config_json)) -%}
+    {%- set found = allocator.flatten_config(allocator.unscaled_config(baseline_config_json)) -%}
+    {%- set differing = [] -%}
+    {%- for key in (wanted.keys() | list + found.keys() | list) | unique | sort if wanted.get(key) != found.get(key) -%}
+        {%- do differing.append(key ~ ": " ~ tojson(found.get(key)) | truncate(120) ~ " in the baseline, " ~ tojson(wanted.get(key)) | truncate(120) ~ " now") -%}
+    {%- endfor -%}
+    {{ return(differing) }}
+{%- endmacro %}
+
+
+{% macro flatten_config(value, prefix='') -%}
+    {%- set flat = {} -%}
+    {%- if value is mapping -%}
+        {%- for key, item in value.items() -%}
+            {%- do flat.update(allocator.flatten_config(item, prefix ~ key ~ '.')) -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- do flat.update({prefix[:-1]: value}) -%}
+    {%- endif -%}
+    {{ return(flat) }}
+{%- endmacro %}
+
+
+{#- A build that rewrites a run's configuration (selects stg_run_config) must
+    rebuild every model its selected models read, or it mixes rows of an
+    earlier build (of this run_id or, for unkeyed tables, of another run) into
+    the run. The one exception: with reuse_baseline_layers the `unscaled`
+    models are left out on purpose (see assert_reusable_baseline). -#}
+{% macro assert_selection_builds_the_run(run_id, reuse_baseline_layers) -%}
+    {%- set left_out = [] -%}
+    {%- set unscaled_left_out = [] -%}
+    {%- for unique_id in selected_resources if unique_id in graph.nodes
+        and graph.nodes[unique_id].resource_type == 'model' -%}
+        {%- for parent_id in graph.nodes[unique_id].depends_on.nodes
+            if parent_id not in selected_resources and parent_id in graph.nodes
+            and graph.nodes[parent_id].resource_type == 'model' -%}
+            {%- set parent = graph.nodes[parent_id] -%}
+            {%- if not (reuse_baseline_layers and 'unscaled' in parent.tags) -%}
+                {%- do left_out.append(parent.name) -%}
+                {%- if 'unscaled' in parent.tags -%}
+                    {%- do unscaled_left_out.append(parent.name) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if left_out -%}
+        {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': this build writes the run's configuration (stg_run_config) but leaves out " ~ allocator.name_list(left_out) ~ ", which the selected models read: their rows would come from an earlier build. Select them too" ~ (", or, to copy the `unscaled` layers of a baseline built right before, set reuse_baseline_layers" if unscaled_left_out else '') ~ ".") }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Model names for an error message: sorted, unique, the first few. -#}
+{% macro name_list(names, most=6) -%}
+    {%- set names = names | unique | sort -%}
+    {%- set shown = names[:most] | join(', ') -%}
+    {{ return(shown ~ (" and " ~ (names | length - most) ~ " more" if names | length > most else '')) }}
 {%- endmacro %}
 
 

@@ -3,6 +3,10 @@
     Every run-keyed model depends on this model, so a bad var (unknown
     profile, end before start, bad mode, missing precomputed run or file)
     stops the build before any stored run is touched.
+
+    It also runs after every input file is typed and validated (the input
+    models and their data tests), so a bad file, even one only a report reads
+    like the benchmark, fails the build before any run-keyed table is written.
 -#}
 {%- set run_id = allocator.run_id() -%}
 {%- set allocator_v1 = allocator.allocator_v1_config() -%}
@@ -12,7 +16,11 @@
 {%- set portfolio_returns_path = var('portfolio_returns_path') or '' -%}
 {%- set reuse_baseline_layers = var('reuse_baseline_layers', false) -%}
 {%- set artifacts = source('allocator_artifacts', 'allocator_risk_v1_applied') -%}
+{#- refs outside `if execute`, so dbt records the dependencies when it parses -#}
+{%- set regime_rules_seed = ref('allocator_regime_rules') -%}
+{%- set regime_scalars_seed = ref('allocator_regime_scalars') -%}
 {%- set profile_row = {} -%}
+{%- set regime_calibration = {'rules': [], 'target_scalars': {}} -%}
 {%- set precomputed = {'source_kind': none, 'source': none} -%}
 
 {%- if weights_path and portfolio_returns_path -%}
@@ -35,6 +43,15 @@
         {%- for column in profiles.column_names -%}
             {%- do profile_row.update({column: row[column] | float if row[column] is number else row[column] | string}) -%}
         {%- endfor -%}
+    {%- endfor -%}
+
+    {#- the regime seeds decide the regime and risk layers: they are part of
+        the configuration a baseline is compared on (rationale text aside) -#}
+    {%- for row in run_query("select feature, level, direction, enter_threshold, exit_threshold from " ~ regime_rules_seed ~ " order by feature, level, direction").rows -%}
+        {%- do regime_calibration['rules'].append([row[0] | string, row[1] | string, row[2] | string, row[3] | float, row[4] | float]) -%}
+    {%- endfor -%}
+    {%- for row in run_query("select regime, target_scalar from " ~ regime_scalars_seed ~ " order by regime_level").rows -%}
+        {%- do regime_calibration['target_scalars'].update({row[0] | string: row[1] | float}) -%}
     {%- endfor -%}
 
     {%- if allocator_v1['mode'] == 'precomputed' -%}
@@ -83,6 +100,7 @@
         'portfolio_returns_path': portfolio_returns_path,
     },
     'precomputed_source': precomputed,
+    'regime_calibration': regime_calibration,
     'allocator_parameters': {
         'correlation_exact_max_symbols': var('correlation_exact_max_symbols'),
         'regime_min_days': var('allocator_regime_min_days'),
@@ -99,9 +117,19 @@
         {%- if precomputed['source_kind'] != 'run' -%}
             {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers needs baseline '" ~ unscaled_layers_from ~ "' stored in this database; its scalars come from the file " ~ precomputed['source']) }}
         {%- endif -%}
-        {{ allocator.assert_reusable_baseline(run_id, unscaled_layers_from, config_json) }}
+        {{ allocator.assert_reusable_baseline(run_id, unscaled_layers_from, config_json, this) }}
     {%- endif -%}
 {%- endif -%}
+{%- if execute -%}
+    {{ allocator.assert_selection_builds_the_run(run_id, reuse_baseline_layers) }}
+{%- endif -%}
+
+-- depends_on: {{ ref('stg_market__prices') }}
+-- depends_on: {{ ref('stg_market__sessions') }}
+-- depends_on: {{ ref('stg_market__returns') }}
+-- depends_on: {{ ref('stg_market__benchmark_returns') }}
+-- depends_on: {{ ref('stg_portfolio__weights') }}
+-- depends_on: {{ ref('stg_portfolio__returns') }}
 
 with profiles as (
 

@@ -35,6 +35,8 @@ class DbtOutcome:
     counts: Mapping[str, int] = field(default_factory=dict)
     errors: Sequence[str] = ()
     manifest: Any = None
+    # run-keyed (incremental) models this invocation rewrote, in order
+    written: Sequence[str] = ()
 
     def describe(self) -> str:
         """e.g. 'dbt build ok in 4.2 s: 58 success, 131 pass'."""
@@ -143,6 +145,17 @@ def node_errors(results: Sequence[Any]) -> list[str]:
     return messages
 
 
+def written_run_tables(results: Sequence[Any]) -> list[str]:
+    """The run-keyed (incremental) models that were rewritten successfully."""
+    return [
+        result.node.name
+        for result in results
+        if _status(result) == "success"
+        and getattr(result.node, "resource_type", None) == "model"
+        and getattr(result.node.config, "materialized", None) == "incremental"
+    ]
+
+
 def status_counts(results: Sequence[Any]) -> dict[str, int]:
     """How many nodes ended in each status (success, pass, error, skipped, ...)."""
     return dict(Counter(_status(result) for result in results))
@@ -236,4 +249,11 @@ def invoke(
         errors.insert(0, clean_message(str(result.exception)))
     if not result.success and not errors:
         errors.append(f"dbt {command} failed without an error message; rerun with --verbose")
-    return DbtOutcome(command, result.success, seconds, status_counts(results), tuple(errors))
+    return DbtOutcome(
+        command,
+        result.success,
+        seconds,
+        status_counts(results),
+        tuple(errors),
+        written=tuple(written_run_tables(results)),
+    )

@@ -40,20 +40,14 @@ SCALAR_FILENAME = "allocator_risk_v1_applied.csv"
 PASS_1_EXCLUDE = ("tag:two_pass",)
 # --no-tests: dbt build without tests (dbt run would not load the seeds)
 NO_TESTS_EXCLUDE = ("resource_type:test", "resource_type:unit_test")
-# What pass 2 does not rebuild (or re-test), because pass 1 built it seconds
-# before from the same files, seeds and vars: the nodes that read only the
-# input files and seeds, and the layers the scalars cannot change (tag
-# unscaled), whose rows pass 2 copies from the baseline instead
-# (var reuse_baseline_layers, macros/reuse_baseline_layers.sql).
+# What pass 2 does not rebuild (or re-test): the seeds pass 1 loaded seconds
+# before, and the layers the scalars cannot change (tag unscaled: the typed
+# inputs, strategy, execution, state, regime, risk), whose run-keyed rows pass 2
+# copies from the baseline instead (var reuse_baseline_layers,
+# macros/reuse_baseline_layers.sql).
 PASS_2_EXCLUDE = (
     "resource_type:seed",
     "tag:unscaled",
-    "stg_market__prices",
-    "stg_market__sessions",
-    "stg_market__returns",
-    "stg_market__benchmark_returns",
-    "stg_portfolio__weights",
-    "stg_portfolio__returns",
     # Unit tests check code on fixed fixtures, not the run's data: pass 1 ran
     # them already. Only the comparison marts' unit tests (tag two_pass) are
     # left for pass 2, the first pass that builds those marts.
@@ -165,11 +159,30 @@ def check_project(settings: Settings) -> None:
         )
 
 
-def _failure(label: str, outcome: dbt_invoke.DbtOutcome, settings: Settings) -> AllocatorError:
+def _failure(
+    label: str, outcome: dbt_invoke.DbtOutcome, settings: Settings, run_id: str | None = None
+) -> AllocatorError:
     details = "\n".join("  " + line for e in outcome.errors for line in e.splitlines())
-    return AllocatorError(
-        f"{label} failed: {outcome.describe()}\n{details}\n"
-        f"Runs stored before this pass are unchanged in {settings.db_path}."
+    state = _stored_state(outcome, settings, run_id)
+    return AllocatorError(f"{label} failed: {outcome.describe()}\n{details}\n{state}")
+
+
+def _stored_state(outcome: dbt_invoke.DbtOutcome, settings: Settings, run_id: str | None) -> str:
+    """What a failed pass left in the database, said plainly."""
+    if not outcome.written or run_id is None:
+        return f"Runs stored before this pass are unchanged in {settings.db_path}."
+    shown = ", ".join(outcome.written[:4]) + (
+        f" and {len(outcome.written) - 4} more" if len(outcome.written) > 4 else ""
+    )
+    registry = (
+        "its registry row (runs) as well"
+        if "runs" in outcome.written
+        else "but not its registry row (runs)"
+    )
+    return (
+        f"Run '{run_id}' is incomplete in {settings.db_path}: before the failure this pass "
+        f"replaced its rows in {len(outcome.written)} table(s) ({shown}), {registry}. Fix the "
+        f"cause and build run '{run_id}' again; other runs are unchanged."
     )
 
 
@@ -192,7 +205,7 @@ def build(
         "build", settings.project_dir, request.dbt_vars(), settings.verbose, manifest, extra
     )
     if not outcome.success:
-        raise _failure(label, outcome, settings)
+        raise _failure(label, outcome, settings, request.run_id)
     emit(f"{label}: {outcome.describe()}")
     return outcome
 

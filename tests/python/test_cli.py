@@ -654,3 +654,48 @@ def test_input_files_become_absolute_dbt_vars(
     assert request.inputs == (("benchmark_path", ""), ("prices_path", prices))
     assert request.parse_vars() == {"benchmark_path": "", "prices_path": prices}
     assert request.dbt_vars()["prices_path"] == prices
+
+
+# --------------------------------------------------------------------------
+# what a failed pass says about the database
+# --------------------------------------------------------------------------
+
+
+def _node_result(name: str, status: str, materialized: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        status=status,
+        node=SimpleNamespace(
+            name=name, resource_type="model", config=SimpleNamespace(materialized=materialized)
+        ),
+    )
+
+
+def test_written_run_tables_are_the_rewritten_incremental_models() -> None:
+    results = [
+        _node_result("stg_run_config", "success", "table"),
+        _node_result("weights_raw", "success", "incremental"),
+        _node_result("sleeve_returns", "error", "incremental"),
+        _node_result("runs", "skipped", "incremental"),
+    ]
+    assert dbt_invoke.written_run_tables(results) == ["weights_raw"]
+
+
+def test_a_failed_pass_says_whether_the_run_was_touched(tmp_path: Path) -> None:
+    settings = workflow.Settings(PROJECT_DIR, tmp_path / "a.duckdb", tmp_path / "reports")
+    untouched = dbt_invoke.DbtOutcome("build", False, 1.0, {"error": 1}, ("model x: boom",))
+    message = str(workflow._failure("pass 1/2 (baseline)", untouched, settings, "g"))
+    assert "model x: boom" in message
+    assert f"Runs stored before this pass are unchanged in {tmp_path / 'a.duckdb'}." in message
+
+    written = tuple(f"table_{i}" for i in range(6))
+    half = dbt_invoke.DbtOutcome(
+        "build", False, 1.0, {"fail": 1}, ("test y: 3 rows",), None, written
+    )
+    message = str(workflow._failure("pass 1/2 (baseline)", half, settings, "g"))
+    assert "unchanged" not in message.replace("other runs are unchanged", "")
+    assert (
+        "Run 'g' is incomplete in " in message
+        and "replaced its rows in 6 table(s) (table_0, table_1, table_2, table_3 and 2 more), "
+        "but not its registry row (runs). Fix the cause and build run 'g' again"
+        in message
+    )

@@ -1,16 +1,16 @@
--- The sleeves' daily contributions add up to the book's gross return, for
--- every stored run: sleeve attribution never drifts from the priced book.
+-- The sleeves' daily contributions add up to the book's gross return in the
+-- run being built: sleeve attribution never drifts from the priced book.
 with sleeves as (
 
     select run_id, date, sum(sleeve_return) as sleeve_total,
-    from {{ ref('sleeve_returns') }}
+    from {{ allocator.current_run(ref('sleeve_returns')) }}
     group by run_id, date
 
 ),
 
 book as (
 
-    select * from {{ ref('portfolio_returns_unscaled') }}
+    select * from {{ allocator.current_run(ref('portfolio_returns_unscaled')) }}
 
 ),
 

@@ -1,0 +1,39 @@
+{#-
+    Data tests judge the run being built. dbt's generic tests read their model
+    through get_where_subquery; for a run-keyed artifact table (incremental,
+    unique_key run_id) this narrows it to the current run_id, so a bad row
+    stored by another run fails that run's build, not every later one, and
+    the cost of a test does not grow with the number of stored runs. Tables
+    without run_id (inputs, seeds, intermediates) are tested whole, as before.
+    A test's own `where` config still applies.
+-#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set filters = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do filters.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- if allocator.is_run_keyed(relation) -%}
+        {%- do filters.append("run_id = '" ~ allocator.run_id() ~ "'") -%}
+    {%- endif -%}
+    {%- if filters -%}
+        {{ return('(select * from ' ~ relation ~ ' where ' ~ filters | join(' and ') ~ ') dbt_subquery') }}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+
+{#- True for a model of this project that keeps one row set per run_id. -#}
+{% macro is_run_keyed(relation) -%}
+    {%- if not execute or relation.identifier is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name
+        and node.alias | lower == relation.identifier | lower
+        and node.config.materialized == 'incremental'
+        and node.config.unique_key == 'run_id' -%}
+        {{ return(true) }}
+    {%- endfor -%}
+    {{ return(false) }}
+{%- endmacro %}
