@@ -9,7 +9,7 @@
 {%- endmacro %}
 
 {% macro duckdb__read_long_file(path) -%}
-    {%- if path.endswith('.parquet') -%}
+    {%- if path.lower().endswith('.parquet') -%}
         read_parquet('{{ path }}')
     {%- else -%}
         read_csv('{{ path }}', all_varchar = true, header = true)

@@ -96,3 +96,32 @@
     {%- endfor -%}
     {{ return(settings) }}
 {%- endmacro %}
+
+
+{#- The run's inputs must cover what it asks for, or it would be built on
+    nothing and pass: the window starts within the book's data (prices, or
+    the returns file of a returns-only book), and every symbol of a weights
+    file has prices. Called by stg_run_config, after the input models. -#}
+{% macro assert_inputs_cover_the_run(run_id, window, portfolio_source) -%}
+    {%- if portfolio_source == 'returns_file' -%}
+        {%- set book = ref('stg_portfolio__returns') -%}
+        {%- set described = "portfolio returns file '" ~ var('portfolio_returns_path') ~ "'" -%}
+    {%- else -%}
+        {%- set book = ref('stg_market__prices') -%}
+        {%- set described = "prices file '" ~ var('prices_path') ~ "'" -%}
+    {%- endif -%}
+    {%- set span = run_query("select cast(min(date) as " ~ dbt.type_string() ~ "), cast(max(date) as " ~ dbt.type_string() ~ ") from " ~ book).rows[0] -%}
+    {%- set start = window['start'] | string -%}
+    {%- if span[0] is none or start < span[0] or start > span[1] -%}
+        {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': the window starts " ~ start ~ ", outside the " ~ described ~ ", which covers " ~ (span[0] ~ " to " ~ span[1] if span[0] else "no dates") ~ ": give a start between the two") }}
+    {%- endif -%}
+    {%- if portfolio_source == 'weights_file' -%}
+        {%- set orphans = run_query(
+            "select distinct symbol from " ~ ref('stg_portfolio__weights')
+            ~ " where symbol not in (select symbol from " ~ ref('stg_market__prices') ~ ") order by symbol"
+        ).columns[0].values() | list -%}
+        {%- if orphans -%}
+            {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': weights file '" ~ var('weights_path') ~ "' holds symbol(s) with no prices in prices file '" ~ var('prices_path') ~ "': " ~ allocator.name_list(orphans) ~ ". Add their closes or drop them from the weights") }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

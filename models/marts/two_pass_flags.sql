@@ -62,6 +62,14 @@ inputs as (
 
     select
         pairs.scaled_run_id,
+        pairs.is_like_for_like,
+        pairs.is_baseline_newer,
+        pairs.strategy_profile,
+        pairs.baseline_strategy_profile,
+        pairs.start_date,
+        pairs.end_date,
+        pairs.baseline_start_date,
+        pairs.baseline_end_date,
         {%- for metric in allocator.two_pass_metric_list() %}
         metric_deltas.baseline_{{ metric.metric }},
         metric_deltas.scaled_{{ metric.metric }},
@@ -252,6 +260,39 @@ derisk_alignment as (
 
 ),
 
+like_for_like as (
+
+    -- every other flag reads a difference as the allocator's doing: that
+    -- holds only when both runs priced the same book from the same data
+    select
+        scaled_run_id,
+        9 as flag_order,
+        'like_for_like' as flag,
+        case
+            when not coalesce(is_like_for_like, false) then 'failure'
+            when is_baseline_newer then 'warning'
+            else 'good'
+        end as status,
+        cast(null as {{ dbt.type_float() }}) as measured_value,
+        case
+            when strategy_profile <> baseline_strategy_profile
+                then 'strategy profile ' || strategy_profile || ' scaled vs ' || baseline_strategy_profile
+                    || ' baseline: the differences are not the allocator''s alone'
+            when start_date <> baseline_start_date or end_date <> baseline_end_date
+                then 'window ' || cast(start_date as {{ dbt.type_string() }}) || ' to ' || cast(end_date as {{ dbt.type_string() }})
+                    || ' scaled vs ' || cast(baseline_start_date as {{ dbt.type_string() }}) || ' to '
+                    || cast(baseline_end_date as {{ dbt.type_string() }})
+                    || ' baseline: the differences are not the allocator''s alone'
+            when not coalesce(is_like_for_like, false)
+                then 'input data differ (runs.input_fingerprint): the differences are not the allocator''s alone'
+            when is_baseline_newer
+                then 'the baseline was rebuilt after the scaled run: its stored scalars may not be the ones applied'
+            else 'same profile, window and input data: the differences are the allocator''s'
+        end as detail,
+    from inputs
+
+),
+
 risk_governor as (
 
     select
@@ -292,6 +333,8 @@ all_flags as (
     select * from derisk_alignment
     union all
     select * from risk_governor
+    union all
+    select * from like_for_like
 
 ),
 

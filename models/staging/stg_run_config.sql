@@ -86,6 +86,9 @@
 {%- endif -%}
 
 {%- set portfolio_source = 'weights_file' if weights_path else ('returns_file' if portfolio_returns_path else 'strategy') -%}
+{%- if execute -%}
+    {{ allocator.assert_inputs_cover_the_run(run_id, window, portfolio_source) }}
+{%- endif -%}
 {%- set resolved = {
     'strategy_profile': strategy_profile,
     'profile': profile_row,

@@ -76,16 +76,18 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     inputs.add_argument(
         "--benchmark",
         dest="benchmark_path",
-        metavar="FILE",
+        metavar="FILE|none",
         help="benchmark closes, same layout; 'none' for no benchmark",
     )
-    inputs.add_argument(
+    # one own book at most: target weights or daily returns
+    book = inputs.add_mutually_exclusive_group()
+    book.add_argument(
         "--weights",
         dest="weights_path",
         metavar="FILE",
-        help="your own book: date, symbol, sleeve, weight (replaces the built-in sleeves)",
+        help="your own book: date, symbol, weight[, sleeve] (replaces the built-in sleeves)",
     )
-    inputs.add_argument(
+    book.add_argument(
         "--portfolio-returns",
         dest="portfolio_returns_path",
         metavar="FILE",
@@ -138,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     two_pass.add_argument(
         "--baseline-run-id", help="reuse this stored baseline (skips pass 1); default: a new one"
     )
-    two_pass.add_argument("--scaled-run-id", help="default: <profile>_<start>_<end>_scaled")
+    two_pass.add_argument(
+        "--scaled-run-id",
+        help="default: <profile>_<start>_<end>_scaled (with input options: "
+        "<profile>_<start>_<end>_in<hash of the paths>_scaled)",
+    )
     two_pass.add_argument("--tag", help="suffix added to generated run ids")
     _input_options(two_pass)
     _test_option(two_pass)
@@ -180,7 +186,8 @@ def _cmd_run(args: argparse.Namespace, settings: workflow.Settings) -> None:
     profile, start, end = _window(args)
     mode = validate.resolve_mode(args.mode, args.precomputed_run_id)
     suffix = {"off": "base", "compute": "compute", "precomputed": "scaled"}[mode]
-    run_id = args.run_id or validate.default_run_id(profile, start, end, suffix, None)
+    inputs = _inputs(args)
+    run_id = args.run_id or validate.default_run_id(profile, start, end, suffix, None, inputs)
     validate.check_run_id(run_id)
     request = workflow.RunRequest(
         run_id,
@@ -189,7 +196,7 @@ def _cmd_run(args: argparse.Namespace, settings: workflow.Settings) -> None:
         end,
         mode,
         args.precomputed_run_id,
-        inputs=tuple(sorted(_inputs(args).items())),
+        inputs=tuple(sorted(inputs.items())),
     )
     workflow.run(settings, request, _emit)
 
@@ -219,7 +226,9 @@ def _cmd_two_pass(
                 "baseline)"
             )
         base_id = (
-            defaults[0] if defaults else validate.default_run_id(profile, start, end, "base", tag)
+            defaults[0]
+            if defaults
+            else validate.default_run_id(profile, start, end, "base", tag, inputs)
         )
         baseline = workflow.RunRequest(
             validate.check_run_id(base_id, "baseline run id"),
@@ -232,7 +241,12 @@ def _cmd_two_pass(
         defaults[1]
         if defaults
         else validate.default_run_id(
-            baseline.strategy_profile, baseline.start, baseline.end, "scaled", tag
+            baseline.strategy_profile,
+            baseline.start,
+            baseline.end,
+            "scaled",
+            tag,
+            dict(baseline.inputs),
         )
     )
     validate.check_run_id(scaled_id, "--scaled-run-id")

@@ -7,7 +7,10 @@ The rules mirror macros/run_config.sql so both entry points agree.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from allocator.errors import AllocatorError
@@ -78,9 +81,24 @@ def resolve_mode(mode: str | None, precomputed_run_id: str | None) -> str:
     return resolved
 
 
-def default_run_id(profile: str, start: dt.date, end: dt.date, suffix: str, tag: str | None) -> str:
-    """Deterministic run id, so re-running the same request replaces its own rows."""
-    parts = [profile, f"{start:%Y%m%d}", f"{end:%Y%m%d}", suffix]
+def default_run_id(
+    profile: str,
+    start: dt.date,
+    end: dt.date,
+    suffix: str,
+    tag: str | None,
+    inputs: Mapping[str, str] | None = None,
+) -> str:
+    """Deterministic run id, so re-running the same request replaces its own rows.
+
+    Own input files add a short hash of their paths: two books with the same
+    profile and window get their own runs instead of replacing each other's.
+    """
+    parts = [profile, f"{start:%Y%m%d}", f"{end:%Y%m%d}"]
+    if inputs:
+        digest = hashlib.sha1(json.dumps(dict(sorted(inputs.items()))).encode()).hexdigest()
+        parts.append(f"in{digest[:6]}")
+    parts.append(suffix)
     if tag:
         parts.append(tag)
     return check_run_id("_".join(parts)[:64], "generated run id")
@@ -105,6 +123,12 @@ def input_file(text: str, option: str, cwd: Path) -> str:
         raise AllocatorError(f"{option} {text}: use a .csv or .parquet file in long format")
     if not path.is_file():
         raise AllocatorError(f"{option} {text}: no such file ({path})")
+    if "'" in str(path.resolve()):
+        # dbt hands the path to DuckDB inside a SQL string literal
+        raise AllocatorError(
+            f"{option} {text}: a path with a single quote (') is not supported; "
+            "rename the file or its folder, or link it from a path without one"
+        )
     return str(path.resolve())
 
 

@@ -134,3 +134,23 @@ def test_leaving_the_unscaled_layers_out_needs_the_copy(
         "build also selects" in recomputed.stdout
     )
     assert stored(db, "select count(*) from runs where run_id = 's'") == [(0,)]
+
+
+def test_a_window_outside_the_data_is_refused(tiny_db: Path) -> None:
+    result = run_dbt(["build"], tiny_db, tiny_vars("late", start="2022-01-03", end="2022-02-01"))
+    assert result.returncode != 0
+    assert (
+        "run 'late': the window starts 2022-01-03, outside the prices file "
+        f"'{FIXTURES / 'tiny_prices.csv'}', which covers 2021-01-04 to 2021-01-11" in result.stdout
+    )
+    assert stored(tiny_db, "select count(*) from weights_raw where run_id = 'late'") == [(0,)]
+
+
+def test_weights_without_prices_are_refused(tiny_db: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "orphan_weights.csv"
+    weights.write_text("date,symbol,weight\n2021-01-05,AAA,0.5\n2021-01-05,ZZZZ,0.5\n")
+    result = run_dbt(["build"], tiny_db, tiny_vars("orphan", weights_path=str(weights)))
+    assert result.returncode != 0
+    assert f"run 'orphan': weights file '{weights}' holds symbol(s) with no prices" in result.stdout
+    assert "ZZZZ" in result.stdout
+    assert stored(tiny_db, "select count(*) from weights_raw where run_id = 'orphan'") == [(0,)]

@@ -413,6 +413,7 @@ def expected_flags(wide: pd.Series, usage: pd.Series, events: pd.DataFrame) -> d
         "risk_governor": "good"
         if wide["delta_ann_vol"] < 0
         else ("failure" if wide["delta_cagr"] > 0 else "warning"),
+        "like_for_like": "good",
     }
 
 
@@ -471,7 +472,7 @@ def test_comparison_json_has_the_report_shape(two_pass: TwoPass) -> None:
         "CRISIS",
     ]
     assert {f["status"] for f in comparison["flags"]} <= {"good", "warning", "failure"}
-    assert len(comparison["flags"]) == 8
+    assert len(comparison["flags"]) == 9
     assert 0 < len(comparison["top_derisk_events"]) <= 10
     assert set(comparison["top_derisk_events"][0]) == {"date", "scalar", "regime"}
     html = (two_pass.run_dir(SCALED) / "two_pass_comparison.html").read_text()

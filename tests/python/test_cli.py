@@ -115,10 +115,6 @@ WINDOW = ["--strategy-profile", "core_v1", "--start", "2010-01-04", "--end", "20
         (["regime-report", "--run-id", "_x"], "--run-id '_x' is not valid"),
         (["two-pass", *WINDOW, "--prices", "nope.parquet"], "--prices nope.parquet: no such file"),
         (["run", *WINDOW, "--benchmark", "index.txt"], "--benchmark index.txt: use a .csv or"),
-        (
-            ["two-pass", *WINDOW, "--weights", "w.csv", "--portfolio-returns", "r.csv"],
-            "give --weights or --portfolio-returns, not both",
-        ),
     ],
 )
 def test_invalid_arguments_fail_before_dbt(
@@ -138,6 +134,26 @@ def test_argparse_rejects_an_unknown_mode(env: Path, capsys: pytest.CaptureFixtu
         cli.main(["run", *WINDOW, "--mode", "sometimes"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'sometimes'" in capsys.readouterr().err
+
+
+def test_argparse_takes_one_own_book(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["two-pass", *WINDOW, "--weights", "w.csv", "--portfolio-returns", "r.csv"])
+    assert exit_info.value.code == 2
+    assert "--portfolio-returns: not allowed with argument --weights" in capsys.readouterr().err
+    with pytest.raises(AllocatorError, match="give --weights or --portfolio-returns, not both"):
+        validate.input_vars({"weights_path": "w.csv", "portfolio_returns_path": "r.csv"}, env)
+
+
+def test_input_file_paths(tmp_path: Path) -> None:
+    upper = tmp_path / "CLOSES.PARQUET"
+    upper.write_bytes(b"")
+    assert validate.input_file("CLOSES.PARQUET", "--prices", tmp_path) == str(upper)
+    quoted = tmp_path / "o'brien"
+    quoted.mkdir()
+    (quoted / "closes.csv").write_text("date,symbol,close\n")
+    with pytest.raises(AllocatorError, match="a path with a single quote .* is not supported"):
+        validate.input_file("o'brien/closes.csv", "--prices", tmp_path)
 
 
 def test_unknown_run_id_lists_known_ones(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -293,6 +309,14 @@ def test_default_run_ids_are_deterministic() -> None:
     )
     assert validate.default_run_id("core_v1", start, end, "scaled", "q4") == (
         "core_v1_20050103_20221228_scaled_q4"
+    )
+    # own input files: one run per book, not one shared by every book
+    mine = validate.default_run_id("core_v1", start, end, "base", None, {"prices_path": "/a.csv"})
+    theirs = validate.default_run_id("core_v1", start, end, "base", None, {"prices_path": "/b.csv"})
+    assert mine.startswith("core_v1_20050103_20221228_in") and mine.endswith("_base")
+    assert mine != theirs
+    assert mine == validate.default_run_id(
+        "core_v1", start, end, "base", None, {"prices_path": "/a.csv"}
     )
 
 
