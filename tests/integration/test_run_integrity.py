@@ -110,6 +110,13 @@ def test_reuse_needs_the_baseline_built_right_before(
 
     rebuilt = run_dbt(["build"], db, tiny_vars("a"))
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    # rebuilding the Python models leaves no dbt-duckdb temp table behind
+    assert (
+        stored(
+            db, "select table_name from information_schema.tables where table_name like '%dbt_tmp%'"
+        )
+        == []
+    )
     copied = run_dbt(pass_2, db, scaled_vars("s", "a", reuse_baseline_layers=True))
     assert copied.returncode == 0, copied.stdout[-3000:]
     assert stored(
