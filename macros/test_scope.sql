@@ -23,17 +23,21 @@
 {%- endmacro %}
 
 
-{#- True for a model of this project that keeps one row set per run_id. -#}
+{#- True when the relation a test reads is a model of this project that keeps
+    one row set per run_id. Looked up among the test's own dependencies (the
+    `model` of this context is the test node), not the whole graph. -#}
 {% macro is_run_keyed(relation) -%}
     {%- if not execute or relation.identifier is none -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- for node in graph.nodes.values()
-        if node.resource_type == 'model' and node.package_name == project_name
-        and node.alias | lower == relation.identifier | lower
-        and node.config.materialized == 'incremental'
-        and node.config.unique_key == 'run_id' -%}
-        {{ return(true) }}
+    {%- for unique_id in model.depends_on.nodes if unique_id in graph.nodes -%}
+        {%- set node = graph.nodes[unique_id] -%}
+        {%- if node.resource_type == 'model' and node.package_name == project_name
+            and node.alias | lower == relation.identifier | lower
+            and node.config.materialized == 'incremental'
+            and node.config.unique_key == 'run_id' -%}
+            {{ return(true) }}
+        {%- endif -%}
     {%- endfor -%}
     {{ return(false) }}
 {%- endmacro %}
