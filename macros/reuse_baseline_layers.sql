@@ -101,7 +101,7 @@
     earlier build (of this run_id or, for unkeyed tables, of another run) into
     the run. The one exception: with reuse_baseline_layers the `unscaled`
     models are left out on purpose (see assert_reusable_baseline). -#}
-{% macro assert_selection_builds_the_run(run_id, reuse_baseline_layers) -%}
+{% macro assert_selection_builds_the_run(run_id, reuse_baseline_layers, scaled_run=false) -%}
     {%- set left_out = [] -%}
     {%- set unscaled_left_out = [] -%}
     {%- for unique_id in selected_resources if unique_id in graph.nodes
@@ -119,7 +119,7 @@
         {%- endfor -%}
     {%- endfor -%}
     {%- if left_out -%}
-        {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': this build writes the run's configuration (stg_run_config) but leaves out " ~ allocator.name_list(left_out) ~ ", which the selected models read: their rows would come from an earlier build. Select them too" ~ (", or, to copy the `unscaled` layers of a baseline built right before, set reuse_baseline_layers" if unscaled_left_out else '') ~ ".") }}
+        {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': this build writes the run's configuration (stg_run_config) but leaves out " ~ allocator.name_list(left_out) ~ ", which the selected models read: their rows would come from an earlier build. Select them too" ~ (", or, to copy the `unscaled` layers of a baseline built right before, set reuse_baseline_layers" if unscaled_left_out and scaled_run else '') ~ ".") }}
     {%- endif -%}
 {%- endmacro %}
 

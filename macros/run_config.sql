@@ -100,8 +100,8 @@
 
 {#- The run's inputs must cover what it asks for, or it would be built on
     nothing and pass: the window starts within the book's data (prices, or
-    the returns file of a returns-only book), and every symbol of a weights
-    file has prices. Called by stg_run_config, after the input models. -#}
+    the returns file of a returns-only book), and every symbol a weights file
+    holds (weight other than 0) has prices. Called by stg_run_config, after the input models. -#}
 {% macro assert_inputs_cover_the_run(run_id, window, portfolio_source) -%}
     {%- if portfolio_source == 'returns_file' -%}
         {%- set book = ref('stg_portfolio__returns') -%}
@@ -118,10 +118,16 @@
     {%- if portfolio_source == 'weights_file' -%}
         {%- set orphans = run_query(
             "select distinct symbol from " ~ ref('stg_portfolio__weights')
-            ~ " where symbol not in (select symbol from " ~ ref('stg_market__prices') ~ ") order by symbol"
+            ~ " where weight <> 0 and symbol not in (select symbol from " ~ ref('stg_market__prices') ~ ") order by symbol"
         ).columns[0].values() | list -%}
         {%- if orphans -%}
             {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': weights file '" ~ var('weights_path') ~ "' holds symbol(s) with no prices in prices file '" ~ var('prices_path') ~ "': " ~ allocator.name_list(orphans) ~ ". Add their closes or drop them from the weights") }}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- True for the commands that build models (and so write run rows). -#}
+{% macro is_writing_command() -%}
+    {{ return(flags.WHICH in ['run', 'build', 'retry']) }}
 {%- endmacro %}

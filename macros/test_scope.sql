@@ -1,5 +1,6 @@
 {#-
-    Data tests judge the run being built. dbt's generic tests read their model
+    Data tests judge the run being built (`dbt test` on its own judges every
+    stored run, as before). dbt's generic tests read their model
     through get_where_subquery; for a run-keyed artifact table (incremental,
     unique_key run_id) this narrows it to the current run_id, so a bad row
     stored by another run fails that run's build, not every later one, and
@@ -13,7 +14,8 @@
     {%- if where -%}
         {%- do filters.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- if allocator.is_run_keyed(relation) -%}
+    {#- `dbt test` on its own judges every stored run -#}
+    {%- if flags.WHICH != 'test' and allocator.is_run_keyed(relation) -%}
         {%- do filters.append("run_id = '" ~ allocator.run_id() ~ "'") -%}
     {%- endif -%}
     {%- if filters -%}

@@ -86,7 +86,10 @@
 {%- endif -%}
 
 {%- set portfolio_source = 'weights_file' if weights_path else ('returns_file' if portfolio_returns_path else 'strategy') -%}
-{%- if execute -%}
+{#- The checks below read what earlier builds stored, so they run only when
+    this model is built; compile, show and docs generate write nothing. -#}
+{%- set writing = execute and allocator.is_writing_command() -%}
+{%- if writing -%}
     {{ allocator.assert_inputs_cover_the_run(run_id, window, portfolio_source) }}
 {%- endif -%}
 {%- set resolved = {
@@ -116,15 +119,17 @@
 {%- set unscaled_layers_from = none -%}
 {%- if reuse_baseline_layers -%}
     {%- set unscaled_layers_from = allocator_v1['precomputed_run_id'] | string -%}
-    {%- if execute -%}
+    {%- if writing -%}
         {%- if precomputed['source_kind'] != 'run' -%}
             {{ exceptions.raise_compiler_error("run '" ~ run_id ~ "': reuse_baseline_layers needs baseline '" ~ unscaled_layers_from ~ "' stored in this database; its scalars come from the file " ~ precomputed['source']) }}
         {%- endif -%}
         {{ allocator.assert_reusable_baseline(run_id, unscaled_layers_from, config_json, this) }}
     {%- endif -%}
 {%- endif -%}
-{%- if execute -%}
-    {{ allocator.assert_selection_builds_the_run(run_id, reuse_baseline_layers) }}
+{#- dbt retry reruns what failed, after parents that succeeded in the same
+    failed invocation: nothing it leaves out is stale -#}
+{%- if writing and flags.WHICH != 'retry' -%}
+    {{ allocator.assert_selection_builds_the_run(run_id, reuse_baseline_layers, allocator_v1['mode'] == 'precomputed') }}
 {%- endif -%}
 
 -- depends_on: {{ ref('stg_market__prices') }}
