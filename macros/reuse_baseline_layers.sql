@@ -136,10 +136,7 @@
 {% macro unscaled_run_keyed_models() -%}
     {%- set models = [] -%}
     {%- for node in graph.nodes.values()
-        if node.resource_type == 'model'
-        and node.package_name == project_name
-        and 'unscaled' in node.tags
-        and node.config.materialized == 'incremental' -%}
+        if 'unscaled' in node.tags and allocator.is_run_keyed_node(node) -%}
         {%- do models.append(node) -%}
     {%- endfor -%}
     {{ return(models | sort(attribute='name')) }}

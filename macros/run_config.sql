@@ -101,7 +101,8 @@
 {#- The run's inputs must cover what it asks for, or it would be built on
     nothing and pass: the window starts within the book's data (prices, or
     the returns file of a returns-only book), and every symbol a weights file
-    holds (weight other than 0) has prices. Called by stg_run_config, after the input models. -#}
+    holds (weight other than 0) has prices. Called by stg_run_config, after
+    the input models. -#}
 {% macro assert_inputs_cover_the_run(run_id, window, portfolio_source) -%}
     {%- if portfolio_source == 'returns_file' -%}
         {%- set book = ref('stg_portfolio__returns') -%}

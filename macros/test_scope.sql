@@ -34,12 +34,20 @@
     {%- endif -%}
     {%- for unique_id in model.depends_on.nodes if unique_id in graph.nodes -%}
         {%- set node = graph.nodes[unique_id] -%}
-        {%- if node.resource_type == 'model' and node.package_name == project_name
-            and node.alias | lower == relation.identifier | lower
-            and node.config.materialized == 'incremental'
-            and node.config.unique_key == 'run_id' -%}
+        {%- if allocator.is_run_keyed_node(node) and node.alias | lower == relation.identifier | lower -%}
             {{ return(true) }}
         {%- endif -%}
     {%- endfor -%}
     {{ return(false) }}
+{%- endmacro %}
+
+
+{#- A graph node of this project's models that keeps one row set per run_id
+    (incremental, unique_key run_id: a rebuild replaces exactly its run). -#}
+{% macro is_run_keyed_node(node) -%}
+    {{ return(
+        node.resource_type == 'model' and node.package_name == project_name
+        and node.config.materialized == 'incremental'
+        and node.config.unique_key == 'run_id'
+    ) }}
 {%- endmacro %}

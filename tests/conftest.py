@@ -56,6 +56,23 @@ def run_dbt(
     )
 
 
+FIXTURE_INPUTS = PROJECT_DIR / "tests" / "fixtures" / "inputs"
+
+
+def tiny_vars(run_id: str, **overrides: Any) -> dict[str, Any]:
+    """dbt vars of the tiny hand-checkable book: two symbols, own weights,
+    2021-01-06 to 2021-01-11; keyword arguments replace any of them."""
+    return {
+        "run_id": run_id,
+        "prices_path": str(FIXTURE_INPUTS / "tiny_prices.csv"),
+        "benchmark_path": "",
+        "weights_path": str(FIXTURE_INPUTS / "tiny_weights.csv"),
+        "start": "2021-01-06",
+        "end": "2021-01-11",
+        **overrides,
+    }
+
+
 @pytest.fixture
 def dbt_db(tmp_path: Path) -> Path:
     """A fresh database path for one test."""

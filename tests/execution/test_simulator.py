@@ -7,21 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import run_dbt
+from tests.conftest import run_dbt, tiny_vars
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inputs"
 COST = 5 / 10_000  # core_v1 charges 5 bps on traded notional
-
-
-def tiny_vars(run_id: str) -> dict[str, str]:
-    return {
-        "run_id": run_id,
-        "prices_path": str(FIXTURES / "tiny_prices.csv"),
-        "benchmark_path": "",
-        "weights_path": str(FIXTURES / "tiny_weights.csv"),
-        "start": "2021-01-06",
-        "end": "2021-01-11",
-    }
 
 
 def hand_computed_returns() -> list[tuple[str, float]]:

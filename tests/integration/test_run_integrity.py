@@ -17,21 +17,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.conftest import run_dbt
+from tests.conftest import FIXTURE_INPUTS, run_dbt, tiny_vars
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inputs"
-
-
-def tiny_vars(run_id: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "prices_path": str(FIXTURES / "tiny_prices.csv"),
-        "benchmark_path": "",
-        "weights_path": str(FIXTURES / "tiny_weights.csv"),
-        "start": "2021-01-06",
-        "end": "2021-01-11",
-        **overrides,
-    }
+FIXTURES = FIXTURE_INPUTS
 
 
 def scaled_vars(run_id: str, baseline: str, **overrides: Any) -> dict[str, Any]:

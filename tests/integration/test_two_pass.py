@@ -584,7 +584,7 @@ def database_state(db: Path) -> dict[str, Any]:
 def test_failed_pass_2_leaves_earlier_runs_intact(two_pass: TwoPass) -> None:
     before = database_state(two_pass.db)
     base_files = {p.name: p.stat().st_mtime_ns for p in two_pass.run_dir(BASE).iterdir()}
-    result = subprocess.run(
+    result = run_in_project(
         [
             sys.executable,
             "-c",
@@ -595,11 +595,7 @@ def test_failed_pass_2_leaves_earlier_runs_intact(two_pass: TwoPass) -> None:
             "--scaled-run-id",
             "broken",
         ],
-        env=dict(two_pass.env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=PROJECT_DIR,
+        two_pass.env,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "allocator two-pass: error: pass 2/2 (scaled) failed" in result.stderr
