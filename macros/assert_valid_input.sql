@@ -56,9 +56,15 @@
 {#-
     Check a prices-format file without building anything:
         dbt run-operation check_input_file --args '{path: my_prices.csv}'
-    Prints "OK <path>" or "INVALID <message>" per file; paths may be a list.
+    Prints "OK <path>" per valid file; paths may be a list. Any invalid file
+    raises a compiler error listing "INVALID <message>" per bad file, so the
+    command exits non-zero (scripts and CI can rely on the exit code).
 -#}
 {% macro check_input_file(path=none, paths=none, label='prices') %}
+    {%- if not (paths or path) -%}
+        {{ exceptions.raise_compiler_error("check_input_file needs a file: --args '{path: FILE}' or '{paths: [FILE, ...]}'") }}
+    {%- endif -%}
+    {%- set invalid = [] -%}
     {%- for file in (paths or [path]) -%}
         {%- set relation = allocator.read_long_file(file) if allocator.file_exists(file) else '(select 1 as missing)' -%}
         {%- set problem = allocator.input_problem(
@@ -68,8 +74,15 @@
             value_column='close',
             value_rule='positive',
         ) -%}
-        {{ print(('INVALID ' ~ problem) if problem else ('OK ' ~ file)) }}
+        {%- if problem -%}
+            {%- do invalid.append('INVALID ' ~ problem) -%}
+        {%- else -%}
+            {{ print('OK ' ~ file) }}
+        {%- endif -%}
     {%- endfor -%}
+    {%- if invalid -%}
+        {{ exceptions.raise_compiler_error(invalid | join('\n')) }}
+    {%- endif -%}
 {% endmacro %}
 
 

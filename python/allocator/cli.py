@@ -10,6 +10,11 @@ exports on top of the dbt project, with dbt running in this process.
     allocator regime-report --run-id ID
     allocator export --run-id ID
     allocator demo
+    allocator --version
+
+Options are spelled out in full (no abbreviations); an unknown option or
+command is named with the closest known one. While dbt runs, a progress line
+shows the nodes done and the seconds elapsed (dbt's own log with --verbose).
 
 Paths: ALLOCATOR_PROJECT_DIR (default: this repository), ALLOCATOR_DUCKDB_PATH
 (default: allocator.duckdb in the project), ALLOCATOR_REPORTS_DIR (default:
@@ -19,21 +24,139 @@ reports/ in the project; --reports-dir overrides).
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib.metadata
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
-from allocator import validate, workflow
+import allocator
+from allocator import progress, validate, workflow
 from allocator.errors import AllocatorError
 from allocator.summary import comparison_markdown
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# argparse reads these as values, not options (--top -1)
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def package_version() -> str:
+    """The installed package's version; allocator.__version__ when not installed."""
+    try:
+        return importlib.metadata.version("allocator")
+    except importlib.metadata.PackageNotFoundError:
+        return str(getattr(allocator, "__version__", "unknown"))
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, stricter and more helpful about option names.
+
+    * No prefix abbreviations: `--baseline` is not `--baseline-run-id` and
+      `--no-test` not `--no-tests` (allow_abbrev=False; subparsers made by
+      add_subparsers are of this class, so they get it too).
+    * An unknown option or command is the error reported, with the closest
+      known spelling ("did you mean --strategy-profile?"), before argparse
+      would complain about required options the typo left missing.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        self.check_names(args)
+        return super().parse_known_args(args, namespace)
+
+    def check_names(self, args: Sequence[str]) -> None:
+        """Exit (code 2) on the first unknown option or command in ``args``."""
+        commands = self._commands()
+        unknown = None
+        skip = 0
+        for position, token in enumerate(args):
+            if skip:  # the value of the option before
+                skip -= 1
+                continue
+            if token == "--":
+                break
+            if token.startswith("-") and len(token) > 1 and not _NEGATIVE_NUMBER.match(token):
+                action = self._option_action(token)
+                if action is None:
+                    unknown = unknown or token
+                elif isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                    return  # argparse shows the help or version whatever else is given
+                elif "=" not in token and (action.nargs is None or isinstance(action.nargs, int)):
+                    skip = 1 if action.nargs is None else action.nargs
+            elif commands is not None:
+                if unknown:
+                    break
+                if token not in commands.choices:
+                    self.error(_unknown_command(token, list(commands.choices)))
+                subparser = commands.choices[token]
+                if isinstance(subparser, Parser):
+                    subparser.check_names(args[position + 1 :])
+                return
+        if unknown:
+            self.error(self._unknown_option(unknown, commands))
+
+    def _commands(self) -> argparse._SubParsersAction | None:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action
+        return None
+
+    def _option_action(self, token: str) -> argparse.Action | None:
+        if token.startswith("--"):
+            return self._option_string_actions.get(token.split("=", 1)[0])
+        # -v, or short flags run together (-vh)
+        return self._option_string_actions.get(token[:2])
+
+    def _unknown_option(self, token: str, commands: argparse._SubParsersAction | None) -> str:
+        name = token.split("=", 1)[0] if token.startswith("--") else token
+        message = f"unknown option {name}"
+        guess = self.suggest_option(name, close=False)
+        if guess is None and commands is not None:
+            # a command's option given before the command
+            for command, subparser in commands.choices.items():
+                known = isinstance(subparser, Parser) and subparser.suggest_option(name, False)
+                if known:
+                    return f"{message}; options go after the command: {self.prog} {command} {known}"
+        guess = guess or self.suggest_option(name)
+        return f"{message}; did you mean {guess}?" if guess else message
+
+    def suggest_option(self, name: str, close: bool = True) -> str | None:
+        """The known option ``name`` stands for, or (``close``) the closest one."""
+        options = list(self._option_string_actions)
+        spelled = name.lower().replace("_", "-")
+        if spelled in options:  # --strategy_profile, --run_id, --START
+            return spelled
+        # the dbt var spelling: --prices_path is --prices, --baseline_run_id --baseline-run-id
+        dest = name.lstrip("-").lower().replace("-", "_")
+        for action in self._actions:
+            if action.option_strings and action.dest == dest:
+                return max(action.option_strings, key=len)
+        if not close:
+            return None
+        # compared without the dashes, which would make any two names look alike
+        pool = {o.lstrip("-"): o for o in options if o.startswith("--") == spelled.startswith("--")}
+        guesses = difflib.get_close_matches(spelled.lstrip("-"), list(pool), n=1)
+        return pool[guesses[0]] if guesses else None
+
+
+def _unknown_command(token: str, commands: list[str]) -> str:
+    guesses = difflib.get_close_matches(token.lower(), commands, n=1)
+    if guesses:
+        return f"unknown command {token!r}; did you mean {guesses[0]}?"
+    return f"unknown command {token!r}; choose from {', '.join(commands)}"
 
 
 def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--project-dir",
         help="the dbt project (default: $ALLOCATOR_PROJECT_DIR or this repository)",
@@ -102,11 +225,15 @@ def _inputs(args: argparse.Namespace) -> dict[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="allocator",
         description="Allocator v1 on dbt + DuckDB: runs, the two-pass audit and its reports.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    # parser_class: every subparser is a Parser too (no abbreviations, "did you mean")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
 
     run = commands.add_parser(
         "run",
@@ -300,8 +427,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.verbose,
         run_tests=not getattr(args, "no_tests", False),
     )
+    # a progress line per dbt pass, unless dbt's own log is shown
+    reporting = nullcontext() if args.verbose else progress.reporting(sys.stdout)
     try:
-        COMMANDS[args.command](args, settings)
+        with reporting:
+            COMMANDS[args.command](args, settings)
     except AllocatorError as exc:
         print(f"allocator {args.command}: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code

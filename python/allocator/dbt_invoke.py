@@ -214,6 +214,7 @@ def invoke(
     verbose: bool = False,
     manifest: Any = None,
     extra: Sequence[str] = (),
+    callbacks: Sequence[Any] | None = None,
 ) -> DbtOutcome:
     """Run one dbt command in this process and summarise it.
 
@@ -225,13 +226,17 @@ def invoke(
     # and --help should not pay.
     from dbt.cli.main import dbtRunner
 
+    from allocator import progress
+
+    if callbacks is None:  # the CLI's progress line, when it is reporting
+        callbacks = progress.current_callbacks(f"dbt {command}")
     args = dbt_args(command, project_dir, dbt_vars, verbose, extra)
     if manifest is not None:
         reset_compiled_state(manifest)
     started = time.perf_counter()
     try:
         with working_directory(project_dir):
-            result = dbtRunner(manifest=manifest).invoke(args)
+            result = dbtRunner(manifest=manifest, callbacks=list(callbacks)).invoke(args)
     finally:
         release_database()
     seconds = time.perf_counter() - started

@@ -3,7 +3,9 @@ pure formatting and export helpers, and the locked-database check."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -13,8 +15,10 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
+from tests.conftest import FIXTURE_INPUTS, run_dbt
 
-from allocator import cli, database, dbt_invoke, exports, summary, validate, workflow
+import allocator
+from allocator import cli, database, dbt_invoke, exports, progress, summary, validate, workflow
 from allocator.errors import AllocatorError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -723,3 +727,220 @@ def test_a_failed_pass_says_whether_the_run_was_touched(tmp_path: Path) -> None:
         "but not its registry row (runs). Fix the cause and build run 'g' again"
         in message
     )
+
+
+# --------------------------------------------------------------------------
+# --version, option names, progress, the input-file check (issue 14)
+# --------------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"allocator {importlib.metadata.version('allocator')}\n"
+    # the console script's way: python -m, a real exit code
+    result = subprocess.run(
+        [sys.executable, "-m", "allocator.cli", "--version"], capture_output=True, text=True
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, f"allocator {cli.package_version()}")
+
+
+def test_version_falls_back_to_the_module_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    monkeypatch.setattr(allocator, "__version__", "9.8.7", raising=False)
+    assert cli.package_version() == "9.8.7"
+    monkeypatch.delattr(allocator, "__version__")
+    assert cli.package_version() == "unknown"
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _parsers(sub)
+    return found
+
+
+def test_no_parser_accepts_abbreviations() -> None:
+    parsers = _parsers(cli.build_parser())
+    assert len(parsers) > 5  # the top level and every command
+    assert all(not p.allow_abbrev for p in parsers), [p.prog for p in parsers if p.allow_abbrev]
+    # argparse itself, without the unknown-option check, takes --baseline as unknown
+    two_pass = next(p for p in parsers if p.prog == "allocator two-pass")
+    args, extras = argparse.ArgumentParser.parse_known_args(two_pass, ["--baseline", "b"])
+    assert (args.baseline_run_id, extras) == (None, ["--baseline", "b"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            [
+                "run",
+                "--strategy_profile",
+                "core_v1",
+                "--start",
+                "2005-01-03",
+                "--end",
+                "2022-12-28",
+            ],
+            "allocator run: error: unknown option --strategy_profile; "
+            "did you mean --strategy-profile?",
+        ),
+        # abbreviations are unknown options
+        (
+            ["two-pass", "--baseline", "b"],
+            "allocator two-pass: error: unknown option --baseline; did you mean --baseline-run-id?",
+        ),
+        (
+            ["run", *WINDOW, "--no-test"],
+            "allocator run: error: unknown option --no-test; did you mean --no-tests?",
+        ),
+        (["demo", "--no-test"], "allocator demo: error: unknown option --no-test; did you mean"),
+        (["export", "--run", "x"], "allocator export: error: unknown option --run; did you mean"),
+        (["--vers"], "allocator: error: unknown option --vers; did you mean --version?"),
+        # the seeds' and dbt vars' underscore spellings
+        (["export", "--run_id", "x"], "unknown option --run_id; did you mean --run-id?"),
+        (
+            ["two-pass", "--baseline_run_id", "b"],
+            "unknown option --baseline_run_id; did you mean --baseline-run-id?",
+        ),
+        (
+            ["run", *WINDOW, "--precomputed_run_id=b"],
+            "unknown option --precomputed_run_id; did you mean --precomputed-run-id?",
+        ),
+        (["run", *WINDOW, "--prices_path", "p.csv"], "did you mean --prices?"),
+        (["regime-report", "--run-id", "x", "--tpo", "3"], "--tpo; did you mean --top?"),
+        (["run", "--frobnicate"], "allocator run: error: unknown option --frobnicate\n"),
+        # a command's option before the command
+        (
+            ["--verbose", "run"],
+            "allocator: error: unknown option --verbose; options go after the command: "
+            "allocator run --verbose",
+        ),
+        # commands
+        (["rn"], "allocator: error: unknown command 'rn'; did you mean run?"),
+        (["two_pass"], "unknown command 'two_pass'; did you mean two-pass?"),
+        (["frob"], "allocator: error: unknown command 'frob'; choose from run, two-pass, "),
+    ],
+)
+def test_unknown_names_say_what_was_meant(
+    argv: list[str], expected: str, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    # named instead of the required options the typo left missing
+    assert "the following arguments are required" not in err
+    assert not (env / "cli.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["regime-report", "--run-id", "x", "--top", "-3"],  # a negative value, not an option
+        ["run", *WINDOW, "--run-id=mine", "-v"],
+        ["two-pass", "--tag", "t", "--baseline-run-id", "b"],
+    ],
+)
+def test_known_names_pass_the_check(argv: list[str]) -> None:
+    args = cli.build_parser().parse_args(argv)
+    assert args.command == argv[0]
+
+
+def test_help_wins_over_an_unknown_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--strategy_profile", "x", "--help"])
+    assert exit_info.value.code == 0
+    assert "--strategy-profile" in capsys.readouterr().out
+
+
+def _fake_build(seen: list[list[object]]):
+    """workflow.run replaced by one dbt pass of two nodes, fed to the reporter
+    the way dbt_invoke.invoke hands it to dbt."""
+
+    def run(settings, request, emit):
+        callbacks = progress.current_callbacks("dbt build")
+        seen.append(callbacks)
+        for callback in callbacks:
+            for index in (1, 2):
+                callback(
+                    SimpleNamespace(
+                        info=SimpleNamespace(name="LogModelResult"),
+                        data=SimpleNamespace(
+                            index=index, total=2, node_info=SimpleNamespace(unique_id=f"m{index}")
+                        ),
+                    )
+                )
+            callback(SimpleNamespace(info=SimpleNamespace(name="CommandCompleted"), data=None))
+        emit("pass done")
+
+    return run
+
+
+def test_dbt_passes_report_progress_unless_verbose(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[list[object]] = []
+    monkeypatch.setattr(workflow, "run", _fake_build(seen))
+    code, out, _ = run_cli(["run", *WINDOW], capsys)
+    assert code == 0
+    assert [type(c) for c in seen[0]] == [progress.Progress]
+    # captured stdout is no terminal: plain lines, here only the final one
+    assert out.splitlines()[0].startswith("dbt build: 2/2 nodes, ")
+    assert out.splitlines()[1] == "pass done"
+    # --verbose: dbt's own log instead
+    code, out, _ = run_cli(["run", *WINDOW, "--verbose"], capsys)
+    assert code == 0
+    assert seen[1] == [] and out == "pass done\n"
+    # outside a command nothing is reporting
+    assert progress.current_callbacks() == []
+
+
+@pytest.fixture(scope="module")
+def check_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One work folder (database, target) for the check_input_file calls, so
+    dbt parses the project once."""
+    return tmp_path_factory.mktemp("check_input_file")
+
+
+def check_input_file(path: str | Path, work: Path) -> subprocess.CompletedProcess[str]:
+    return run_dbt(
+        ["run-operation", "check_input_file", "--args", f"{{path: {path}}}"],
+        work / "check.duckdb",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("missing.csv", "INVALID prices file 'missing.csv' does not exist"),
+        (
+            FIXTURE_INPUTS / "duplicate_row.csv",
+            f"INVALID prices file '{FIXTURE_INPUTS / 'duplicate_row.csv'}': symbol AAA, "
+            "date 2020-01-03: appears 2 times",
+        ),
+    ],
+)
+def test_check_input_file_fails_on_an_invalid_file(
+    path: str, message: str, check_dir: Path
+) -> None:
+    result = check_input_file(path, check_dir)
+    assert result.returncode != 0, result.stdout
+    assert message in result.stdout
+    assert "Compilation Error" in result.stdout
+
+
+def test_check_input_file_passes_a_valid_file(check_dir: Path) -> None:
+    good = FIXTURE_INPUTS / "good_prices.csv"
+    result = check_input_file(good, check_dir)
+    assert result.returncode == 0, result.stdout
+    assert f"OK {good}" in result.stdout
+    assert "INVALID" not in result.stdout
