@@ -294,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"{workflow.DEMO_START} to {workflow.DEMO_END})",
     )
     _test_option(demo)
+
+    init = commands.add_parser(
+        "init",
+        help="write an editable copy of the dbt project (seeds, models, demo data) to DIR",
+        description="Write the dbt project to DIR (new or empty). Edit it (e.g. "
+        "seeds/strategy_profiles.csv), then run any command with --project-dir DIR or "
+        "ALLOCATOR_PROJECT_DIR=DIR; results then go to DIR unless ALLOCATOR_HOME says otherwise.",
+    )
+    # dest project_dir: main() resolves the settings with DIR as the project,
+    # so init never copies the packaged project into the current directory
+    init.add_argument("project_dir", metavar="DIR", help="where to write the project")
+    init.set_defaults(reports_dir=None, verbose=False)
     return parser
 
 
@@ -407,12 +419,33 @@ def _cmd_export(args: argparse.Namespace, settings: workflow.Settings) -> None:
     workflow.export(settings, args.run_id, _emit)
 
 
+def _cmd_init(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    from allocator import project_files
+
+    # the checkout this package runs from, else the project the wheel carries
+    source = (
+        PACKAGE_ROOT
+        if project_files.is_checkout(PACKAGE_ROOT)
+        else project_files.packaged_project()
+    )
+    if source is None:
+        raise AllocatorError("this installation carries no dbt project: reinstall the package")
+    written = project_files.init_project(settings.project_dir, source)
+    _emit(f"wrote the allocator dbt project to {settings.project_dir} ({len(written)} files)")
+    _emit(
+        "edit it (seeds/strategy_profiles.csv, models/, ...), then run e.g. "
+        f"`allocator demo --project-dir {settings.project_dir}` or set "
+        f"ALLOCATOR_PROJECT_DIR={settings.project_dir}; results go to that directory"
+    )
+
+
 COMMANDS = {
     "run": _cmd_run,
     "two-pass": _cmd_two_pass,
     "regime-report": _cmd_regime_report,
     "export": _cmd_export,
     "demo": _cmd_demo,
+    "init": _cmd_init,
 }
 
 

@@ -113,20 +113,53 @@ def resolve_settings(
     reports_dir: str | None = None,
     verbose: bool = False,
     run_tests: bool = True,
+    cwd: Path | None = None,
+    packaged_project: Path | None = None,
 ) -> Settings:
     """Settings from options, then environment, then defaults.
 
-    Relative paths resolve against the project directory, because dbt runs
-    with the project as its working directory (profiles.yml reads
-    ALLOCATOR_DUCKDB_PATH there).
+    The dbt project: --project-dir, else $ALLOCATOR_PROJECT_DIR, else the
+    repository checkout this package runs from (``package_root`` holds
+    dbt_project.yml: an editable install), else the project shipped in an
+    installed package, run from a copy in <results>/.allocator/project (see
+    project_files for why a copy).
+
+    The results directory (database, reports): $ALLOCATOR_HOME if set, else
+    the project directory for a checkout or a named project (as before),
+    else the current directory (``cwd``). Relative ALLOCATOR_DUCKDB_PATH,
+    ALLOCATOR_REPORTS_DIR and --reports-dir resolve against it; check_project
+    points dbt at the resolved database.
+
+    ``packaged_project``: the shipped project (default: the installed
+    package's own, None in a checkout).
     """
-    project = Path(project_dir or env.get("ALLOCATOR_PROJECT_DIR") or package_root).resolve()
+    import contextlib
+
+    from allocator import project_files
+
+    here = (cwd or Path.cwd()).resolve()
+    home = env.get("ALLOCATOR_HOME")
+    named = project_dir or env.get("ALLOCATOR_PROJECT_DIR")
+    packaged = packaged_project or project_files.packaged_project()
+    if named or packaged is None or project_files.is_checkout(package_root):
+        # neither a checkout nor a shipped project: keep package_root, so
+        # check_project says what is missing
+        project = (here / (named or package_root)).resolve()
+        results = (here / home).resolve() if home else project
+    else:
+        results = (here / home).resolve() if home else here
+        project = project_files.runtime_dir(results)
+        # done here, not only in check_project, because some commands read the
+        # project before they build (a reused baseline's input defaults); a
+        # failure (unwritable directory) is reported by check_project
+        with contextlib.suppress(OSError):
+            project_files.materialise(packaged, project)
     db_path = Path(env.get("ALLOCATOR_DUCKDB_PATH") or "allocator.duckdb")
     reports = Path(reports_dir or env.get("ALLOCATOR_REPORTS_DIR") or "reports")
     return Settings(
         project_dir=project,
-        db_path=db_path if db_path.is_absolute() else project / db_path,
-        reports_dir=reports if reports.is_absolute() else project / reports,
+        db_path=results / db_path,
+        reports_dir=results / reports,
         verbose=verbose,
         run_tests=run_tests,
     )
@@ -152,11 +185,34 @@ def check_profile(project_dir: Path, profile: str) -> None:
 
 
 def check_project(settings: Settings) -> None:
+    """Before dbt runs: the project is there (an installed package's copy
+    made current) and dbt will write the database these settings name."""
+    import os
+
+    from allocator import project_files
+
+    packaged = project_files.packaged_project()
+    if packaged is not None and project_files.is_runtime_dir(settings.project_dir):
+        try:
+            project_files.materialise(packaged, settings.project_dir)
+        except OSError as exc:
+            raise AllocatorError(
+                f"cannot copy the packaged dbt project to {settings.project_dir}: {exc}; run "
+                "from a writable directory or set ALLOCATOR_HOME to one"
+            ) from exc
     if not (settings.project_dir / "dbt_project.yml").is_file():
         raise AllocatorError(
             f"{settings.project_dir} is not the allocator dbt project (no dbt_project.yml): "
-            "set ALLOCATOR_PROJECT_DIR or --project-dir to the repository root"
+            "set ALLOCATOR_PROJECT_DIR or --project-dir to the repository root or to a "
+            "project written by `allocator init DIR`"
         )
+    # profiles.yml reads ALLOCATOR_DUCKDB_PATH, relative to dbt's working
+    # directory (the project). When the results live elsewhere (an installed
+    # package, ALLOCATOR_HOME), dbt gets the resolved path; dbt runs in this
+    # process, so that is this process's environment. Unchanged otherwise.
+    configured = Path(os.environ.get("ALLOCATOR_DUCKDB_PATH") or "allocator.duckdb")
+    if (settings.project_dir / configured).resolve() != settings.db_path.resolve():
+        os.environ["ALLOCATOR_DUCKDB_PATH"] = str(settings.db_path)
 
 
 def _failure(
