@@ -20,6 +20,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/allocator demo
 
+test: export ALLOCATOR_SKIP_INSTALL_TEST :=
 test: $(STAMP)
 	bash scripts/install_chromium.sh
 	$(BIN)/ruff check python tests benchmarks data
