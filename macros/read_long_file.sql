@@ -1,18 +1,14 @@
 {#-
-    Table expression that reads a long-format file named at run time (the
-    precomputed-scalar CSV). Static inputs are sources; see
+    Table expression that reads a long-format file named at run time (a file
+    checked by `dbt run-operation check_input_file`). Run inputs are sources; see
     models/staging/_staging__sources.yml. CSV is read as text so staging, not
     the reader, decides what is malformed and can name the offending row.
 -#}
 {% macro read_long_file(path) -%}
-    {{ return(adapter.dispatch('read_long_file', 'allocator')(path)) }}
-{%- endmacro %}
-
-{% macro duckdb__read_long_file(path) -%}
     {%- if path.lower().endswith('.parquet') -%}
-        read_parquet('{{ path }}')
+        read_parquet({{ allocator.sql_literal(path) }})
     {%- else -%}
-        read_csv('{{ path }}', all_varchar = true, header = true)
+        read_csv({{ allocator.sql_literal(path) }}, all_varchar = true, header = true)
     {%- endif -%}
 {%- endmacro %}
 

@@ -16,10 +16,11 @@
     weights_relation  (rebalance_date, symbol, weight) for the recorded rebalances
     returns_relation  (date, symbol, simple_return)
     holdings_relation (date, held_rebalance_date, is_first_session_held) for recorded sessions
+    run_config_relation  the run's one-row configuration (transaction_cost_bps)
     Produces CTEs ending in `simulated` with
     (date, held_rebalance_date, gross_return, turnover, transaction_cost, net_return).
 -#}
-{% macro simulate_portfolio(weights_relation, returns_relation, holdings_relation, transaction_cost_bps) %}
+{% macro simulate_portfolio(weights_relation, returns_relation, holdings_relation, run_config_relation) %}
     sim_rebalance_sequence as (
         select
             rebalance_date,
@@ -74,11 +75,12 @@
             sim_gross.gross_return,
             case when sim_gross.is_first_session_held then coalesce(sim_turnover.turnover, 0.0) else 0.0 end as turnover,
             case when sim_gross.is_first_session_held then coalesce(sim_turnover.turnover, 0.0) else 0.0 end
-                * {{ transaction_cost_bps }} / 10000.0 as transaction_cost,
+                * run_config.transaction_cost_bps / 10000.0 as transaction_cost,
             sim_gross.gross_return
                 - case when sim_gross.is_first_session_held then coalesce(sim_turnover.turnover, 0.0) else 0.0 end
-                * {{ transaction_cost_bps }} / 10000.0 as net_return,
+                * run_config.transaction_cost_bps / 10000.0 as net_return,
         from sim_gross
+        cross join {{ run_config_relation }} as run_config
         left join sim_turnover
             on sim_gross.held_rebalance_date = sim_turnover.rebalance_date
     )

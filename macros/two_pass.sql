@@ -39,10 +39,6 @@
 
 {#- A number as text for the flag details, e.g. -12.10% or +0.06. -#}
 {% macro two_pass_format(expression, kind='pct', signed=false) -%}
-    {{ return(adapter.dispatch('two_pass_format', 'allocator')(expression, kind, signed)) }}
-{%- endmacro %}
-
-{% macro duckdb__two_pass_format(expression, kind, signed) -%}
     {%- set sign = '+' if signed else '' -%}
     {%- if kind == 'pct' -%}
         printf('%{{ sign }}.2f%%', ({{ expression }}) * 100)
@@ -57,17 +53,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__two_pass_format(expression, kind, signed) -%}
-    {%- if kind in ['pct', 'share'] -%}
-        cast(round(({{ expression }}) * 100, 2) as {{ dbt.type_string() }}) || '%'
-    {%- elif kind == 'pp' -%}
-        cast(round(({{ expression }}) * 100, 2) as {{ dbt.type_string() }}) || ' pp'
-    {%- elif kind == 'count' -%}
-        cast({{ expression }} as {{ dbt.type_string() }})
-    {%- else -%}
-        cast(round({{ expression }}, 2) as {{ dbt.type_string() }})
-    {%- endif -%}
-{%- endmacro %}
 
 
 

@@ -1,14 +1,20 @@
 {#- Window frames used across models, so every rolling feature counts the
     same observations the same way. -#}
 
-{#- The last n observations, today included. -#}
+{#- The last n observations, today included; n is a number or a column of
+    the run's configuration (DuckDB evaluates a frame offset per row). -#}
 {% macro trailing_rows(n) -%}
-    rows between {{ n | int - 1 }} preceding and current row
+    rows between {{ n }} - 1 preceding and current row
 {%- endmacro %}
 
-{#- Annualisation of daily volatility (252 sessions a year, empyrical). -#}
+{#- Sessions in a year, as empyrical counts them: the one definition of the
+    annualisation used by every metric, feature and count per year. -#}
+{% macro sessions_per_year() -%}
+    {{ return(252) }}
+{%- endmacro %}
+
 {#- Sample standard deviation (ddof 1) over a window, annualised with
-    sqrt(252) as empyrical does. -#}
+    sqrt(sessions a year) as empyrical does. -#}
 {% macro annualised_vol(daily_return_expression, window_spec) -%}
-    stddev_samp({{ daily_return_expression }}) over ({{ window_spec }}) * sqrt(252)
+    stddev_samp({{ daily_return_expression }}) over ({{ window_spec }}) * sqrt({{ allocator.sessions_per_year() }})
 {%- endmacro %}

@@ -3,19 +3,17 @@
 The one sequential step of the allocator (today's regime depends on
 yesterday's and on how long it has lasted), so it is a Python model over the
 pure, unit-tested state machine in python/allocator/regime.py. Rules come from
-the allocator_regime_rules seed; min_days from model config (var
-allocator_regime_min_days). Dates before the state's warm-up is complete get
+the allocator_regime_rules seed; min_days from the run's configuration
+(var allocator_regime_min_days, validated by the gate stg_run_config). Dates before the state's warm-up is complete get
 no row: the series starts at the first ready date.
 """
 
-from allocator.layers import config_int, regime_frame, required_features, rules_from_frame
+from allocator.layers import regime_frame, required_features, rules_from_frame
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental")
-    min_days = config_int(dbt.config.get("min_days"), "min_days", 1)
-
-    run_id = dbt.ref("stg_run_config").project("run_id").fetchall()[0][0]
+    # the gate (stg_run_config) has validated min_days
+    run_id, min_days = dbt.ref("stg_run_config").project("run_id, regime_min_days").fetchall()[0]
     rules = rules_from_frame(dbt.ref("allocator_regime_rules").df())
 
     regime_input = dbt.ref("int_allocator_regime_input")

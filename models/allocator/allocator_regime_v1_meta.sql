@@ -1,11 +1,9 @@
-{{ config(materialized='incremental') }}
 {#- One row per run: the regime rules and settings the run classified with,
     which rule inputs it had (a rule on a missing input is inert), its date
     range and size, and the run's configuration hash. -#}
 {%- set derived = allocator.allocator_regime_derived_inputs() -%}
 {%- set parameters = {
     'levels': ['NORMAL', 'ELEVATED', 'STRESS', 'CRISIS'],
-    'min_days': var('allocator_regime_min_days') | int,
     'escalation': 'immediate, to the highest level whose enter condition holds',
     'de_escalation': 'one level at a time, after at least min_days in the current level, when no exit condition of the level holds',
     'not_ready_dates': 'no row: the series starts at the first ready state date',
@@ -26,7 +24,7 @@ with run_config as (
 
 regimes as (
 
-    select * from {{ allocator.current_run(ref('allocator_regime_v1')) }}
+    select * from {{ ref('allocator_regime_v1') }}
 
 ),
 
@@ -121,7 +119,10 @@ final as (
         '{{ allocator.allocator_v1_version() }}' as version,
         {{ allocator.json_merge_sql(
             allocator.json_literal(parameters),
-            allocator.json_object_sql([('rules', 'cast(rule_list.rules_json as json)')])
+            allocator.json_object_sql([
+                ('rules', 'cast(rule_list.rules_json as json)'),
+                ('min_days', 'run_config.regime_min_days'),
+            ])
         ) }} as parameters,
         feature_lists.features_present,
         feature_lists.features_missing,

@@ -2,25 +2,21 @@
 
 regime -> target scalar (allocator_regime_scalars seed: 1.00 / 0.85 / 0.55 /
 0.30), smoothed by an EWMA (alpha 0.25, seeded with the first target) and
-clipped to [0.25, 1.0], via the pure functions in python/allocator/risk.py.
+clipped to [0.25, 1.0] (the run's parameters, from stg_run_config), via the pure functions in python/allocator/risk.py.
 """
 
-from allocator.layers import config_float, risk_frame, targets_from_records
+from allocator.layers import risk_frame, targets_from_records
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental")
-    alpha = config_float(dbt.config.get("ewma_alpha"), "ewma_alpha")
-    floor = config_float(dbt.config.get("scalar_floor"), "scalar_floor")
-    cap = config_float(dbt.config.get("scalar_cap"), "scalar_cap")
-
-    run_id = dbt.ref("stg_run_config").project("run_id").fetchall()[0][0]
+    # the gate (stg_run_config) has validated the parameters
+    run_id, alpha, floor, cap = dbt.ref("stg_run_config").project(
+        "run_id, risk_ewma_alpha, risk_scalar_floor, risk_scalar_cap"
+    ).fetchall()[0]
     targets = targets_from_records(
         dbt.ref("allocator_regime_scalars").project("regime, target_scalar").df().to_dict("records")
     )
-    regimes = (
-        dbt.ref("allocator_regime_v1").filter(f"run_id = '{run_id}'").project("date, regime").df()
-    )
+    regimes = dbt.ref("allocator_regime_v1").project("date, regime").df()
 
     risk = risk_frame(regimes, targets, alpha=alpha, floor=floor, cap=cap)
     risk.insert(0, "run_id", run_id)

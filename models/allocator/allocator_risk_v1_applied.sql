@@ -1,4 +1,3 @@
-{{ config(materialized='incremental') }}
 {#-
     The scalar to apply at each recorded rebalance, lagged by one rebalance:
     risk_scalar_applied at rebalance k is the risk scalar computed at
@@ -32,7 +31,7 @@ observations as (
 
 risk as (
 
-    select * from {{ allocator.current_run(ref('allocator_risk_v1')) }}
+    select * from {{ ref('allocator_risk_v1') }}
 
 ),
 

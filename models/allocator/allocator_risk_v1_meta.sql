@@ -1,10 +1,6 @@
-{{ config(materialized='incremental') }}
 {#- One row per run: the regime -> target mapping and the smoothing of the
     risk scalar, its date range and size, and the run's configuration hash. -#}
 {%- set parameters = {
-    'ewma_alpha': var('allocator_risk_ewma_alpha') | float,
-    'scalar_floor': var('allocator_risk_scalar_floor') | float,
-    'scalar_cap': var('allocator_risk_scalar_cap') | float,
     'ewma_seed': 'the first target of the run (a run that starts in stress starts de-risked)',
     'clip': 'applied to the output only; the EWMA recursion runs unclipped',
     'targets_seed': 'allocator_regime_scalars',
@@ -18,7 +14,7 @@ with run_config as (
 
 risk as (
 
-    select * from {{ allocator.current_run(ref('allocator_risk_v1')) }}
+    select * from {{ ref('allocator_risk_v1') }}
 
 ),
 
@@ -52,7 +48,12 @@ final as (
         '{{ allocator.allocator_v1_version() }}' as version,
         {{ allocator.json_merge_sql(
             allocator.json_literal(parameters),
-            allocator.json_object_sql([('targets', 'cast(target_map.targets_json as json)')])
+            allocator.json_object_sql([
+                ('targets', 'cast(target_map.targets_json as json)'),
+                ('ewma_alpha', 'run_config.risk_ewma_alpha'),
+                ('scalar_floor', 'run_config.risk_scalar_floor'),
+                ('scalar_cap', 'run_config.risk_scalar_cap'),
+            ])
         ) }} as parameters,
         case when risk_summary.row_count > 0 then '["regime"]' else '[]' end as features_present,
         case

@@ -1,4 +1,3 @@
-{{ config(materialized='incremental') }}
 {#-
     Allocator v1 state: ten features per recorded date, all measured on the
     UNSCALED book (portfolio_returns_unscaled), so the allocator never

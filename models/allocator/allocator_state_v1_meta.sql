@@ -1,4 +1,3 @@
-{{ config(materialized='incremental') }}
 {#- One row per run: how allocator_state_v1 was computed (version, windows,
     correlation method), which features it has and which it left out and
     why, its date range and size, and the run's configuration hash. -#}
@@ -12,7 +11,6 @@
     'drawdown': 'equity compounded from 1.0; running max includes the starting 1.0',
     'dd_slope_observations': windows['slope'],
     'corr_windows': [windows['short'], windows['long']],
-    'correlation_exact_max_symbols': allocator.correlation_exact_max_symbols(),
     'trend_breadth_observations': windows['breadth'],
     'sleeve_concentration_observations': windows['concentration'],
 } -%}
@@ -25,7 +23,7 @@ with run_config as (
 
 state as (
 
-    select * from {{ allocator.current_run(ref('allocator_state_v1')) }}
+    select * from {{ ref('allocator_state_v1') }}
 
 ),
 
@@ -64,7 +62,10 @@ final as (
         '{{ allocator.allocator_v1_version() }}' as version,
         {{ allocator.json_merge_sql(
             allocator.json_literal(parameters),
-            allocator.json_object_sql([('correlation_method', 'state_summary.correlation_method')])
+            allocator.json_object_sql([
+                ('correlation_method', 'state_summary.correlation_method'),
+                ('correlation_exact_max_symbols', 'run_config.correlation_exact_max_symbols'),
+            ])
         ) }} as parameters,
         feature_lists.features_present,
         feature_lists.features_missing,

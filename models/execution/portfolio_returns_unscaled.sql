@@ -1,8 +1,6 @@
-{{ config(materialized='incremental') }}
 {#- The book as the strategy (or the user's weights) built it, before the
     allocator: daily returns net of costs from start to end. The allocator's
     state is measured on this series, never on the scaled one. -#}
-{%- set settings = allocator.run_settings() -%}
 
 -- depends_on: {{ ref('stg_portfolio__returns') }}
 with run_config as (
@@ -17,7 +15,7 @@ calendar as (
 
 ),
 
-{%- if settings['portfolio_source'] == 'returns_file' %}
+{%- if allocator.portfolio_source() == 'returns_file' %}
 
 file_returns as (
 
@@ -45,7 +43,7 @@ simulated as (
 
 weights as (
 
-    select * from {{ allocator.current_run(ref('weights_raw')) }}
+    select * from {{ ref('weights_raw') }}
 
 ),
 
@@ -61,7 +59,7 @@ holdings as (
 
 ),
 
-{{ allocator.simulate_portfolio('weights', 'returns', 'holdings', settings['transaction_cost_bps']) }},
+{{ allocator.simulate_portfolio('weights', 'returns', 'holdings', 'run_config') }},
 
 {%- endif %}
 

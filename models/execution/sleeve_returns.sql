@@ -1,4 +1,3 @@
-{{ config(materialized='incremental') }}
 {#- Each sleeve's daily contribution to the book's gross return (costs are
     charged at book level): sum of its held weights x symbol returns. The
     sleeves add up to portfolio_returns_unscaled.gross_return. -#}
@@ -16,7 +15,7 @@ calendar as (
 
 sleeve_weights as (
 
-    select * from {{ allocator.current_run(ref('strategy_sleeve_weights')) }}
+    select * from {{ ref('strategy_sleeve_weights') }}
 
 ),
 

@@ -1,4 +1,3 @@
-{{ config(materialized='incremental') }}
 {#- The trend sleeve's "units": each symbol's daily return contribution to
     the trend sleeve (held weight x return), the input of trend breadth. -#}
 with run_config as (
@@ -15,7 +14,7 @@ calendar as (
 
 trend_weights as (
 
-    select * from {{ allocator.current_run(ref('strategy_sleeve_weights')) }}
+    select * from {{ ref('strategy_sleeve_weights') }}
     where sleeve = 'trend'
 
 ),

@@ -1,16 +1,15 @@
-{{ config(materialized='incremental') }}
 {#- The run's daily book, one row per (run_id, date): the return the run
     reports (scaled when the allocator is on, unscaled otherwise) next to the
     unscaled book it governs, with its equity and drawdown. -#}
 with unscaled as (
 
-    select * from {{ allocator.current_run(ref('portfolio_returns_unscaled')) }}
+    select * from {{ ref('portfolio_returns_unscaled') }}
 
 ),
 
 scaled as (
 
-    select * from {{ allocator.current_run(ref('portfolio_returns_scaled')) }}
+    select * from {{ ref('portfolio_returns_scaled') }}
 
 ),
 
@@ -37,6 +36,7 @@ with_equity as (
         *,
         -- wealth starts at 1.0 before the first return (empyrical)
         exp(sum(ln(1 + portfolio_return)) over (order by date rows between unbounded preceding and current row)) as equity,
+        exp(sum(ln(1 + portfolio_return_unscaled)) over (order by date rows between unbounded preceding and current row)) as equity_unscaled,
     from joined
 
 ),
@@ -54,6 +54,9 @@ final as (
         risk_scalar_used,
         equity,
         equity / greatest(1.0, max(equity) over (order by date rows between unbounded preceding and current row)) - 1 as drawdown,
+        equity_unscaled,
+        -- the unscaled book's drawdown: the baseline's, in a two-pass audit
+        equity_unscaled / greatest(1.0, max(equity_unscaled) over (order by date rows between unbounded preceding and current row)) - 1 as drawdown_unscaled,
     from with_equity
 
 )

@@ -85,10 +85,11 @@ baseline_daily as (
     select
         pairs.scaled_run_id,
         portfolio_returns.date,
-        portfolio_returns.drawdown,
+        -- the baseline's book is the scaled run's unscaled book
+        portfolio_returns.drawdown_unscaled as drawdown,
     from pairs
     inner join portfolio_returns
-        on pairs.baseline_run_id = portfolio_returns.run_id
+        on pairs.scaled_run_id = portfolio_returns.run_id
 
 ),
 
@@ -164,8 +165,7 @@ final as (
         scalar_usage.scalar_max,
         coalesce(regime_days.regime_days, 0) as regime_days,
         coalesce(regime_changes.regime_transitions, 0) as regime_transitions,
-        -- 252 sessions a year, as everywhere in this project
-        cast(regime_changes.regime_transitions as {{ dbt.type_float() }}) * 252 / nullif(regime_days.regime_days, 0) as transitions_per_year,
+        cast(regime_changes.regime_transitions as {{ dbt.type_float() }}) * {{ allocator.sessions_per_year() }} / nullif(regime_days.regime_days, 0) as transitions_per_year,
         worst_episode.peak_date as baseline_worst_dd_peak_date,
         worst_episode.trough_date as baseline_worst_dd_trough_date,
         worst_episode.baseline_max_drawdown,

@@ -5,7 +5,13 @@
     per interpretation flag. The wide form for a dashboard tile; the tidy
     two_pass_* marts hold the same figures by metric, regime and flag.
 -#}
-with pairs as (
+with run_config as (
+
+    select * from {{ ref('stg_run_config') }}
+
+),
+
+pairs as (
 
     select * from {{ ref('two_pass_pairs') }}
 
@@ -86,7 +92,9 @@ final as (
         pairs.start_date,
         pairs.end_date,
         pairs.is_like_for_like,
-        pairs.is_baseline_newer,
+        -- 'stale' once the baseline is published again with another
+        -- configuration or other data (macros/publish_run.sql)
+        'current' as comparison_status,
         metric_columns.baseline_cagr,
         metric_columns.scaled_cagr,
         metric_columns.delta_cagr,
@@ -135,8 +143,9 @@ final as (
             when flag_columns.flags_warning > 0 then 'warning'
             else 'good'
         end as overall_status,
-        pairs.scaled_created_at,
+        run_config.created_at as scaled_created_at,
     from pairs
+    cross join run_config
     inner join metric_columns
         on pairs.scaled_run_id = metric_columns.scaled_run_id
     inner join usage

@@ -50,10 +50,11 @@ final as (
         derisked.rebalance_date,
         derisked.risk_scalar_used,
         derisked.regime,
-        baseline_returns.drawdown as baseline_drawdown,
+        -- the baseline's book is the scaled run's unscaled book
+        baseline_returns.drawdown_unscaled as baseline_drawdown,
     from derisked
     left join portfolio_returns as baseline_returns
-        on derisked.baseline_run_id = baseline_returns.run_id
+        on derisked.scaled_run_id = baseline_returns.run_id
         and derisked.rebalance_date = baseline_returns.date
     where derisked.event_rank <= 10
 

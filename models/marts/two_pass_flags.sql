@@ -63,7 +63,6 @@ inputs as (
     select
         pairs.scaled_run_id,
         pairs.is_like_for_like,
-        pairs.is_baseline_newer,
         pairs.strategy_profile,
         pairs.baseline_strategy_profile,
         pairs.start_date,
@@ -270,7 +269,6 @@ like_for_like as (
         'like_for_like' as flag,
         case
             when not coalesce(is_like_for_like, false) then 'failure'
-            when is_baseline_newer then 'warning'
             else 'good'
         end as status,
         cast(null as {{ dbt.type_float() }}) as measured_value,
@@ -285,8 +283,6 @@ like_for_like as (
                     || ' baseline: the differences are not the allocator''s alone'
             when not coalesce(is_like_for_like, false)
                 then 'input data differ (runs.input_fingerprint): the differences are not the allocator''s alone'
-            when is_baseline_newer
-                then 'the baseline was rebuilt after the scaled run: its stored scalars may not be the ones applied'
             else 'same profile, window and input data: the differences are the allocator''s'
         end as detail,
     from inputs

@@ -18,6 +18,16 @@ run_metrics as (
 
 ),
 
+daily as (
+
+    select * from {{ ref('portfolio_returns') }}
+
+),
+
+-- the baseline's book is the scaled run's unscaled book (two_pass_pairs
+-- checks that both saw the same configuration and data)
+{{ allocator.book_metrics('daily', 'portfolio_return_unscaled', 'drawdown_unscaled') }},
+
 paired_metrics as (
 
     select
@@ -28,8 +38,8 @@ paired_metrics as (
         scaled_metrics.{{ metric.metric }} as scaled_{{ metric.metric }},
         {%- endfor %}
     from pairs
-    inner join run_metrics as baseline_metrics
-        on pairs.baseline_run_id = baseline_metrics.run_id
+    inner join metrics as baseline_metrics
+        on pairs.scaled_run_id = baseline_metrics.run_id
     inner join run_metrics as scaled_metrics
         on pairs.scaled_run_id = scaled_metrics.run_id
 

@@ -1,51 +1,56 @@
 {#-
-    Every stored two-pass pair: a scaled run that applied the precomputed
-    scalars of a baseline run stored in this database, next to that baseline.
-    Recomputed over all runs each build, so a rebuilt baseline or scaled run
-    is always paired with its current rows. Runs fed from a scalar file
-    (precomputed_source_kind = 'file') have no baseline here and are left out.
+    The two-pass pair of the run being built: a scaled run that applied the
+    scalars of a published baseline, next to that baseline (no row for a
+    baseline, or for scalars from a file). The comparison reads the baseline's
+    book as this run's unscaled book, which is the baseline's exactly when
+    both were built from the same configuration and data: is_like_for_like.
 -#}
-with runs as (
+with run_config as (
 
-    select * from {{ ref('runs') }}
+    select * from {{ ref('stg_run_config') }}
 
 ),
 
-scaled_runs as (
+fingerprints as (
 
-    select * from runs
-    where allocator_mode = 'precomputed'
-        and precomputed_source_kind = 'run'
+    select * from {{ ref('stg_run__input_fingerprints') }}
+
+),
+
+baseline as (
+
+    select
+        run_config.*,
+        json_extract_string(run_config.baseline_config_json, '$.strategy_profile') as baseline_strategy_profile,
+        cast(json_extract_string(run_config.baseline_config_json, '$.start') as date) as baseline_start_date,
+        cast(json_extract_string(run_config.baseline_config_json, '$.end') as date) as baseline_end_date,
+    from run_config
+    where run_config.precomputed_source_kind = 'run'
 
 ),
 
 final as (
 
     select
-        scaled_runs.run_id as scaled_run_id,
-        baseline_runs.run_id as baseline_run_id,
-        scaled_runs.strategy_profile,
-        scaled_runs.start_date,
-        scaled_runs.end_date,
-        baseline_runs.strategy_profile as baseline_strategy_profile,
-        baseline_runs.start_date as baseline_start_date,
-        baseline_runs.end_date as baseline_end_date,
+        baseline.run_id,
+        baseline.run_id as scaled_run_id,
+        baseline.precomputed_source as baseline_run_id,
+        baseline.strategy_profile,
+        baseline.start_date,
+        baseline.end_date,
+        baseline.baseline_strategy_profile,
+        baseline.baseline_start_date,
+        baseline.baseline_end_date,
         -- the comparison only isolates the allocator when both runs saw the
         -- same book: same profile, window and input data
         (
-            scaled_runs.strategy_profile = baseline_runs.strategy_profile
-            and scaled_runs.start_date = baseline_runs.start_date
-            and scaled_runs.end_date = baseline_runs.end_date
-            and scaled_runs.input_fingerprint = baseline_runs.input_fingerprint
+            baseline.strategy_profile = baseline.baseline_strategy_profile
+            and baseline.start_date = baseline.baseline_start_date
+            and baseline.end_date = baseline.baseline_end_date
+            and fingerprints.input_fingerprint = baseline.baseline_input_fingerprint
         ) as is_like_for_like,
-        -- a baseline rebuilt after the scaled run may no longer hold the
-        -- scalars the scaled run applied
-        baseline_runs.created_at > scaled_runs.created_at as is_baseline_newer,
-        baseline_runs.created_at as baseline_created_at,
-        scaled_runs.created_at as scaled_created_at,
-    from scaled_runs
-    inner join runs as baseline_runs
-        on scaled_runs.precomputed_source = baseline_runs.run_id
+    from baseline
+    cross join fingerprints
 
 )
 

@@ -1,11 +1,9 @@
-{{ config(materialized='incremental') }}
 {#-
     Each sleeve's weight per (rebalance, symbol) in the recorded book:
     risk budget x vol-target scale x unit weight, then every sleeve scaled by
     the same factor if the combined book's gross exposure exceeds the
     leverage cap, so sleeve weights always add up to weights_raw.
 -#}
-{%- set settings = allocator.run_settings() -%}
 
 -- depends_on: {{ ref('stg_portfolio__weights') }}
 with run_config as (
@@ -20,7 +18,7 @@ calendar as (
 
 ),
 
-{%- if settings['portfolio_source'] == 'weights_file' %}
+{%- if allocator.portfolio_source() == 'weights_file' %}
 
 file_weights as (
 
@@ -39,7 +37,7 @@ sleeve_weights as (
 
 ),
 
-{%- elif settings['portfolio_source'] == 'returns_file' %}
+{%- elif allocator.portfolio_source() == 'returns_file' %}
 
 sleeve_weights as (
 

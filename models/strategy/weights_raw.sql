@@ -1,9 +1,8 @@
-{{ config(materialized='incremental') }}
 {#- The book's target weight per (rebalance, symbol) before the allocator:
     the sum of the sleeves' weights. -#}
 with sleeve_weights as (
 
-    select * from {{ allocator.current_run(ref('strategy_sleeve_weights')) }}
+    select * from {{ ref('strategy_sleeve_weights') }}
 
 ),
 

@@ -3,14 +3,14 @@
 with sleeves as (
 
     select run_id, date, sum(sleeve_return) as sleeve_total,
-    from {{ allocator.current_run(ref('sleeve_returns')) }}
+    from {{ ref('sleeve_returns') }}
     group by run_id, date
 
 ),
 
 book as (
 
-    select * from {{ allocator.current_run(ref('portfolio_returns_unscaled')) }}
+    select * from {{ ref('portfolio_returns_unscaled') }}
 
 ),
 

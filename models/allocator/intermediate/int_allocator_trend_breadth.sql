@@ -17,7 +17,7 @@ with observations as (
 
 trend_units as (
 
-    select * from {{ allocator.current_run(ref('trend_unit_returns')) }}
+    select * from {{ ref('trend_unit_returns') }}
 
 ),
 

@@ -12,19 +12,19 @@ with run_config as (
 
 weights as (
 
-    select * from {{ allocator.current_run(ref('weights_raw')) }}
+    select * from {{ ref('weights_raw') }}
 
 ),
 
 sleeve_returns as (
 
-    select * from {{ allocator.current_run(ref('sleeve_returns')) }}
+    select * from {{ ref('sleeve_returns') }}
 
 ),
 
 trend_units as (
 
-    select * from {{ allocator.current_run(ref('trend_unit_returns')) }}
+    select * from {{ ref('trend_unit_returns') }}
 
 ),
 

@@ -1,4 +1,3 @@
-{{ config(materialized='incremental') }}
 {#- One row per run: how the lagged scalars were applied (mode, lag,
     fill value, where a precomputed run loaded them from), how many
     rebalances fell back to the fill value, date range and size, and the
@@ -11,13 +10,13 @@ with run_config as (
 
 applied as (
 
-    select * from {{ allocator.current_run(ref('allocator_risk_v1_applied')) }}
+    select * from {{ ref('allocator_risk_v1_applied') }}
 
 ),
 
 used as (
 
-    select * from {{ allocator.current_run(ref('allocator_scalars_at_rebalances')) }}
+    select * from {{ ref('allocator_scalars_at_rebalances') }}
 
 ),
 

@@ -1,4 +1,3 @@
-{{ config(materialized='incremental') }}
 {#-
     Per recorded rebalance: the run's own computed and lagged scalars next to
     the scalar actually multiplied into the weights, which depends on the
@@ -17,7 +16,7 @@ with run_config as (
 
 applied as (
 
-    select * from {{ allocator.current_run(ref('allocator_risk_v1_applied')) }}
+    select * from {{ ref('allocator_risk_v1_applied') }}
 
 ),
 
@@ -29,7 +28,7 @@ precomputed as (
 
 regimes as (
 
-    select * from {{ allocator.current_run(ref('allocator_regime_v1')) }}
+    select * from {{ ref('allocator_regime_v1') }}
 
 ),
 

@@ -10,7 +10,6 @@
     - The recorded book opens at the last rebalance before start; earlier
       rebalances only warm up signals and sleeve vol targeting.
 -#}
-{%- set settings = allocator.run_settings() -%}
 
 -- depends_on: {{ ref('stg_portfolio__weights') }}
 with sessions as (
@@ -25,7 +24,7 @@ run_config as (
 
 ),
 
-{%- if settings['portfolio_source'] == 'weights_file' %}
+{%- if allocator.portfolio_source() == 'weights_file' %}
 
 weights_dates as (
 
@@ -48,14 +47,13 @@ periods as (
     select
         sessions.date,
         sessions.session_index,
-        {%- if settings['rebalance_frequency'] == 'weekly' %}
-        {{ dbt.date_trunc('week', 'sessions.date') }} as period_start,
-        {%- elif settings['rebalance_frequency'] == 'monthly' %}
-        {{ dbt.date_trunc('month', 'sessions.date') }} as period_start,
-        {%- else %}
-        sessions.date as period_start,
-        {%- endif %}
+        case run_config.rebalance_frequency
+            when 'weekly' then {{ dbt.date_trunc('week', 'sessions.date') }}
+            when 'monthly' then {{ dbt.date_trunc('month', 'sessions.date') }}
+            else sessions.date
+        end as period_start,
     from sessions
+    cross join run_config
 
 ),
 
@@ -64,7 +62,7 @@ rebalances as (
     select
         periods.date,
         periods.session_index,
-        {%- if settings['portfolio_source'] == 'weights_file' %}
+        {%- if allocator.portfolio_source() == 'weights_file' %}
         periods.date in (select date from weights_dates) as is_rebalance,
         {%- else %}
         periods.session_index = max(periods.session_index) over (partition by periods.period_start)

@@ -1,8 +1,8 @@
 {#- A user's own target weights (var weights_path), validated like prices:
     one row per (date, symbol, sleeve); the sleeve column is optional and
     defaults to 'portfolio' (one sleeve). Empty when no file is set. -#}
-{%- set has_sleeve = 'sleeve' in allocator.relation_columns(source('portfolio_inputs', 'weights')) -%}
 {%- if var('weights_path') %}
+{%- set has_sleeve = 'sleeve' in allocator.relation_columns(source('portfolio_inputs', 'weights')) -%}
 {{ allocator.assert_valid_input(
     source('portfolio_inputs', 'weights'), var('weights_path'), 'weights',
     required_columns=['date', 'symbol', 'weight'],
@@ -12,9 +12,15 @@
 ) }}
 {%- endif %}
 
+-- read only once the gate has checked every var, the file paths included
+-- depends_on: {{ ref('stg_run_config') }}
 with source as (
 
+    -- union by name adds the optional sleeve column (null) when the file has none
     select * from {{ source('portfolio_inputs', 'weights') }}
+    union all by name
+    select cast(null as {{ dbt.type_string() }}) as sleeve
+    where false
 
 ),
 
@@ -23,11 +29,7 @@ final as (
     select
         {{ allocator.parse_date_text('cast(date as ' ~ dbt.type_string() ~ ')') }} as date,
         trim(cast(symbol as {{ dbt.type_string() }})) as symbol,
-        {%- if has_sleeve %}
         coalesce(nullif(trim(cast(sleeve as {{ dbt.type_string() }})), ''), 'portfolio') as sleeve,
-        {%- else %}
-        'portfolio' as sleeve,
-        {%- endif %}
         coalesce({{ dbt.safe_cast('weight', dbt.type_float()) }}, 0.0) as weight,
     from source
 

@@ -18,7 +18,7 @@ with observations as (
 
 sleeve_returns as (
 
-    select * from {{ allocator.current_run(ref('sleeve_returns')) }}
+    select * from {{ ref('sleeve_returns') }}
 
 ),
 

@@ -1,16 +1,15 @@
-{{ config(materialized='incremental') }}
 {#- The book's weights after the allocator: weights_raw x the scalar used at
     that rebalance (1.0 in mode off). Both weights are kept for the audit.
     A returns-only portfolio has no weights, so no rows. -#}
 with weights as (
 
-    select * from {{ allocator.current_run(ref('weights_raw')) }}
+    select * from {{ ref('weights_raw') }}
 
 ),
 
 scalars as (
 
-    select * from {{ allocator.current_run(ref('allocator_scalars_at_rebalances')) }}
+    select * from {{ ref('allocator_scalars_at_rebalances') }}
 
 ),
 

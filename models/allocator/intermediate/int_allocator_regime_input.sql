@@ -9,7 +9,7 @@
 -#}
 with state as (
 
-    select * from {{ allocator.current_run(ref('allocator_state_v1')) }}
+    select * from {{ ref('allocator_state_v1') }}
 
 ),
 

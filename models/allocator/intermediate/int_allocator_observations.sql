@@ -4,7 +4,7 @@
     history the run did not record. -#}
 with portfolio_returns as (
 
-    select * from {{ allocator.current_run(ref('portfolio_returns_unscaled')) }}
+    select * from {{ ref('portfolio_returns_unscaled') }}
 
 ),
 

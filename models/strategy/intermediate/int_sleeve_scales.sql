@@ -5,8 +5,7 @@
     within the leverage cap. A sleeve without a full window is not ready and
     gets no weight.
 -#}
-{%- set settings = allocator.run_settings() -%}
-{%- set vol_days = settings['sleeve_vol_lookback_days'] | int -%}
+{%- set vol_days = 'run_config.sleeve_vol_lookback_days' -%}
 
 with unit_returns as (
 
@@ -34,6 +33,7 @@ realised as (
         {{ allocator.annualised_vol('unit_return', 'by_sleeve ' ~ allocator.trailing_rows(vol_days)) }} as realised_vol,
         count(*) over (by_sleeve {{ allocator.trailing_rows(vol_days) }}) as vol_observations,
     from unit_returns
+    cross join run_config
     window by_sleeve as (partition by sleeve order by date)
 
 ),

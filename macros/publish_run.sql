@@ -1,0 +1,179 @@
+{#-
+    A run is built, tested and published as one unit.
+
+    Every node builds plain tables holding only the run being built, in the
+    schema `build`, and its tests run there. The on-run-end hook publishes
+    them into the shared run-keyed tables (`artifacts.*` for the layers,
+    `marts.*` for what users and BI read) only when every model of the run
+    was built (or linked from its baseline) in this invocation and no node
+    or test failed, and does so in one transaction: a failure, a failing
+    test, kill -9 or a full disk at any point leaves every stored run,
+    this run's previous build included, as it was.
+-#}
+
+{#- The publishing models of this project, as {name: schema}. -#}
+{% macro published_models() -%}
+    {%- set published = {} -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name
+        and node.config.enabled and (node.config.meta or {}).get('publish') -%}
+        {%- do published.update({node.name: node.config.meta['publish']}) -%}
+    {%- endfor -%}
+    {{ return(published) }}
+{%- endmacro %}
+
+
+{#- True for the commands that build a run. -#}
+{% macro is_build_command() -%}
+    {{ return(flags.WHICH in ['build', 'run', 'retry']) }}
+{%- endmacro %}
+
+
+{#- Models that a scaled run with reuse_baseline_layers reads from its
+    baseline's published rows: the published models tagged `unscaled`. -#}
+{% macro baseline_layers() -%}
+    {%- set layers = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name
+        and node.config.enabled and 'unscaled' in node.tags
+        and (node.config.meta or {}).get('publish') == 'artifacts' -%}
+        {%- do layers.append(node.name) -%}
+    {%- endfor -%}
+    {{ return(layers | sort) }}
+{%- endmacro %}
+
+
+{#- on-run-start: with reuse_baseline_layers, the baseline's published
+    unscaled layers become views in `build`, where the scaled run's models
+    read them, instead of being recomputed. The gate then checks that the
+    baseline was built with this run's configuration; if not, the build
+    fails and nothing is published. -#}
+{% macro link_baseline_layers() -%}
+    {%- if not execute or not allocator.is_build_command() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set block = var('allocator_v1', {}) or {} -%}
+    {%- set baseline = block.get('precomputed_run_id') if block is mapping else none -%}
+    {%- if (var('reuse_baseline_layers', false) | string | lower) != 'true' or not baseline -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set statements = ['create schema if not exists ' ~ target.schema] -%}
+    {%- for name in allocator.baseline_layers() -%}
+        {%- set relation = target.schema ~ '.' ~ name -%}
+        {%- do statements.append('drop table if exists ' ~ relation) -%}
+        {%- do statements.append('drop view if exists ' ~ relation) -%}
+        {%- do statements.append(
+            'create view ' ~ relation ~ ' as select * replace ((select run_id from '
+            ~ target.schema ~ '.stg_run_config) as run_id) from artifacts.' ~ name
+            ~ ' where run_id = ' ~ allocator.sql_literal(baseline)
+        ) -%}
+    {%- endfor -%}
+    {%- if adapter.get_relation(target.database, 'artifacts', 'runs') is none
+        and adapter.get_relation(target.database, 'marts', 'runs') is none -%}
+        {{ log("reuse_baseline_layers: no run is published in this database yet; the gate will refuse the build", info=true) }}
+        {{ return('') }}
+    {%- endif -%}
+    {#- dbt runs start hooks in a transaction it does not commit here: commit
+        the links ourselves, and leave dbt an empty transaction to close -#}
+    {%- do run_query(statements | join(';\n') ~ ';\ncommit;\nbegin transaction') -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{#- Why this invocation's run cannot be published, or none. -#}
+{% macro unpublishable_reason(results) -%}
+    {%- set statuses = {} -%}
+    {%- set failed = [] -%}
+    {%- for result in results -%}
+        {%- set status = result.status | string | lower -%}
+        {%- do statuses.update({result.node.unique_id: status}) -%}
+        {%- if status in ['error', 'fail', 'runtime error', 'skipped'] -%}
+            {%- do failed.append(result.node.name ~ ' (' ~ status ~ ')') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if failed -%}
+        {{ return('failed: ' ~ failed[:5] | join(', ') ~ (' and ' ~ (failed | length - 5) ~ ' more' if failed | length > 5 else '')) }}
+    {%- endif -%}
+    {#- a scaled run that reads its baseline's layers builds none of the
+        `unscaled` models: the ones it publishes are linked views, the others
+        only feed those -#}
+    {%- set reusing = (var('reuse_baseline_layers', false) | string | lower) == 'true' -%}
+    {%- set missing = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name
+        and node.config.enabled and not (reusing and 'unscaled' in node.tags)
+        and statuses.get(node.unique_id) != 'success' -%}
+        {%- do missing.append(node.name) -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {{ return('this invocation did not build ' ~ (missing | length) ~ ' model(s) of the run (' ~ (missing | sort)[:5] | join(', ') ~ (', ...' if missing | length > 5 else '') ~ '): build the whole project') }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+
+{#- on-run-end: publish the run just built, all of it or nothing. -#}
+{% macro publish_run(results) -%}
+    {%- if not execute or not allocator.is_build_command() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set reason = allocator.unpublishable_reason(results) -%}
+    {%- if reason -%}
+        {#- a failed node already fails the command; an incomplete one must too,
+            or a partial build would look stored -#}
+        {%- set message = "Run not published (" ~ reason ~ "): every stored run is as it was." -%}
+        {%- if reason.startswith('failed') -%}
+            {{ log(message, info=true) }}
+            {{ return('') }}
+        {%- endif -%}
+        {{ exceptions.raise_compiler_error(message) }}
+    {%- endif -%}
+    {%- set config = run_query("select run_id, config_hash from " ~ target.schema ~ ".stg_run_config").rows[0] -%}
+    {%- set run_id = allocator.sql_literal(config[0]) -%}
+    {%- set published = allocator.published_models() -%}
+    {%- set columns = {} -%}
+    {%- for row in run_query(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns"
+        ~ " where table_schema in ('" ~ target.schema ~ "', 'artifacts', 'marts') order by ordinal_position"
+    ).rows -%}
+        {%- do columns.setdefault(row[0] ~ '.' ~ row[1], []).append([row[2], row[3]]) -%}
+    {%- endfor -%}
+    {%- set statements = ['begin transaction', 'create schema if not exists artifacts', 'create schema if not exists marts'] -%}
+    {%- for name, schema in published | dictsort -%}
+        {%- set built = target.schema ~ '.' ~ name -%}
+        {%- set stored = schema ~ '.' ~ name -%}
+        {%- do statements.append('create table if not exists ' ~ stored ~ ' as select * from ' ~ built ~ ' where false') -%}
+        {%- set stored_names = columns.get(stored, []) | map('first') | list -%}
+        {%- if stored_names -%}
+            {%- for column in columns.get(built, []) if column[0] not in stored_names -%}
+                {%- do statements.append('alter table ' ~ stored ~ ' add column "' ~ column[0] ~ '" ' ~ column[1]) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {#- the two_pass marts are keyed by scaled_run_id -#}
+        {%- set key = 'run_id' if 'run_id' in (columns.get(built, []) | map('first') | list) else 'scaled_run_id' -%}
+        {%- do statements.append('delete from ' ~ stored ~ ' where ' ~ key ~ ' = ' ~ run_id) -%}
+        {#- every row a build holds is the run's: the key is set, not trusted -#}
+        {%- do statements.append('insert into ' ~ stored ~ ' by name select * replace (' ~ run_id ~ ' as ' ~ key ~ ') from ' ~ built) -%}
+    {%- endfor -%}
+    {%- do statements.extend(allocator.mark_stale_comparisons(run_id)) -%}
+    {%- do statements.append('commit') -%}
+    {%- do run_query(statements | join(';\n')) -%}
+    {{ log("Published run " ~ config[0] ~ " into " ~ (published | length) ~ " tables (artifacts, marts) in one transaction.", info=true) }}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{#- A scaled run's comparison is stale once its baseline is published again
+    with another configuration or other input data than it was compared
+    with; the scaled run's rows are kept, marked, never rewritten. -#}
+{% macro mark_stale_comparisons(run_id) -%}
+    {%- set baseline = "(select config_hash, input_fingerprint from marts.runs where run_id = " ~ run_id ~ ")" -%}
+    {%- set stale = "in (select run_id from marts.runs where precomputed_source_kind = 'run' and precomputed_source = " ~ run_id
+        ~ " and run_id <> " ~ run_id
+        ~ " and (baseline_config_hash is distinct from (select config_hash from " ~ baseline ~ ")"
+        ~ " or baseline_input_fingerprint is distinct from (select input_fingerprint from " ~ baseline ~ ")))" -%}
+    {{ return([
+        "update marts.two_pass_comparison set comparison_status = 'stale' where scaled_run_id " ~ stale,
+        "update marts.runs set comparison_status = 'stale' where run_id " ~ stale,
+    ]) }}
+{%- endmacro %}

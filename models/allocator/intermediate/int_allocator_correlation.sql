@@ -1,0 +1,74 @@
+{#-
+    Average pairwise correlation of the portfolio's symbols (every symbol held
+    in weights_raw during the run) over the last 20 and 60 observations, by
+    the method the run's universe calls for: exact up to
+    correlation_exact_max_symbols held symbols, implied above (each method is
+    its own model, and the one not used computes nothing).
+-#}
+with observations as (
+
+    select * from {{ ref('int_allocator_observations') }}
+
+),
+
+weights as (
+
+    select * from {{ ref('weights_raw') }}
+
+),
+
+run_config as (
+
+    select * from {{ ref('stg_run_config') }}
+
+),
+
+exact as (
+
+    select * from {{ ref('int_allocator_correlation_exact') }}
+
+),
+
+implied as (
+
+    select * from {{ ref('int_allocator_correlation_implied') }}
+
+),
+
+method as (
+
+    select
+        case
+            when (select count(distinct symbol) from weights) <= run_config.correlation_exact_max_symbols
+            then 'exact'
+            else 'implied'
+        end as correlation_method,
+    from run_config
+
+),
+
+correlations as (
+
+    select * from exact
+    union all
+    select * from implied
+
+),
+
+final as (
+
+    select
+        observations.date,
+        correlations.corr_20d,
+        correlations.corr_60d,
+        coalesce(correlations.corr_20d_pairs, 0) as corr_20d_pairs,
+        coalesce(correlations.corr_60d_pairs, 0) as corr_60d_pairs,
+        method.correlation_method,
+    from observations
+    cross join method
+    left join correlations
+        on observations.date = correlations.date
+
+)
+
+select * from final
