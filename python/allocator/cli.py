@@ -24,6 +24,7 @@ reports/ in the project; --reports-dir overrides).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import importlib.metadata
 import os
@@ -179,6 +180,15 @@ def _test_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _replace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="rebuild a stored run id even as a different run (kind, profile, window or "
+        "inputs); a replaced baseline's comparisons are marked stale",
+    )
+
+
 def _window_options(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument(
         "--strategy-profile",
@@ -254,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precomputed-run-id", help="the stored run whose scalars to apply")
     _input_options(run)
     _test_option(run)
+    _replace_option(run)
 
     two_pass = commands.add_parser(
         "two-pass",
@@ -275,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     two_pass.add_argument("--tag", help="suffix added to generated run ids")
     _input_options(two_pass)
     _test_option(two_pass)
+    _replace_option(two_pass)
 
     regime = commands.add_parser(
         "regime-report", parents=[common], help="regime distribution and transitions of a run"
@@ -336,6 +348,7 @@ def _cmd_run(args: argparse.Namespace, settings: workflow.Settings) -> None:
         mode,
         args.precomputed_run_id,
         inputs=tuple(sorted(inputs.items())),
+        replace_run=args.replace,
     )
     workflow.run(settings, request, _emit)
 
@@ -389,6 +402,7 @@ def _cmd_two_pass(
         )
     )
     validate.check_run_id(scaled_id, "--scaled-run-id")
+    baseline = dataclasses.replace(baseline, replace_run=bool(getattr(args, "replace", False)))
     started = time.perf_counter()
     comparison = workflow.two_pass(
         settings, baseline, scaled_id, _emit, reuse_baseline=bool(args.baseline_run_id)

@@ -13,6 +13,11 @@ import duckdb
 
 from allocator.errors import AllocatorError
 
+#: Where published runs live (macros/publish_run.sql): marts first, then the
+#: layers. Unqualified table names resolve in this order.
+PUBLISHED_SCHEMAS = ("marts", "artifacts")
+SEARCH_PATH = ",".join(PUBLISHED_SCHEMAS)
+
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
@@ -62,16 +67,17 @@ def read_only(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     except duckdb.Error as exc:
         _raise_for(db_path, exc)
     try:
+        con.execute(f"set search_path = '{SEARCH_PATH}'")
         yield con
     finally:
         con.close()
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Is there a table or view of this name in the main schema?"""
+    """Is there a published table of this name (marts or artifacts)?"""
     row = con.execute(
         "select count(*) from information_schema.tables "
-        "where table_schema = 'main' and table_name = ?",
+        "where table_schema in ('marts', 'artifacts') and table_name = ?",
         [table],
     ).fetchone()
     return bool(row and row[0])

@@ -35,8 +35,6 @@ class DbtOutcome:
     counts: Mapping[str, int] = field(default_factory=dict)
     errors: Sequence[str] = ()
     manifest: Any = None
-    # run-keyed (incremental) models this invocation rewrote, in order
-    written: Sequence[str] = ()
 
     def describe(self) -> str:
         """e.g. 'dbt build ok in 4.2 s: 58 success, 131 pass'."""
@@ -145,17 +143,6 @@ def node_errors(results: Sequence[Any]) -> list[str]:
     return messages
 
 
-def written_run_tables(results: Sequence[Any]) -> list[str]:
-    """The run-keyed (incremental) models that were rewritten successfully."""
-    return [
-        result.node.name
-        for result in results
-        if _status(result) == "success"
-        and getattr(result.node, "resource_type", None) == "model"
-        and getattr(result.node.config, "materialized", None) == "incremental"
-    ]
-
-
 def status_counts(results: Sequence[Any]) -> dict[str, int]:
     """How many nodes ended in each status (success, pass, error, skipped, ...)."""
     return dict(Counter(_status(result) for result in results))
@@ -260,5 +247,4 @@ def invoke(
         seconds,
         status_counts(results),
         tuple(errors),
-        written=tuple(written_run_tables(results)),
     )

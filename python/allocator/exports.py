@@ -19,6 +19,7 @@ import duckdb
 
 from allocator.database import table_exists
 from allocator.errors import AllocatorError
+from allocator.run_config import sql_literal
 
 
 @dataclass(frozen=True)
@@ -116,15 +117,11 @@ def _quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """Column names of a table in table order."""
     rows = con.execute(
         "select column_name from information_schema.columns "
-        "where table_schema = 'main' and table_name = ? order by ordinal_position",
+        "where table_schema in ('marts', 'artifacts') and table_name = ? order by ordinal_position",
         [table],
     ).fetchall()
     return [row[0] for row in rows]
@@ -152,7 +149,7 @@ def export_query(spec: CsvExport, columns: Sequence[str], run_id: str) -> str:
     order = ", ".join(_quote_identifier(c) for c in spec.order_by)
     return (
         f"select {select} from {_quote_identifier(spec.table)} "
-        f"where run_id = {_quote_literal(run_id)} order by {order}"
+        f"where run_id = {sql_literal(run_id)} order by {order}"
     )
 
 
@@ -164,7 +161,7 @@ def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> Path:
     """
 
     def copy(tmp: Path) -> None:
-        con.execute(f"copy ({query}) to {_quote_literal(str(tmp))} (header, delimiter ',')")
+        con.execute(f"copy ({query}) to {sql_literal(str(tmp))} (header, delimiter ',')")
 
     return atomic_write(path, copy)
 

@@ -50,9 +50,15 @@ def file_problem(frame: pd.DataFrame, path: str) -> str | None:
         try:
             value = float(str(raw_value).strip())
         except ValueError:
-            return f"{where}, line {line}, date {raw_date}: risk_scalar_applied '{raw_value}' is not a number"
+            return (
+                f"{where}, line {line}, date {raw_date}: "
+                f"risk_scalar_applied '{raw_value}' is not a number"
+            )
         if not math.isfinite(value) or value <= 0 or value > 1:
-            return f"{where}, line {line}, date {raw_date}: risk_scalar_applied {raw_value} is not in (0, 1]"
+            return (
+                f"{where}, line {line}, date {raw_date}: "
+                f"risk_scalar_applied {raw_value} is not in (0, 1]"
+            )
         key = date.date().isoformat()
         if key in seen:
             return f"{where}, line {line}: date {key} appears more than once"
@@ -61,8 +67,10 @@ def file_problem(frame: pd.DataFrame, path: str) -> str | None:
 
 
 def load_file(session: Any, path: str) -> pd.DataFrame:
-    reader = "read_parquet(?)" if path.lower().endswith(".parquet") else (
-        "read_csv(?, all_varchar = true, header = true)"
+    reader = (
+        "read_parquet(?)"
+        if path.lower().endswith(".parquet")
+        else ("read_csv(?, all_varchar = true, header = true)")
     )
     raw = session.execute(f"select * from {reader}", [path]).df().astype(str)
     problem = file_problem(raw, path)

@@ -49,6 +49,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from allocator.run_config import sql_literal
+
 TRADING_DAYS = 252
 DEFAULT_START = "1990-01-02"
 DEFAULT_SEED = 7
@@ -301,11 +303,6 @@ def generate_market(
 # --------------------------------------------------------------------------- IO
 
 
-def _sql_path(path: Path) -> str:
-    """Path as a SQL string literal (COPY ... TO does not take bound parameters)."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def write_long(frame: pd.DataFrame, path: Path) -> Path:
     """Write a long ``date, symbol, close`` frame as zstd Parquet, or CSV for ``*.csv``.
 
@@ -323,7 +320,7 @@ def write_long(frame: pd.DataFrame, path: Path) -> Path:
                        cast(symbol as varchar) as symbol,
                        cast(close as double) as close
                 from frame
-            ) to {_sql_path(path)} ({options})
+            ) to {sql_literal(path)} ({options})
             """
         )
     finally:
@@ -341,7 +338,7 @@ def write_regimes(frame: pd.DataFrame, path: Path) -> Path:
             copy (
                 select cast(date as date) as date, cast(regime as varchar) as regime
                 from frame
-            ) to {_sql_path(path)} (format csv, header)
+            ) to {sql_literal(path)} (format csv, header)
             """
         )
     finally:

@@ -35,16 +35,13 @@ DEMO_BASELINE_RUN_ID = "demo_base"
 DEMO_SCALED_RUN_ID = "demo_scaled"
 PROFILES_SEED = Path("seeds") / "strategy_profiles.csv"
 SCALAR_FILENAME = "allocator_risk_v1_applied.csv"
-# The comparison marts (tag two_pass) are rebuilt by pass 2; building them in
-# pass 1 as well would only be thrown away.
-PASS_1_EXCLUDE = ("tag:two_pass",)
 # --no-tests: dbt build without tests (dbt run would not load the seeds)
 NO_TESTS_EXCLUDE = ("resource_type:test", "resource_type:unit_test")
 # What pass 2 does not rebuild (or re-test): the seeds pass 1 loaded seconds
 # before, and the layers the scalars cannot change (tag unscaled: the typed
-# inputs, strategy, execution, state, regime, risk), whose run-keyed rows pass 2
-# copies from the baseline instead (var reuse_baseline_layers,
-# macros/reuse_baseline_layers.sql).
+# inputs, strategy, execution, state, regime, risk), which pass 2 reads from
+# the baseline's published rows (var reuse_baseline_layers; the on-run-start
+# hook in macros/publish_run.sql links them).
 PASS_2_EXCLUDE = (
     "resource_type:seed",
     "tag:unscaled",
@@ -83,8 +80,10 @@ class RunRequest:
     end: dt.date
     mode: str = "off"
     precomputed_run_id: str | None = None
-    # copy the baseline's unscaled layers instead of recomputing them
+    # read the baseline's published unscaled layers instead of recomputing them
     reuse_baseline_layers: bool = False
+    # rebuild a stored run id as a different run (var replace_run)
+    replace_run: bool = False
     # input-file vars (prices_path, ...) that differ from dbt_project.yml's
     inputs: tuple[tuple[str, str], ...] = ()
 
@@ -103,6 +102,8 @@ class RunRequest:
         )
         if self.reuse_baseline_layers:
             dbt_vars["reuse_baseline_layers"] = True
+        if self.replace_run:
+            dbt_vars["replace_run"] = True
         return {**dbt_vars, **self.parse_vars()}
 
 
@@ -224,22 +225,10 @@ def _failure(
 
 
 def _stored_state(outcome: dbt_invoke.DbtOutcome, settings: Settings, run_id: str | None) -> str:
-    """What a failed pass left in the database, said plainly."""
-    if not outcome.written or run_id is None:
-        return f"Runs stored before this pass are unchanged in {settings.db_path}."
-    shown = ", ".join(outcome.written[:4]) + (
-        f" and {len(outcome.written) - 4} more" if len(outcome.written) > 4 else ""
-    )
-    registry = (
-        "its registry row (runs) as well"
-        if "runs" in outcome.written
-        else "but not its registry row (runs)"
-    )
-    return (
-        f"Run '{run_id}' is incomplete in {settings.db_path}: before the failure this pass "
-        f"replaced its rows in {len(outcome.written)} table(s) ({shown}), {registry}. Fix the "
-        f"cause and build run '{run_id}' again; other runs are unchanged."
-    )
+    """What a failed pass left in the database: nothing (runs are published
+    whole, in one transaction, only when the build and its tests passed)."""
+    what = f"run '{run_id}' was not published; " if run_id else ""
+    return f"Nothing was stored: {what}every run in {settings.db_path} is as it was."
 
 
 def build(
@@ -441,15 +430,14 @@ def two_pass(
     if reuse_baseline:
         emit(f"pass 1/2: reusing stored baseline {baseline.run_id}")
     else:
-        build(settings, baseline, "pass 1/2 (baseline)", emit, manifest, PASS_1_EXCLUDE)
+        build(settings, baseline, "pass 1/2 (baseline)", emit, manifest)
         export(settings, baseline.run_id, emit)
-    # with a reused baseline the input tables may come from another run's
-    # inputs, so pass 2 then builds everything
-    if reuse_baseline:
-        build(settings, scaled, "pass 2/2 (scaled)", emit, manifest)
-    else:
-        scaled = replace(scaled, reuse_baseline_layers=True)
-        build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, PASS_2_EXCLUDE)
+    # pass 2 reads the baseline's published unscaled layers; the gate checks
+    # they were built with this configuration. A stored baseline (pass 1
+    # skipped) may be older than the seeds in the build schema: reload them.
+    scaled = replace(scaled, reuse_baseline_layers=True)
+    exclude = tuple(e for e in PASS_2_EXCLUDE if not (reuse_baseline and e == "resource_type:seed"))
+    build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, exclude)
     # the scaled run's export writes the comparison files as well
     export(settings, scaled.run_id, emit)
     with database.read_only(settings.db_path) as con:
