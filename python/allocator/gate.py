@@ -122,8 +122,13 @@ def config_frame(
     """One row: the resolved run, or only `problem` when a var is wrong."""
     given = json.loads(run_vars_json)
     rules = [
-        [str(r.feature), str(r.level), str(r.direction), float(r.enter_threshold),
-         float(r.exit_threshold)]
+        [
+            str(r.feature),
+            str(r.level),
+            str(r.direction),
+            float(r.enter_threshold),
+            float(r.exit_threshold),
+        ]
         for r in regime_rules.sort_values(["feature", "level", "direction"]).itertuples()
     ]
     scalars = {

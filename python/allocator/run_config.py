@@ -397,7 +397,9 @@ def _precomputed_source(
     baseline = block["precomputed_run_id"]
     if baseline is None:
         path = check_path(
-            block["precomputed_scalar_filename"], "allocator_v1.precomputed_scalar_filename", file_exists
+            block["precomputed_scalar_filename"],
+            "allocator_v1.precomputed_scalar_filename",
+            file_exists,
         )
         return "file", path
     if baseline == run_id:
@@ -461,9 +463,11 @@ def _identity_check(
     differing = _differences(old, config, IDENTITY_KEYS)
     if not differing:
         return run_id, ()
-    users = f" It is the baseline of scaled run(s) {', '.join(stored.scaled_runs)}." if (
-        stored.scaled_runs
-    ) else ""
+    users = (
+        f" It is the baseline of scaled run(s) {', '.join(stored.scaled_runs)}."
+        if (stored.scaled_runs)
+        else ""
+    )
     if not replace_run:
         raise _fail(
             "run_id",

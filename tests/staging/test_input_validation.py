@@ -48,7 +48,8 @@ def check_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         ["run-operation", "check_input_file", "--args", f"{{paths: [{', '.join(paths)}]}}"],
         work / "check.duckdb",
     )
-    assert result.returncode == 0, result.stdout
+    # the batch holds invalid files, so the operation fails after naming each
+    assert result.returncode != 0, result.stdout
     verdicts = {}
     for line in result.stdout.splitlines():
         match = re.search(r"(OK|INVALID) .*?([\w-]+\.(csv|parquet))", line)
@@ -70,21 +71,20 @@ def test_good_file_passes(check_output: dict[str, str]) -> None:
     assert "OK" in check_output.get("good_prices.csv", "OK good_prices.csv")
 
 
-def stored_prices(db_path: Path) -> int:
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute("select count(*) from stg_market__prices").fetchone()[0]
-
-
-def test_bad_file_stops_the_build_and_keeps_stored_data(dbt_db: Path) -> None:
-    good = run_dbt(["run", "-s", "stg_market__prices"], dbt_db, {"prices_path": str(GOOD_PRICES)})
-    assert good.returncode == 0, good.stdout
-    assert stored_prices(dbt_db) == 6
-
+def test_bad_file_stops_the_build_and_publishes_nothing(dbt_db: Path) -> None:
     bad_path = FIXTURES / "duplicate_row.csv"
-    bad = run_dbt(["run", "-s", "stg_market__prices"], dbt_db, {"prices_path": str(bad_path)})
+    bad = run_dbt(
+        ["build", "--exclude", "resource_type:unit_test"], dbt_db, {"prices_path": str(bad_path)}
+    )
     assert bad.returncode != 0
     assert f"prices file '{bad_path}': symbol AAA, date 2020-01-03: appears 2 times" in bad.stdout
-    assert stored_prices(dbt_db) == 6
+    assert "Run not published" in bad.stdout
+    with duckdb.connect(str(dbt_db), read_only=True) as con:
+        published = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema in ('artifacts', 'marts')"
+        ).fetchone()[0]
+    assert published == 0
 
 
 def test_input_order_and_missing_closes(dbt_db: Path, tmp_path: Path) -> None:
@@ -100,9 +100,17 @@ def test_input_order_and_missing_closes(dbt_db: Path, tmp_path: Path) -> None:
         "2020-01-03,AAA,\n"
         "2020-01-02,BBB,20.0\n"
     )
-    result = run_dbt(["run", "-s", "+stg_market__returns"], dbt_db, {"prices_path": str(shuffled)})
-    assert result.returncode == 0, result.stdout
+    # a partial build: staging is built and tested in the build schema, and
+    # the run is (rightly) not published
+    result = run_dbt(
+        ["build", "-s", "+stg_market__returns", "--exclude", "resource_type:unit_test"],
+        dbt_db,
+        {"prices_path": str(shuffled)},
+    )
+    assert "Run not published" in result.stdout, result.stdout
+    assert "ERROR creating" not in result.stdout, result.stdout
     with duckdb.connect(str(dbt_db), read_only=True) as con:
+        con.execute("set search_path = 'build'")
         rows = con.execute(
             "select symbol, cast(date as varchar), simple_return, missed_sessions, is_gap_return "
             "from stg_market__returns order by symbol, date"
