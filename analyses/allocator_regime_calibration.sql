@@ -5,13 +5,15 @@
       regime changes per year (< 20; a year = 252 classified dates),
       the regime mix of Q4 2008 and of March 2020 (STRESS or CRISIS).
     Run it with
-      dbt compile --select allocator_regime_calibration
+      dbt compile --select allocator_regime_calibration --vars '{run_id: demo_base}'
     and execute target/compiled/allocator/analyses/allocator_regime_calibration.sql
     on the database (e.g. duckdb allocator.duckdb < that file); one row per figure.
 -#}
 with regimes as (
 
-    select * from {{ allocator.current_run(ref('allocator_regime_v1')) }}
+    -- the published run named by var run_id
+    select * from artifacts.allocator_regime_v1
+    where run_id = {{ allocator.sql_literal(var('run_id', 'demo_base')) }}
 
 ),
 

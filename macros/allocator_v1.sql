@@ -24,6 +24,14 @@
 {%- endmacro %}
 
 
+{#- The share of a precomputed run's rebalances its scalars must cover; the
+    rest fall back to apply_missing_scalar_as (the seeds' 1.0). A baseline of
+    the same profile and window covers all of them. -#}
+{% macro precomputed_min_coverage() -%}
+    {{ return(0.9) }}
+{%- endmacro %}
+
+
 {#- Running product (equity from simple returns). DuckDB's product
     aggregate is the exact cumulative product. -#}
 {% macro cumulative_product(expression, window_spec) -%}

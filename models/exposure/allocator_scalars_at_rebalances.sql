@@ -7,6 +7,9 @@
       precomputed  the risk_scalar_applied loaded for that rebalance date from
                    an earlier run or a file (stg_allocator__precomputed_scalars);
                    apply_missing_scalar_as when the source lacks the date.
+    Precomputed scalars that match fewer than precomputed_min_coverage of the
+    run's rebalances (a file for another calendar, a baseline with another
+    window) stop the build: filling the rest with 1.0 would pass for a run.
 -#}
 with run_config as (
 
@@ -63,6 +66,34 @@ chosen as (
 
 ),
 
+coverage as (
+
+    select
+        count(*) as rebalances,
+        count(case when not is_missing_filled then 1 end) as matched,
+    from chosen
+
+),
+
+checked as (
+
+    select
+        case
+            when run_config.allocator_mode = 'precomputed'
+                and coverage.matched < {{ allocator.precomputed_min_coverage() }} * coverage.rebalances
+            then error(
+                'run ''' || run_config.run_id || ''': the precomputed scalars of ' || run_config.precomputed_source
+                || ' match ' || cast(coverage.matched as varchar) || ' of the run''s '
+                || cast(coverage.rebalances as varchar) || ' rebalances; at least '
+                || cast({{ allocator.precomputed_min_coverage() }} * 100 as varchar)
+                || '% must match (a baseline or file of the same calendar and window as the run)'
+            )
+        end as failed,
+    from run_config
+    cross join coverage
+
+),
+
 final as (
 
     select
@@ -76,6 +107,8 @@ final as (
         chosen.regime,
     from chosen
     cross join run_config
+    cross join checked
+    where checked.failed is null
 
 )
 

@@ -16,7 +16,6 @@ from allocator.errors import AllocatorError
 #: Where published runs live (macros/publish_run.sql): marts first, then the
 #: layers. Unqualified table names resolve in this order.
 PUBLISHED_SCHEMAS = ("marts", "artifacts")
-SEARCH_PATH = ",".join(PUBLISHED_SCHEMAS)
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
@@ -67,10 +66,25 @@ def read_only(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     except duckdb.Error as exc:
         _raise_for(db_path, exc)
     try:
-        con.execute(f"set search_path = '{SEARCH_PATH}'")
+        use_published_schemas(con)
         yield con
     finally:
         con.close()
+
+
+def use_published_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """Resolve unqualified table names in the published schemas that exist
+    (DuckDB refuses a search path naming a missing schema)."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "select schema_name from information_schema.schemata where catalog_name = "
+            "current_database()"
+        ).fetchall()
+    }
+    schemas = [schema for schema in PUBLISHED_SCHEMAS if schema in present]
+    if schemas:
+        con.execute(f"set search_path = '{','.join(schemas)}'")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -16,8 +16,10 @@ SYMBOLS = "('AAPL', 'JPM', 'KO', 'XOM', 'MSFT', 'PFE', 'WMT', 'GE')"
 
 
 def build_weights(db: Path, prices: Path) -> dict[tuple[str, str, str], float]:
+    # the whole run, without its tests (they run elsewhere): only a whole run
+    # is published
     result = run_dbt(
-        ["build", "-s", "+strategy_sleeve_weights"],
+        ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],
         db,
         {
             "prices_path": str(prices),
@@ -31,7 +33,7 @@ def build_weights(db: Path, prices: Path) -> dict[tuple[str, str, str], float]:
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "select cast(rebalance_date as varchar), sleeve, symbol, weight "
-            "from strategy_sleeve_weights"
+            "from artifacts.strategy_sleeve_weights"
         ).fetchall()
     return {(date, sleeve, symbol): weight for date, sleeve, symbol, weight in rows}
 

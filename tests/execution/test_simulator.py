@@ -32,9 +32,7 @@ def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run 'a' twice and run 'b' once into one database."""
     db = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
     for run_id in ("a", "a", "b"):
-        result = run_dbt(
-            ["build", "-s", "+portfolio_returns_unscaled", "+sleeve_returns"], db, tiny_vars(run_id)
-        )
+        result = run_dbt(["build"], db, tiny_vars(run_id))
         assert result.returncode == 0, result.stdout
     return db
 
@@ -42,7 +40,7 @@ def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_portfolio_returns_equal_hand_computation(tiny_db: Path) -> None:
     with duckdb.connect(str(tiny_db), read_only=True) as con:
         rows = con.execute(
-            "select cast(date as varchar), net_return from portfolio_returns_unscaled "
+            "select cast(date as varchar), net_return from artifacts.portfolio_returns_unscaled "
             "where run_id = 'a' order by date"
         ).fetchall()
     expected = hand_computed_returns()
@@ -55,7 +53,7 @@ def test_costs_are_charged_on_turnover(tiny_db: Path) -> None:
     with duckdb.connect(str(tiny_db), read_only=True) as con:
         rows = con.execute(
             "select cast(date as varchar), turnover, transaction_cost "
-            "from portfolio_returns_unscaled "
+            "from artifacts.portfolio_returns_unscaled "
             "where run_id = 'a' and turnover > 0 order by date"
         ).fetchall()
     assert rows == [
@@ -72,6 +70,8 @@ def test_rebuilding_a_run_keeps_one_copy_and_runs_coexist(tiny_db: Path) -> None
             ("sleeve_returns", 4),
         ]:
             counts = dict(
-                con.execute(f"select run_id, count(*) from {table} group by run_id").fetchall()
+                con.execute(
+                    f"select run_id, count(*) from artifacts.{table} group by run_id"
+                ).fetchall()
             )
             assert counts == {"a": per_run, "b": per_run}, table

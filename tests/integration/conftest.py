@@ -10,7 +10,8 @@ database and the working directory (relative paths in vars are resolved from
 the project directory) are set around each invocation and restored after.
 dbt-duckdb keeps its database instance open in the process afterwards; DuckDB
 then only accepts further connections with the same configuration, so tests
-connect with :meth:`AllocatorProject.connect` (read-write, default settings).
+connect with :meth:`AllocatorProject.connect` (read-write, default settings),
+which reads the published runs (schemas marts and artifacts) by default.
 """
 
 from __future__ import annotations
@@ -46,8 +47,13 @@ ALLOCATOR_TABLES: tuple[str, ...] = (
     "portfolio_returns_scaled",
 )
 
-#: What the fixture builds: the allocator models, their ancestors, tests and unit tests.
-SELECTION = ("--select", "+models/allocator")
+#: A run is published only when the whole project was built; runs other
+#: than the base run skip the tests (the base run's build runs them all).
+NO_TESTS = ("--exclude", "resource_type:test", "resource_type:unit_test")
+#: Unqualified names resolve to the published runs, as for the CLI, then to
+#: the last build's own tables (inputs and intermediates, which are not
+#: published; every demo run reads the same prices).
+SEARCH_PATH = "set search_path = 'marts,artifacts,build'"
 
 
 @contextlib.contextmanager
@@ -117,14 +123,16 @@ class AllocatorProject:
         """Build the named run (once per session) and return its run_id."""
         if run_id not in self.built:
             dbt_vars = {"run_id": run_id, **self.specs[run_id](self)}
-            command = "build" if run_id == "base" else "run"
-            result = self.invoke([command, *SELECTION], dbt_vars)
-            assert result.success, f"dbt {command} of {run_id} failed:\n{result_message(result)}"
+            extra = () if run_id == "base" else NO_TESTS
+            result = self.invoke(["build", *extra], dbt_vars)
+            assert result.success, f"dbt build of {run_id} failed:\n{result_message(result)}"
             self.built.add(run_id)
         return run_id
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.db_path))
+        con = duckdb.connect(str(self.db_path))
+        con.execute(SEARCH_PATH)
+        return con
 
     def query(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
         with self.connect() as con:

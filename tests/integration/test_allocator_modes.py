@@ -24,7 +24,7 @@ def run_rows(project: AllocatorProject, run_id: str) -> dict[str, int]:
             row[0]
             for row in con.execute(
                 "select table_name from information_schema.columns "
-                "where column_name = 'run_id' and table_schema = 'main' order by 1"
+                "where column_name = 'run_id' and table_schema in ('artifacts', 'marts') order by 1"
             ).fetchall()
         ]
         return {
@@ -196,11 +196,11 @@ def test_precomputed_meta_names_its_source(allocator_project: AllocatorProject) 
 BAD_CONFIGURATIONS = {
     "invalid_mode": (
         {"allocator_v1": {"enabled": True, "mode": "turbo"}},
-        "allocator_v1.mode 'turbo' is not valid",
+        "var allocator_v1.mode: 'turbo' is not valid",
     ),
     "missing_run": (
         {"allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": "nope"}},
-        "precomputed_run_id 'nope' has no stored scalars",
+        "var allocator_v1.precomputed_run_id: 'nope' is not a stored run",
     ),
     "missing_file": (
         {

@@ -162,7 +162,10 @@ def test_input_file_paths(tmp_path: Path) -> None:
 
 def test_unknown_run_id_lists_known_ones(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with duckdb.connect(str(env / "cli.duckdb")) as con:
-        con.execute("create table runs as select * from (values ('base'), ('scaled')) t(run_id)")
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.runs as select * from (values ('base'), ('scaled')) t(run_id)"
+        )
     for command in (["regime-report", "--run-id", "nope"], ["export", "--run-id", "nope"]):
         code, _, err = run_cli(command, capsys)
         assert code == 1
@@ -181,7 +184,8 @@ def test_missing_database_says_how_to_make_one(
 
 def test_baseline_run_id_must_exist(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with duckdb.connect(str(env / "cli.duckdb")) as con:
-        con.execute("create table runs as select 'base' as run_id")
+        con.execute("create schema marts")
+        con.execute("create table marts.runs as select 'base' as run_id")
     code, _, err = run_cli(["two-pass", "--baseline-run-id", "gone"], capsys)
     assert code == 1
     assert "--baseline-run-id: run id 'gone' is not in the runs table" in err
@@ -198,8 +202,9 @@ STORED_INPUTS = {
 
 def test_baseline_with_another_window_is_refused(env: Path) -> None:
     with duckdb.connect(str(env / "cli.duckdb")) as con:
+        con.execute("create schema marts")
         con.execute(
-            "create table runs as select 'base' as run_id, 'core_v1' as strategy_profile, "
+            "create table marts.runs as select 'base' as run_id, 'core_v1' as strategy_profile, "
             "date '2005-01-03' as start_date, date '2022-12-28' as end_date, ? as config_json",
             [json.dumps({"inputs": STORED_INPUTS})],
         )
@@ -587,8 +592,10 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path: Path) -> None:
 
 def test_csv_export_round_trips_doubles(tmp_path: Path) -> None:
     con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("set search_path = 'marts'")
     con.execute(
-        "create table portfolio_returns as select 'r' as run_id, "
+        "create table marts.portfolio_returns as select 'r' as run_id, "
         "date '2020-01-02' + cast(i as integer) as date, "
         "(i * 0.1234567890123457 - 3) / 7 as portfolio_return from range(50) t(i)"
     )
@@ -689,43 +696,14 @@ def test_input_files_become_absolute_dbt_vars(
 # --------------------------------------------------------------------------
 
 
-def _node_result(name: str, status: str, materialized: str) -> SimpleNamespace:
-    return SimpleNamespace(
-        status=status,
-        node=SimpleNamespace(
-            name=name, resource_type="model", config=SimpleNamespace(materialized=materialized)
-        ),
-    )
-
-
-def test_written_run_tables_are_the_rewritten_incremental_models() -> None:
-    results = [
-        _node_result("stg_run_config", "success", "table"),
-        _node_result("weights_raw", "success", "incremental"),
-        _node_result("sleeve_returns", "error", "incremental"),
-        _node_result("runs", "skipped", "incremental"),
-    ]
-    assert dbt_invoke.written_run_tables(results) == ["weights_raw"]
-
-
-def test_a_failed_pass_says_whether_the_run_was_touched(tmp_path: Path) -> None:
+def test_a_failed_pass_says_nothing_was_stored(tmp_path: Path) -> None:
     settings = workflow.Settings(PROJECT_DIR, tmp_path / "a.duckdb", tmp_path / "reports")
-    untouched = dbt_invoke.DbtOutcome("build", False, 1.0, {"error": 1}, ("model x: boom",))
-    message = str(workflow._failure("pass 1/2 (baseline)", untouched, settings, "g"))
-    assert "model x: boom" in message
-    assert f"Runs stored before this pass are unchanged in {tmp_path / 'a.duckdb'}." in message
-
-    written = tuple(f"table_{i}" for i in range(6))
-    half = dbt_invoke.DbtOutcome(
-        "build", False, 1.0, {"fail": 1}, ("test y: 3 rows",), None, written
-    )
-    message = str(workflow._failure("pass 1/2 (baseline)", half, settings, "g"))
-    assert "unchanged" not in message.replace("other runs are unchanged", "")
+    failed = dbt_invoke.DbtOutcome("build", False, 1.0, {"fail": 1}, ("test y: 3 rows",))
+    message = str(workflow._failure("pass 1/2 (baseline)", failed, settings, "g"))
+    assert "test y: 3 rows" in message
     assert (
-        "Run 'g' is incomplete in " in message
-        and "replaced its rows in 6 table(s) (table_0, table_1, table_2, table_3 and 2 more), "
-        "but not its registry row (runs). Fix the cause and build run 'g' again"
-        in message
+        f"Nothing was stored: run 'g' was not published; every run in {tmp_path / 'a.duckdb'} "
+        "is as it was." in message
     )
 
 

@@ -12,6 +12,8 @@
 -#}
 
 -- depends_on: {{ ref('stg_portfolio__weights') }}
+-- the checks that the data covers the run come first
+-- depends_on: {{ ref('int_run_coverage') }}
 with sessions as (
 
     select * from {{ ref('stg_market__sessions') }}
