@@ -58,10 +58,17 @@
         {{ return('') }}
     {%- endif -%}
     {%- set statements = ['create schema if not exists ' ~ target.schema] -%}
+    {#- what a previous build left under each name: a table, or a view of an
+        earlier link (DuckDB drops an object only as its own type) -#}
+    {%- set existing = {} -%}
+    {%- for row in run_query("select table_name, table_type from information_schema.tables where table_schema = " ~ allocator.sql_literal(target.schema)).rows -%}
+        {%- do existing.update({row[0]: 'view' if row[1] == 'VIEW' else 'table'}) -%}
+    {%- endfor -%}
     {%- for name in allocator.baseline_layers() -%}
         {%- set relation = target.schema ~ '.' ~ name -%}
-        {%- do statements.append('drop table if exists ' ~ relation) -%}
-        {%- do statements.append('drop view if exists ' ~ relation) -%}
+        {%- if name in existing -%}
+            {%- do statements.append('drop ' ~ existing[name] ~ ' ' ~ relation) -%}
+        {%- endif -%}
         {%- do statements.append(
             'create view ' ~ relation ~ ' as select * replace ((select run_id from '
             ~ target.schema ~ '.stg_run_config) as run_id) from artifacts.' ~ name

@@ -80,12 +80,13 @@ checked as (
     select
         case
             when run_config.allocator_mode = 'precomputed'
-                and coverage.matched < {{ allocator.precomputed_min_coverage() }} * coverage.rebalances
+                -- unqualified, so a unit test can override the macro
+                and coverage.matched < {{ precomputed_min_coverage() }} * coverage.rebalances
             then error(
                 'run ''' || run_config.run_id || ''': the precomputed scalars of ' || run_config.precomputed_source
                 || ' match ' || cast(coverage.matched as varchar) || ' of the run''s '
                 || cast(coverage.rebalances as varchar) || ' rebalances; at least '
-                || cast({{ allocator.precomputed_min_coverage() }} * 100 as varchar)
+                || cast({{ precomputed_min_coverage() }} * 100 as varchar)
                 || '% must match (a baseline or file of the same calendar and window as the run)'
             )
         end as failed,

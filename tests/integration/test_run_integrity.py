@@ -1,12 +1,17 @@
-"""A stored run is protected and judged on its own.
+"""What the gate refuses, and what a refused or partial build stores: nothing.
 
-* A bad input file fails a rebuild before any run-keyed table is touched,
-  even a file that only reports read (the benchmark).
-* Data tests judge the run being built: a bad row stored by another run does
-  not fail it.
-* Copying a baseline's unscaled layers (reuse_baseline_layers) is refused
-  unless the build right before was that baseline, and a build that leaves
-  the unscaled layers out must copy them.
+* A bad input file, even one only reports read (the benchmark), fails the
+  build and publishes nothing; the stored run stays as it was.
+* A scaled run may read its baseline's published layers
+  (reuse_baseline_layers) only when the baseline was built with the same
+  configuration; a build that leaves the unscaled layers out without
+  reading them is not published.
+* A window outside the data, and weights without prices, are refused with the
+  run, file, dates or symbols named.
+* Commands that write nothing (compile, show, docs) need no complete build.
+
+The transactional guarantee itself (kill -9, disk full, injection, a second
+writer) is tests/integration/test_faults.py.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from allocator.database import use_published_schemas
 from tests.conftest import FIXTURE_INPUTS, run_dbt, tiny_vars
 
 FIXTURES = FIXTURE_INPUTS
@@ -32,6 +38,7 @@ def scaled_vars(run_id: str, baseline: str, **overrides: Any) -> dict[str, Any]:
 
 def stored(db: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
+        use_published_schemas(con)
         return con.execute(sql).fetchall()
 
 
@@ -46,119 +53,90 @@ def run_snapshot(db: Path, run_id: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Baseline 'a' of the tiny book, fully built."""
+    """Baseline 'a' of the tiny book, fully built and published."""
     db = tmp_path_factory.mktemp("integrity") / "tiny.duckdb"
     result = run_dbt(["build"], db, tiny_vars("a"))
     assert result.returncode == 0, result.stdout[-3000:]
     return db
 
 
-def test_bad_benchmark_file_leaves_the_stored_run_whole(tiny_db: Path) -> None:
+def test_bad_benchmark_file_publishes_nothing(tiny_db: Path) -> None:
     before = run_snapshot(tiny_db, "a")
-    assert before[0][1] == 4
-    bad = FIXTURES / "non_numeric_close.csv"
-    result = run_dbt(["build"], tiny_db, tiny_vars("a", end="2021-01-08", benchmark_path=str(bad)))
+    bad = FIXTURES / "duplicate_row.csv"
+    # another benchmark is another input: rebuilding run 'a' so needs replace_run
+    result = run_dbt(["build"], tiny_db, tiny_vars("a", benchmark_path=str(bad), replace_run=True))
     assert result.returncode != 0
-    assert f"benchmark file '{bad}'" in result.stdout, result.stdout[-3000:]
-    # the shorter window was never written: the gate waited for every input
+    assert f"benchmark file '{bad}'" in result.stdout
+    assert "Run not published" in result.stdout
     assert run_snapshot(tiny_db, "a") == before
 
 
-def test_data_tests_judge_only_the_run_being_built(
-    tiny_db: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    db = tmp_path_factory.mktemp("judged") / "copy.duckdb"
-    db.write_bytes(tiny_db.read_bytes())
-    with duckdb.connect(str(db)) as con:
-        con.execute("update weights_raw set weight = null where run_id = 'a'")
-    other = run_dbt(["build"], db, tiny_vars("b"))
-    assert other.returncode == 0, other.stdout[-3000:]
-    again = run_dbt(["test", "-s", "weights_raw"], db, tiny_vars("a"))
-    assert again.returncode != 0
-    assert "not_null_weights_raw_weight" in again.stdout
-
-
-def test_reuse_needs_the_baseline_built_right_before(
-    tiny_db: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    db = tmp_path_factory.mktemp("reuse") / "copy.duckdb"
-    db.write_bytes(tiny_db.read_bytes())
-    # another book built after the baseline: its unkeyed tables are in place
-    other = run_dbt(["build"], db, tiny_vars("c", start="2021-01-07"))
-    assert other.returncode == 0, other.stdout[-3000:]
-    pass_2 = ["build", "--exclude", "tag:unscaled", "resource_type:seed"]
-    refused = run_dbt(pass_2, db, scaled_vars("s", "a", reuse_baseline_layers=True))
-    assert refused.returncode != 0
-    assert (
-        "run 's': reuse_baseline_layers reads the unkeyed tables (staging, int_*) that the "
-        "last build left, so it must follow a build of baseline 'a'" in refused.stdout
+def test_reuse_needs_the_baselines_configuration(tiny_db: Path) -> None:
+    """Reading another configuration's layers would misprice the scaled run."""
+    before = run_snapshot(tiny_db, "a")
+    result = run_dbt(
+        ["build", "--exclude", "tag:unscaled"],
+        tiny_db,
+        scaled_vars("s", "a", end="2021-01-08", reuse_baseline_layers=True),
     )
-    assert "the last build was run 'c'" in refused.stdout
-    assert stored(db, "select count(*) from weights_raw where run_id = 's'") == [(0,)]
-
-    rebuilt = run_dbt(["build"], db, tiny_vars("a"))
-    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
-    # rebuilding the Python models leaves no dbt-duckdb temp table behind
-    assert (
-        stored(
-            db, "select table_name from information_schema.tables where table_name like '%dbt_tmp%'"
-        )
-        == []
+    assert result.returncode != 0
+    assert "var reuse_baseline_layers: baseline 'a' was built with another configuration" in (
+        result.stdout
     )
-    copied = run_dbt(pass_2, db, scaled_vars("s", "a", reuse_baseline_layers=True))
-    assert copied.returncode == 0, copied.stdout[-3000:]
+    assert "end" in result.stdout
+    assert run_snapshot(tiny_db, "a") == before
+    assert stored(tiny_db, "select count(*) from runs where run_id = 's'") == [(0,)]
+
+
+def test_reused_layers_equal_the_baselines(tiny_db: Path) -> None:
+    result = run_dbt(
+        ["build", "--exclude", "tag:unscaled"],
+        tiny_db,
+        scaled_vars("s_reuse", "a", reuse_baseline_layers=True),
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    differing = stored(
+        tiny_db,
+        "select count(*) from (select * exclude (run_id) from portfolio_returns_unscaled "
+        "where run_id = 'a' except select * exclude (run_id) from portfolio_returns_unscaled "
+        "where run_id = 's_reuse')",
+    )
+    assert differing == [(0,)]
     assert stored(
-        db, "select unscaled_layers_from_run_id, start_date from runs where run_id = 's'"
-    ) == stored(db, "select 'a', start_date from runs where run_id = 'a'")
+        tiny_db, "select unscaled_layers_from_run_id from runs where run_id = 's_reuse'"
+    ) == [("a",)]
 
 
-def test_leaving_the_unscaled_layers_out_needs_the_copy(
-    tiny_db: Path, tmp_path_factory: pytest.TempPathFactory
+def test_leaving_the_unscaled_layers_out_without_reading_them_publishes_nothing(
+    tiny_db: Path,
 ) -> None:
-    db = tmp_path_factory.mktemp("selection") / "copy.duckdb"
-    db.write_bytes(tiny_db.read_bytes())
-    stale = run_dbt(["build", "--exclude", "tag:unscaled"], db, scaled_vars("s", "a"))
-    assert stale.returncode != 0
-    assert "run 's': this build writes the run's configuration (stg_run_config) but leaves out" in (
-        stale.stdout
-    )
-    recomputed = run_dbt(["build"], db, scaled_vars("s", "a", reuse_baseline_layers=True))
-    assert recomputed.returncode != 0
-    assert (
-        "run 's': reuse_baseline_layers copies the `unscaled` layers from baseline 'a', but this "
-        "build also selects" in recomputed.stdout
-    )
-    assert stored(db, "select count(*) from runs where run_id = 's'") == [(0,)]
+    result = run_dbt(["build", "--exclude", "tag:unscaled"], tiny_db, scaled_vars("s2", "a"))
+    assert result.returncode != 0
+    assert "Run not published (this invocation did not build" in result.stdout
+    assert stored(tiny_db, "select count(*) from runs where run_id = 's2'") == [(0,)]
 
 
 def test_a_window_outside_the_data_is_refused(tiny_db: Path) -> None:
-    result = run_dbt(["build"], tiny_db, tiny_vars("late", start="2022-01-03", end="2022-02-01"))
+    result = run_dbt(["build"], tiny_db, tiny_vars("w", start="2021-02-01", end="2021-03-01"))
     assert result.returncode != 0
-    assert (
-        "run 'late': the window starts 2022-01-03, outside the prices file "
-        f"'{FIXTURES / 'tiny_prices.csv'}', which covers 2021-01-04 to 2021-01-11" in result.stdout
+    assert "run 'w': the window 2021-02-01 to 2021-03-01 lies outside the prices file" in (
+        result.stdout
     )
-    assert stored(tiny_db, "select count(*) from weights_raw where run_id = 'late'") == [(0,)]
+    assert "which covers 2021-01-04 to 2021-01-11" in result.stdout
+    assert f"prices file '{FIXTURES / 'tiny_prices.csv'}'" in result.stdout
 
 
 def test_weights_without_prices_are_refused(tiny_db: Path, tmp_path: Path) -> None:
-    weights = tmp_path / "orphan_weights.csv"
-    # a zero weight on an unpriced symbol holds nothing: only ZZZZ is named
+    weights = tmp_path / "weights.csv"
     weights.write_text(
-        "date,symbol,weight\n2021-01-05,AAA,0.5\n2021-01-05,ZZZZ,0.5\n2021-01-05,YYYY,0\n"
+        (FIXTURES / "tiny_weights.csv").read_text() + "2021-01-05,ZZZ,0.1,core\n2021-01-05,YYY,0.0,core\n"
     )
-    result = run_dbt(["build"], tiny_db, tiny_vars("orphan", weights_path=str(weights)))
+    result = run_dbt(["build"], tiny_db, tiny_vars("o", weights_path=str(weights)))
     assert result.returncode != 0
-    assert f"run 'orphan': weights file '{weights}' holds symbol(s) with no prices" in result.stdout
-    assert "ZZZZ" in result.stdout and "YYYY" not in result.stdout
-    assert stored(tiny_db, "select count(*) from weights_raw where run_id = 'orphan'") == [(0,)]
+    assert "holds symbol(s) with no prices in the prices file" in result.stdout
+    assert ": ZZZ." in result.stdout  # a zero weight is no holding
 
 
-def test_commands_that_write_nothing_skip_the_build_checks(tiny_db: Path) -> None:
-    """compile, show and docs generate do not judge stored tables: with the
-    project's default vars (the demo files) the tiny book's staging tables
-    would fail the coverage and selection checks, wrongly."""
-    compiled = run_dbt(["compile", "-s", "stg_run_config"], tiny_db)
-    assert compiled.returncode == 0, compiled.stdout[-3000:]
-    shown = run_dbt(["show", "-s", "stg_run_config"], tiny_db)
-    assert shown.returncode == 0, shown.stdout[-3000:]
+def test_commands_that_write_nothing_need_no_complete_build(tiny_db: Path) -> None:
+    result = run_dbt(["compile", "-s", "runs"], tiny_db, tiny_vars("a"))
+    assert result.returncode == 0, result.stdout[-3000:]

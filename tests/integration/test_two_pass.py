@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from allocator.database import use_published_schemas
 from allocator.summary import regime_changes, regime_stats
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -103,6 +104,7 @@ class TwoPass:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         with duckdb.connect(str(self.db), read_only=True) as con:
+            use_published_schemas(con)
             return con.execute(sql, list(params)).df()
 
 
@@ -439,7 +441,7 @@ def test_flags_follow_the_documented_rules(two_pass: TwoPass) -> None:
     assert flags["detail"].str.len().min() > 20
     worst = max(expected.values(), key=["good", "warning", "failure"].index)
     assert wide["overall_status"] == worst
-    assert bool(wide["is_like_for_like"]) and not bool(wide["is_baseline_newer"])
+    assert bool(wide["is_like_for_like"]) and wide["comparison_status"] == "current"
 
 
 def test_comparison_json_has_the_report_shape(two_pass: TwoPass) -> None:
@@ -564,11 +566,13 @@ FORCED_FAILURE = textwrap.dedent(
 def database_state(db: Path) -> dict[str, Any]:
     """Row counts and content hashes of every run-keyed table, per run."""
     with duckdb.connect(str(db), read_only=True) as con:
+        use_published_schemas(con)
         tables = [
             row[0]
             for row in con.execute(
                 "select table_name from information_schema.columns "
-                "where table_schema = 'main' and column_name in ('run_id', 'scaled_run_id') "
+                "where table_schema in ('artifacts', 'marts') "
+                "and column_name in ('run_id', 'scaled_run_id') "
                 "order by table_name"
             ).fetchall()
         ]
@@ -600,12 +604,12 @@ def test_failed_pass_2_leaves_earlier_runs_intact(two_pass: TwoPass) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "allocator two-pass: error: pass 2/2 (scaled) failed" in result.stderr
     # dbt's own message, naming the model and listing what would be right
-    assert "model stg_run_config (models/staging/stg_run_config.sql): Compilation Error: " in (
+    assert "model stg_run_config (models/staging/run/stg_run_config.sql): Runtime Error: " in (
         result.stderr
     )
-    assert "strategy_profile 'no_such_profile' is not defined" in result.stderr
+    assert "var strategy_profile: 'no_such_profile' is not defined" in result.stderr
     assert "known profiles: core_only_v1, core_v1" in result.stderr
-    assert "Runs stored before this pass are unchanged" in result.stderr
+    assert "Nothing was stored: run 'broken' was not published" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     after = database_state(two_pass.db)
     assert after == before
@@ -687,21 +691,23 @@ def rows_without_run_id(con: duckdb.DuckDBPyConnection, table: str, run_id: str)
     columns = [
         row[0]
         for row in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_name = ? and column_name <> 'run_id' order by ordinal_position",
+            "select column_name from information_schema.columns where table_name = ? "
+            "and table_schema in ('artifacts', 'marts') and column_name <> 'run_id' "
+            "order by ordinal_position",
             [table],
         ).fetchall()
     ]
     return f"select {', '.join(columns)} from {table} where run_id = '{run_id}'"
 
 
-def test_pass_2_copies_the_baselines_unscaled_layers(two_pass: TwoPass) -> None:
+def test_pass_2_reads_the_baselines_unscaled_layers(two_pass: TwoPass) -> None:
     registry = two_pass.query(
         "select run_id, unscaled_layers_from_run_id from runs order by run_id"
     ).set_index("run_id")["unscaled_layers_from_run_id"]
     assert registry[SCALED] == BASE
     assert pd.isna(registry[BASE])
     with duckdb.connect(str(two_pass.db), read_only=True) as con:
+        use_published_schemas(con)
         for table in UNSCALED_TABLES:
             base = rows_without_run_id(con, table, BASE)
             scaled = rows_without_run_id(con, table, SCALED)
@@ -754,9 +760,10 @@ def run_rows(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> int:
 
 
 def test_pass_2_equals_a_full_rebuild_of_the_scaled_run(rebuilt: TwoPass) -> None:
-    """Copying the unscaled layers changes nothing a full recomputation would
-    give, beyond the last bit of a sum."""
+    """Reading the baseline's unscaled layers changes nothing a full
+    recomputation would give, beyond the last bit of a sum."""
     with duckdb.connect(str(rebuilt.db), read_only=True) as con:
+        use_published_schemas(con)
         for table in UNSCALED_TABLES:
             full = rows_without_run_id(con, table, "rebuilt")
             (rows,) = con.execute(f"select count(*) from ({full})").fetchone()
@@ -766,7 +773,7 @@ def test_pass_2_equals_a_full_rebuild_of_the_scaled_run(rebuilt: TwoPass) -> Non
                 row[0]
                 for row in con.execute(
                     "select column_name from information_schema.columns where table_name = ? "
-                    "and data_type = 'DOUBLE'",
+                    "and table_schema in ('artifacts', 'marts') and data_type = 'DOUBLE'",
                     [table],
                 ).fetchall()
             ]
@@ -795,11 +802,12 @@ REUSE_REFUSED = {
             "start": "2006-01-03",
             "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
         },
-        f'baseline \'{BASE}\' differs in start: "2005-01-03" in the baseline, "2006-01-03" now',
+        f"var reuse_baseline_layers: baseline '{BASE}' was built with another configuration "
+        '(start "2005-01-03" -> "2006-01-03")',
     ),
     "not_a_scaled_run": (
         {"allocator_v1": {"enabled": False, "mode": "off"}},
-        "reuse_baseline_layers is for a scaled run",
+        "var reuse_baseline_layers: run 'refused_not_a_scaled_run' is not a scaled run",
     ),
 }
 
@@ -825,3 +833,51 @@ def test_reuse_is_refused_unless_the_baseline_decides_the_same_layers(
     assert result.returncode != 0
     assert message in result.stdout, result.stdout[-3000:]
     assert database_state(rebuilt.db) == before
+
+
+# --------------------------------------------------------------------------
+# reproducible bit for bit
+# --------------------------------------------------------------------------
+
+#: Lines that carry the build's own time, the only thing allowed to differ.
+TIMESTAMP_KEYS = ('"created_at"', '"scaled_created_at"', '"generated_at"')
+
+
+def without_timestamps(path: Path) -> list[str]:
+    return [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if not any(key in line for key in TIMESTAMP_KEYS)
+    ]
+
+
+def test_the_same_two_pass_in_a_fresh_database_gives_identical_files(
+    two_pass: TwoPass, tmp_path: Path
+) -> None:
+    """Same inputs and configuration, a new database: every exported file is
+    byte-identical but for timestamps (DuckDB adds up in one thread per query,
+    profiles.yml, so no parallel sum reorders the last bit of a float)."""
+    env = {
+        **two_pass.env,
+        "ALLOCATOR_DUCKDB_PATH": str(tmp_path / "again.duckdb"),
+        "ALLOCATOR_REPORTS_DIR": str(tmp_path / "reports"),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "ALLOCATOR_UNIT_TESTS": "false",
+    }
+    result = run_cli(
+        ["two-pass", "--strategy-profile", PROFILE, "--start", START, "--end", END, "--no-tests"],
+        env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    compared = 0
+    for run_id in (BASE, SCALED):
+        first = two_pass.run_dir(run_id)
+        again = tmp_path / "reports" / "runs" / run_id
+        assert sorted(p.name for p in first.iterdir()) == sorted(p.name for p in again.iterdir())
+        for path in sorted(first.iterdir()):
+            if path.suffix == ".html":
+                continue  # the report embeds its render time; its data is the json's
+            assert without_timestamps(path) == without_timestamps(again / path.name), path.name
+            compared += 1
+    assert compared >= 25
