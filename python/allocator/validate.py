@@ -1,7 +1,8 @@
-"""Cheap checks of CLI input, done before dbt starts (dbt would reject the same
-values, but only after a few seconds of parsing).
+"""Cheap checks of CLI input, done before dbt starts (dbt's gate would reject
+the same values, but only after a few seconds of parsing).
 
-The rules mirror macros/run_config.sql so both entry points agree.
+The rules are run_config's (the one owner of a run's configuration); this
+module only words them as CLI options.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from allocator.errors import AllocatorError
+from allocator.run_config import FILE_SUFFIXES, GLOB_CHARACTERS, MODES, RUN_ID_PATTERN
 
-# Same pattern as allocator.run_id() in macros/run_config.sql.
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-MODES = ("off", "compute", "precomputed")
 
 
 def parse_date(text: str, option: str) -> dt.date:
@@ -111,7 +110,6 @@ INPUT_OPTIONS = {
     "weights_path": "--weights",
     "portfolio_returns_path": "--portfolio-returns",
 }
-INPUT_SUFFIXES = (".csv", ".parquet")
 
 
 def input_file(text: str, option: str, cwd: Path) -> str:
@@ -119,15 +117,16 @@ def input_file(text: str, option: str, cwd: Path) -> str:
     in the project directory, not where the user typed the command)."""
     path = Path(text).expanduser()
     path = path if path.is_absolute() else cwd / path
-    if path.suffix.lower() not in INPUT_SUFFIXES:
+    if path.suffix.lower() not in FILE_SUFFIXES:
         raise AllocatorError(f"{option} {text}: use a .csv or .parquet file in long format")
     if not path.is_file():
         raise AllocatorError(f"{option} {text}: no such file ({path})")
-    if "'" in str(path.resolve()):
-        # dbt hands the path to DuckDB inside a SQL string literal
+    wildcards = sorted(GLOB_CHARACTERS.intersection(str(path.resolve())))
+    if wildcards:
         raise AllocatorError(
-            f"{option} {text}: a path with a single quote (') is not supported; "
-            "rename the file or its folder, or link it from a path without one"
+            f"{option} {text}: the path contains {' '.join(wildcards)}, which DuckDB would "
+            "expand as a pattern and so read other files: name one file without these "
+            "characters (rename it or link it)"
         )
     return str(path.resolve())
 

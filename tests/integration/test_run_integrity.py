@@ -129,7 +129,8 @@ def test_a_window_outside_the_data_is_refused(tiny_db: Path) -> None:
 def test_weights_without_prices_are_refused(tiny_db: Path, tmp_path: Path) -> None:
     weights = tmp_path / "weights.csv"
     weights.write_text(
-        (FIXTURES / "tiny_weights.csv").read_text() + "2021-01-05,ZZZ,0.1,core\n2021-01-05,YYY,0.0,core\n"
+        (FIXTURES / "tiny_weights.csv").read_text()
+        + "2021-01-05,ZZZ,0.1,core\n2021-01-05,YYY,0.0,core\n"
     )
     result = run_dbt(["build"], tiny_db, tiny_vars("o", weights_path=str(weights)))
     assert result.returncode != 0

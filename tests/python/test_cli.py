@@ -153,11 +153,16 @@ def test_input_file_paths(tmp_path: Path) -> None:
     upper = tmp_path / "CLOSES.PARQUET"
     upper.write_bytes(b"")
     assert validate.input_file("CLOSES.PARQUET", "--prices", tmp_path) == str(upper)
+    # a quote is data (quoted where it reaches SQL); a glob character is refused
     quoted = tmp_path / "o'brien"
     quoted.mkdir()
     (quoted / "closes.csv").write_text("date,symbol,close\n")
-    with pytest.raises(AllocatorError, match="a path with a single quote .* is not supported"):
-        validate.input_file("o'brien/closes.csv", "--prices", tmp_path)
+    assert validate.input_file("o'brien/closes.csv", "--prices", tmp_path) == str(
+        quoted / "closes.csv"
+    )
+    (tmp_path / "prices[1].csv").write_text("date,symbol,close\n")
+    with pytest.raises(AllocatorError, match="contains \\[ \\], which DuckDB would expand"):
+        validate.input_file("prices[1].csv", "--prices", tmp_path)
 
 
 def test_unknown_run_id_lists_known_ones(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
