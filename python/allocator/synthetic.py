@@ -26,6 +26,32 @@ pairwise correlation is ~0.2 (calm) / ~0.6 (crisis).  The factor drifts +10%
 a year when calm and -30% a year in crisis.  Returns are clipped at -95% and
 compounded from 100, so closes stay strictly positive.
 
+Correlation knobs
+-----------------
+``calm_correlation`` / ``crisis_correlation`` (CLI ``--calm-correlation`` /
+``--crisis-correlation``) set the target mean pairwise correlation of daily
+returns within each regime.  A regime given a target is recalibrated on the
+drawn betas and multipliers: with ``k = sigma_f / sigma_e`` stock i's factor
+loading (its correlation with the factor) is ``l_i = b_i k / sqrt(b_i^2 k^2 + m_i^2)``
+and two stocks correlate ``l_i * l_j``, so ``k`` is solved so that the mean of
+``l_i * l_j`` over all pairs ``i != j`` equals the target; ``sigma_e`` then makes the
+cross-sectional mean annualised stock volatility 22% (calm) / 55% (crisis).  The
+drifts are unchanged.  Rules:
+
+* neither given: the fixed parameters above, byte-identical to earlier versions;
+* ``0 <= calm_correlation < 1`` and ``calm_correlation <= crisis_correlation < 1``
+  (without a calm knob the crisis one must be >= the default calm 0.2);
+* only ``calm_correlation`` given: the crisis target is
+  ``max(0.6, (1 + calm_correlation) / 2)`` -- halfway from the calm correlation
+  to 1, never below the default 0.6 (for calm <= 0.2 the default crisis
+  regime is kept unchanged); e.g. calm 0.8 -> crisis 0.9;
+* only ``crisis_correlation`` given: the calm regime keeps its fixed parameters.
+
+The knobs only rescale volatilities: the regime path, betas, multipliers and
+shocks are the same draws as without them.  The target is the population value
+for the drawn symbols; realised correlations over a finite number of days scatter
+around it (e.g. within ~0.01 for 30 symbols x 3000 days at a calm target of 0.8).
+
 Output uses the project-wide long format ``date, symbol, close`` sorted by date
 then symbol, plus an optional equal-weight (daily rebalanced) benchmark named
 ``SYNTH_INDEX`` and a ``<stem>_regimes.csv`` sidecar with the true regime path.
@@ -33,7 +59,8 @@ then symbol, plus an optional equal-weight (daily rebalanced) benchmark named
 Determinism: one ``numpy.random.default_rng(seed)`` stream is consumed in a fixed
 order (regime uniforms, factor shocks, betas, multipliers, then the idiosyncratic
 shocks symbol by symbol), so the same arguments give byte-identical files and the
-result does not depend on how symbols are chunked in memory.
+result does not depend on how symbols are chunked in memory.  The correlation
+knobs draw nothing: they rescale vols solved deterministically from the betas.
 """
 
 from __future__ import annotations
@@ -62,6 +89,11 @@ MIN_SYMBOLS = 2
 MIN_DAYS = 300
 FORMATS = ("parquet", "csv")
 REGIME_NAMES = ("calm", "crisis")
+
+CALM_VOL = 0.22  # target mean annualised stock vol of a recalibrated calm regime
+CRISIS_VOL = 0.55  # ... and of a recalibrated crisis regime
+DEFAULT_CALM_CORRELATION = 0.2  # nominal mean pairwise correlation of CALM
+DEFAULT_CRISIS_CORRELATION = 0.6  # ... and of CRISIS
 
 P_CALM_TO_CRISIS = 1.0 / 500.0
 P_CRISIS_TO_CALM = 1.0 / 60.0
@@ -101,6 +133,8 @@ class SyntheticMarket:
     crisis: np.ndarray  # (T,) bool, regime that generated day t's return
     betas: np.ndarray  # (N,)
     vol_mults: np.ndarray  # (N,)
+    calm_params: RegimeParams = CALM
+    crisis_params: RegimeParams = CRISIS
 
 
 # --------------------------------------------------------------------------- validation
@@ -124,6 +158,94 @@ def validate_args(n_symbols: object, n_days: object, seed: object, start: object
         np.datetime64(str(start), "D")
     except ValueError as exc:
         raise ValueError(f"start must be an ISO date like 1990-01-02, got {start!r}") from exc
+
+
+def _check_correlation(name: str, value: object, lower: float, lower_text: str) -> float:
+    """A real number in [lower, 1); the message names the argument and its CLI option."""
+    option = "--" + name.replace("_", "-")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} ({option}) must be a number, got {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and lower <= number < 1.0):
+        raise ValueError(f"{name} ({option}) must be >= {lower_text} and < 1, got {value!r}")
+    return number
+
+
+def correlation_targets(
+    calm_correlation: object = None, crisis_correlation: object = None
+) -> tuple[float | None, float | None]:
+    """Validated (calm, crisis) correlation targets; ``None`` keeps that regime's fixed params.
+
+    See "Correlation knobs" in the module docstring for the rules.
+    """
+    calm = None
+    if calm_correlation is not None:
+        calm = _check_correlation("calm_correlation", calm_correlation, 0.0, "0")
+    if crisis_correlation is not None:
+        floor = DEFAULT_CALM_CORRELATION if calm is None else calm
+        text = (
+            f"the default calm correlation {floor:g}"
+            if calm is None
+            else f"calm_correlation ({floor:g})"
+        )
+        return calm, _check_correlation("crisis_correlation", crisis_correlation, floor, text)
+    if calm is None:
+        return None, None
+    derived = max(DEFAULT_CRISIS_CORRELATION, (1.0 + calm) / 2.0)
+    return calm, (None if derived == DEFAULT_CRISIS_CORRELATION else derived)
+
+
+def mean_pairwise_correlation(betas: np.ndarray, vol_mults: np.ndarray, ratio: float) -> float:
+    """Mean over pairs i != j of the model correlation ``l_i * l_j`` at ``k = ratio``."""
+    scaled = betas * ratio
+    loadings = scaled / np.hypot(scaled, vol_mults)
+    n = loadings.shape[0]
+    return float((loadings.sum() ** 2 - (loadings**2).sum()) / (n * (n - 1)))
+
+
+def calibrate_regime(
+    drift: float,
+    annual_vol: float,
+    correlation: float,
+    betas: np.ndarray,
+    vol_mults: np.ndarray,
+) -> RegimeParams:
+    """Regime whose mean pairwise correlation over the given symbols is ``correlation``.
+
+    The mean pairwise correlation rises monotonically with ``k = factor_vol /
+    idio_vol`` (every loading does and all are >= 0), so ``k`` is found by bisection
+    on ``u = k / (1 + k)`` in [0, 1); ``idio_vol`` then sets the mean stock vol
+    ``mean(idio_vol * sqrt(b^2 k^2 + m^2))`` to ``annual_vol``.
+    """
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if not lo < mid < hi:
+            break
+        if mean_pairwise_correlation(betas, vol_mults, mid / (1.0 - mid)) < correlation:
+            lo = mid
+        else:
+            hi = mid
+    ratio = lo / (1.0 - lo)
+    idio = annual_vol / float(np.hypot(betas * ratio, vol_mults).mean())
+    return RegimeParams(drift=drift, factor_vol=ratio * idio, idio_vol=idio)
+
+
+def regime_params(
+    betas: np.ndarray,
+    vol_mults: np.ndarray,
+    calm_correlation: object = None,
+    crisis_correlation: object = None,
+) -> tuple[RegimeParams, RegimeParams]:
+    """(calm, crisis) parameters: the fixed CALM/CRISIS unless a correlation target applies."""
+    calm_target, crisis_target = correlation_targets(calm_correlation, crisis_correlation)
+    calm = CALM
+    if calm_target is not None:
+        calm = calibrate_regime(CALM.drift, CALM_VOL, calm_target, betas, vol_mults)
+    crisis = CRISIS
+    if crisis_target is not None:
+        crisis = calibrate_regime(CRISIS.drift, CRISIS_VOL, crisis_target, betas, vol_mults)
+    return calm, crisis
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -156,9 +278,11 @@ def regime_path(uniforms: np.ndarray) -> np.ndarray:
     return crisis
 
 
-def regime_series(crisis: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def regime_series(
+    crisis: np.ndarray, calm_params: RegimeParams = CALM, crisis_params: RegimeParams = CRISIS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-day (factor drift, factor vol, idio vol) selected by the regime path."""
-    calm, bad = np.array(CALM.daily()), np.array(CRISIS.daily())
+    calm, bad = np.array(calm_params.daily()), np.array(crisis_params.daily())
     params = np.where(crisis[:, None], bad[None, :], calm[None, :])
     return params[:, 0], params[:, 1], params[:, 2]
 
@@ -212,20 +336,28 @@ def simulate_market(
     start: str = DEFAULT_START,
     *,
     chunk_symbols: int = CHUNK_SYMBOLS,
+    calm_correlation: float | None = None,
+    crisis_correlation: float | None = None,
 ) -> SyntheticMarket:
     """Simulate the market in wide form, generating idiosyncratic shocks in symbol blocks.
 
     Shocks are drawn as (block, T) so symbol i always consumes the same slice of
     the random stream: ``chunk_symbols`` changes memory use, never the output.
+    The correlation knobs are described in the module docstring.
     """
     validate_args(n_symbols, n_days, seed, start)
     _check_int("chunk_symbols", chunk_symbols, 1)
+    correlation_targets(calm_correlation, crisis_correlation)  # fail before any work
     rng = np.random.default_rng(seed)
     crisis = regime_path(rng.random(n_days))
-    drift, factor_vol, idio_vol = regime_series(crisis)
-    factor = drift + factor_vol * rng.standard_normal(n_days)
+    factor_shocks = rng.standard_normal(n_days)
     betas = rng.uniform(*BETA_RANGE, size=n_symbols)
     vol_mults = rng.uniform(*VOL_MULT_RANGE, size=n_symbols)
+    calm_params, crisis_params = regime_params(
+        betas, vol_mults, calm_correlation, crisis_correlation
+    )
+    drift, factor_vol, idio_vol = regime_series(crisis, calm_params, crisis_params)
+    factor = drift + factor_vol * factor_shocks
 
     closes = np.empty((n_days, n_symbols), dtype=np.float64)
     for lo in range(0, n_symbols, chunk_symbols):
@@ -242,6 +374,8 @@ def simulate_market(
         crisis=crisis,
         betas=betas,
         vol_mults=vol_mults,
+        calm_params=calm_params,
+        crisis_params=crisis_params,
     )
 
 
@@ -293,10 +427,23 @@ def regimes_frame(market: SyntheticMarket) -> pd.DataFrame:
 
 
 def generate_market(
-    n_symbols: int, n_days: int, seed: int = DEFAULT_SEED, start: str = DEFAULT_START
+    n_symbols: int,
+    n_days: int,
+    seed: int = DEFAULT_SEED,
+    start: str = DEFAULT_START,
+    *,
+    calm_correlation: float | None = None,
+    crisis_correlation: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pure entry point: (long prices, regime path) with no IO."""
-    market = simulate_market(n_symbols, n_days, seed, start)
+    market = simulate_market(
+        n_symbols,
+        n_days,
+        seed,
+        start,
+        calm_correlation=calm_correlation,
+        crisis_correlation=crisis_correlation,
+    )
     return prices_long(market), regimes_frame(market)
 
 
@@ -357,6 +504,8 @@ def write_market(
     with_regimes: bool = True,
     start: str = DEFAULT_START,
     stem: str = DEFAULT_STEM,
+    calm_correlation: float | None = None,
+    crisis_correlation: float | None = None,
 ) -> dict[str, Path]:
     """Simulate and write ``<stem>_prices.<fmt>``, ``<stem>_index.<fmt>``, ``<stem>_regimes.csv``.
 
@@ -365,9 +514,17 @@ def write_market(
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     validate_args(n_symbols, n_days, seed, start)
+    correlation_targets(calm_correlation, crisis_correlation)  # fail before creating out_dir
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    market = simulate_market(n_symbols, n_days, seed, start)
+    market = simulate_market(
+        n_symbols,
+        n_days,
+        seed,
+        start,
+        calm_correlation=calm_correlation,
+        crisis_correlation=crisis_correlation,
+    )
     paths = {"prices": write_long(prices_long(market), out_dir / f"{stem}_prices.{fmt}")}
     if with_benchmark:
         paths["benchmark"] = write_long(benchmark_long(market), out_dir / f"{stem}_index.{fmt}")
@@ -394,6 +551,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stem", default=DEFAULT_STEM, help="file name prefix")
     parser.add_argument("--no-benchmark", action="store_true", help="skip the index file")
     parser.add_argument("--no-regimes", action="store_true", help="skip the regimes sidecar")
+    parser.add_argument(
+        "--calm-correlation",
+        type=float,
+        metavar="RHO",
+        help="target mean pairwise correlation of daily returns in calm periods, "
+        "0 <= RHO < 1 (default: the fixed calm regime, ~0.2)",
+    )
+    parser.add_argument(
+        "--crisis-correlation",
+        type=float,
+        metavar="RHO",
+        help="target for crisis periods, >= the calm correlation and < 1 (default: "
+        "max(0.6, (1 + calm) / 2) with --calm-correlation, else the fixed crisis regime)",
+    )
     return parser
 
 
@@ -412,6 +583,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with_regimes=not args.no_regimes,
             start=args.start,
             stem=args.stem,
+            calm_correlation=args.calm_correlation,
+            crisis_correlation=args.crisis_correlation,
         )
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
