@@ -2,97 +2,23 @@
     Interpretation flags of every paired scaled run, from the seeds'
     Interpretation Guidelines: one row per (scaled run, flag) with status
     good, warning or failure, the measured value and a sentence saying why.
+    Each rule picks a status and an outcome; the sentence is the outcome's
+    template in seeds/two_pass_flag_texts.csv filled with the run's figures.
     Thresholds come from allocator.two_pass_flag_thresholds() and each rule is
     documented in _marts__models.yml.
 -#}
 {%- set t = allocator.two_pass_flag_thresholds() -%}
+{%- set figures = allocator.two_pass_flag_figures() -%}
 
-with pairs as (
+with measures as (
 
-    select * from {{ ref('two_pass_pairs') }}
-
-),
-
-metrics as (
-
-    select * from {{ ref('two_pass_metrics') }}
+    select * from {{ ref('two_pass_flag_measures') }}
 
 ),
 
-usage as (
+texts as (
 
-    select * from {{ ref('two_pass_allocator_usage') }}
-
-),
-
-derisk_events as (
-
-    select * from {{ ref('two_pass_derisk_events') }}
-
-),
-
-metric_deltas as (
-
-    select
-        scaled_run_id,
-        {%- for metric in allocator.two_pass_metric_list() %}
-        max(case when metric = '{{ metric.metric }}' then baseline end) as baseline_{{ metric.metric }},
-        max(case when metric = '{{ metric.metric }}' then scaled end) as scaled_{{ metric.metric }},
-        max(case when metric = '{{ metric.metric }}' then delta end) as delta_{{ metric.metric }},
-        {%- endfor %}
-    from metrics
-    group by scaled_run_id
-
-),
-
-event_alignment as (
-
-    -- "de-risk events align with actual stress": the baseline book was at
-    -- least 5% (stress_drawdown) below its peak on the event's rebalance date
-    select
-        scaled_run_id,
-        cast(count(*) as {{ dbt.type_bigint() }}) as derisk_events,
-        cast(sum(case when baseline_drawdown <= {{ t.stress_drawdown }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as events_in_stress,
-    from derisk_events
-    group by scaled_run_id
-
-),
-
-inputs as (
-
-    select
-        pairs.scaled_run_id,
-        pairs.is_like_for_like,
-        pairs.strategy_profile,
-        pairs.baseline_strategy_profile,
-        pairs.start_date,
-        pairs.end_date,
-        pairs.baseline_start_date,
-        pairs.baseline_end_date,
-        {%- for metric in allocator.two_pass_metric_list() %}
-        metric_deltas.baseline_{{ metric.metric }},
-        metric_deltas.scaled_{{ metric.metric }},
-        metric_deltas.delta_{{ metric.metric }},
-        {%- endfor %}
-        usage.pct_scaled,
-        usage.rebalances_total,
-        usage.rebalances_scaled,
-        usage.transitions_per_year,
-        usage.baseline_max_drawdown,
-        usage.baseline_worst_dd_peak_date,
-        usage.baseline_worst_dd_trough_date,
-        usage.worst_dd_rebalances,
-        usage.worst_dd_rebalances_scaled,
-        usage.worst_dd_scalar_min,
-        coalesce(event_alignment.derisk_events, 0) as derisk_events,
-        coalesce(event_alignment.events_in_stress, 0) as events_in_stress,
-    from pairs
-    inner join metric_deltas
-        on pairs.scaled_run_id = metric_deltas.scaled_run_id
-    inner join usage
-        on pairs.scaled_run_id = usage.scaled_run_id
-    left join event_alignment
-        on pairs.scaled_run_id = event_alignment.scaled_run_id
+    select * from {{ ref('two_pass_flag_texts') }}
 
 ),
 
@@ -109,15 +35,12 @@ maxdd_vs_baseline as (
             else 'good'
         end as status,
         delta_max_drawdown as measured_value,
-        'MaxDD ' || {{ allocator.two_pass_format('scaled_max_drawdown') }}
-            || ' scaled vs ' || {{ allocator.two_pass_format('baseline_max_drawdown') }}
-            || ' baseline (' || {{ allocator.two_pass_format('delta_max_drawdown', 'pp', true) }} || ')'
-            || case
-                when delta_max_drawdown < 0 then ': deeper than the baseline, the allocator is counterproductive'
-                when delta_max_drawdown < {{ t.maxdd_good_reduction }} then ': reduced by less than {{ t.maxdd_good_reduction * 100 }} pp, little protection'
-                else ': the allocator acts as a risk governor'
-            end as detail,
-    from inputs
+        case
+            when delta_max_drawdown < 0 then 'deeper'
+            when delta_max_drawdown < {{ t.maxdd_good_reduction }} then 'reduced_little'
+            else 'reduced'
+        end as outcome,
+    from measures
 
 ),
 
@@ -132,13 +55,11 @@ tail_months_quarters as (
             else 'warning'
         end as status,
         least(delta_worst_month, delta_worst_quarter) as measured_value,
-        'worst month ' || {{ allocator.two_pass_format('delta_worst_month', 'pp', true) }}
-            || ', worst quarter ' || {{ allocator.two_pass_format('delta_worst_quarter', 'pp', true) }}
-            || case
-                when delta_worst_month > 0 and delta_worst_quarter > 0 then ': both improved'
-                else ': not both improved'
-            end as detail,
-    from inputs
+        case
+            when delta_worst_month > 0 and delta_worst_quarter > 0 then 'both_improved'
+            else 'not_both_improved'
+        end as outcome,
+    from measures
 
 ),
 
@@ -153,14 +74,11 @@ sharpe_change as (
             else 'good'
         end as status,
         delta_sharpe as measured_value,
-        'Sharpe ' || {{ allocator.two_pass_format('scaled_sharpe', 'ratio') }}
-            || ' scaled vs ' || {{ allocator.two_pass_format('baseline_sharpe', 'ratio') }}
-            || ' baseline (' || {{ allocator.two_pass_format('delta_sharpe', 'ratio', true) }} || ')'
-            || case
-                when delta_sharpe < -{{ t.sharpe_warning_drop }} then ': degraded by more than {{ t.sharpe_warning_drop }}'
-                else ': preserved or improved'
-            end as detail,
-    from inputs
+        case
+            when delta_sharpe < -{{ t.sharpe_warning_drop }} then 'degraded'
+            else 'preserved'
+        end as outcome,
+    from measures
 
 ),
 
@@ -177,13 +95,12 @@ regime_transitions as (
             else 'good'
         end as status,
         transitions_per_year as measured_value,
-        {{ allocator.two_pass_format('transitions_per_year', 'ratio') }} || ' regime transitions per year'
-            || case
-                when transitions_per_year > {{ t.transitions_failure_above }} then ': thrashing (more than {{ t.transitions_failure_above }} a year)'
-                when transitions_per_year >= {{ t.transitions_good_below }} then ': not sticky ({{ t.transitions_good_below }} or more a year)'
-                else ': sticky (fewer than {{ t.transitions_good_below }} a year)'
-            end as detail,
-    from inputs
+        case
+            when transitions_per_year > {{ t.transitions_failure_above }} then 'thrashing'
+            when transitions_per_year >= {{ t.transitions_good_below }} then 'not_sticky'
+            else 'sticky'
+        end as outcome,
+    from measures
 
 ),
 
@@ -198,14 +115,11 @@ scalar_below_one as (
             else 'good'
         end as status,
         pct_scaled as measured_value,
-        {{ allocator.two_pass_format('rebalances_scaled', 'count') }} || ' of '
-            || {{ allocator.two_pass_format('rebalances_total', 'count') }} || ' rebalances scaled ('
-            || {{ allocator.two_pass_format('pct_scaled', 'share') }} || ')'
-            || case
-                when pct_scaled > {{ t.scaled_share_warning_above }} then ': scalar below 1 most of the time, the allocator is too aggressive'
-                else ': scalar at 1.0 most of the time, de-risking only in stress'
-            end as detail,
-    from inputs
+        case
+            when pct_scaled > {{ t.scaled_share_warning_above }} then 'mostly_scaled'
+            else 'mostly_unscaled'
+        end as outcome,
+    from measures
 
 ),
 
@@ -221,19 +135,13 @@ derisk_in_worst_drawdown as (
             else 'good'
         end as status,
         cast(worst_dd_rebalances_scaled as {{ dbt.type_float() }}) as measured_value,
-        'baseline worst drawdown ' || {{ allocator.two_pass_format('baseline_max_drawdown') }}
-            || ' from ' || cast(baseline_worst_dd_peak_date as {{ dbt.type_string() }})
-            || ' to ' || cast(baseline_worst_dd_trough_date as {{ dbt.type_string() }}) || ': '
-            || case
-                when baseline_max_drawdown >= 0 then 'the baseline never drew down, nothing to check'
-                when worst_dd_rebalances = 0 then 'no rebalance inside the episode, the allocator could not act'
-                when worst_dd_rebalances_scaled = 0 then 'no de-risking in any of its '
-                    || {{ allocator.two_pass_format('worst_dd_rebalances', 'count') }} || ' rebalances'
-                else {{ allocator.two_pass_format('worst_dd_rebalances_scaled', 'count') }} || ' of '
-                    || {{ allocator.two_pass_format('worst_dd_rebalances', 'count') }}
-                    || ' rebalances de-risked (min scalar ' || {{ allocator.two_pass_format('worst_dd_scalar_min', 'ratio') }} || ')'
-            end as detail,
-    from inputs
+        case
+            when baseline_max_drawdown >= 0 then 'no_drawdown'
+            when worst_dd_rebalances = 0 then 'no_rebalance'
+            when worst_dd_rebalances_scaled = 0 then 'not_derisked'
+            else 'derisked'
+        end as outcome,
+    from measures
 
 ),
 
@@ -250,12 +158,31 @@ derisk_alignment as (
         end as status,
         cast(events_in_stress as {{ dbt.type_float() }}) / nullif(derisk_events, 0) as measured_value,
         case
-            when derisk_events = 0 then 'the allocator never de-risked'
-            else {{ allocator.two_pass_format('events_in_stress', 'count') }} || ' of the top '
-                || {{ allocator.two_pass_format('derisk_events', 'count') }}
-                || ' de-risk events came with the baseline at least {{ -t.stress_drawdown * 100 }}% below its peak'
-        end as detail,
-    from inputs
+            when derisk_events = 0 then 'never_derisked'
+            else 'events'
+        end as outcome,
+    from measures
+
+),
+
+risk_governor as (
+
+    select
+        scaled_run_id,
+        8 as flag_order,
+        'risk_governor' as flag,
+        case
+            when delta_ann_vol < 0 then 'good'
+            when delta_cagr > 0 and delta_ann_vol >= 0 then 'failure'
+            else 'warning'
+        end as status,
+        delta_ann_vol as measured_value,
+        case
+            when delta_ann_vol < 0 then 'vol_reduced'
+            when delta_cagr > 0 then 'return_enhancer'
+            else 'no_risk_reduction'
+        end as outcome,
+    from measures
 
 ),
 
@@ -273,42 +200,12 @@ like_for_like as (
         end as status,
         cast(null as {{ dbt.type_float() }}) as measured_value,
         case
-            when strategy_profile <> baseline_strategy_profile
-                then 'strategy profile ' || strategy_profile || ' scaled vs ' || baseline_strategy_profile
-                    || ' baseline: the differences are not the allocator''s alone'
-            when start_date <> baseline_start_date or end_date <> baseline_end_date
-                then 'window ' || cast(start_date as {{ dbt.type_string() }}) || ' to ' || cast(end_date as {{ dbt.type_string() }})
-                    || ' scaled vs ' || cast(baseline_start_date as {{ dbt.type_string() }}) || ' to '
-                    || cast(baseline_end_date as {{ dbt.type_string() }})
-                    || ' baseline: the differences are not the allocator''s alone'
-            when not coalesce(is_like_for_like, false)
-                then 'input data differ (runs.input_fingerprint): the differences are not the allocator''s alone'
-            else 'same profile, window and input data: the differences are the allocator''s'
-        end as detail,
-    from inputs
-
-),
-
-risk_governor as (
-
-    select
-        scaled_run_id,
-        8 as flag_order,
-        'risk_governor' as flag,
-        case
-            when delta_ann_vol < 0 then 'good'
-            when delta_cagr > 0 and delta_ann_vol >= 0 then 'failure'
-            else 'warning'
-        end as status,
-        delta_ann_vol as measured_value,
-        'Ann Vol ' || {{ allocator.two_pass_format('delta_ann_vol', 'pp', true) }}
-            || ', CAGR ' || {{ allocator.two_pass_format('delta_cagr', 'pp', true) }}
-            || case
-                when delta_ann_vol < 0 then ': volatility reduced, a risk governor'
-                when delta_cagr > 0 then ': more return without less risk, a return enhancer'
-                else ': no risk reduction'
-            end as detail,
-    from inputs
+            when strategy_profile <> baseline_strategy_profile then 'profile_differs'
+            when start_date <> baseline_start_date or end_date <> baseline_end_date then 'window_differs'
+            when not coalesce(is_like_for_like, false) then 'input_data_differ'
+            else 'same_book'
+        end as outcome,
+    from measures
 
 ),
 
@@ -334,17 +231,59 @@ all_flags as (
 
 ),
 
-final as (
+run_figures as (
 
     select
         scaled_run_id,
-        flag_order,
-        flag,
-        status,
-        measured_value,
-        -- text built from a missing metric is null: say so instead
-        coalesce(detail, 'not measurable: an input metric is missing') as detail,
+        {%- for name, expression in figures.items() %}
+        {{ expression }} as {{ name }},
+        {%- endfor %}
+    from measures
+
+),
+
+not_measurable as (
+
+    select template from texts
+    where flag = '*' and outcome = 'not_measurable'
+
+),
+
+filled as (
+
+    select
+        all_flags.scaled_run_id,
+        all_flags.flag_order,
+        all_flags.flag,
+        all_flags.status,
+        all_flags.measured_value,
+        texts.template,
+        {{ allocator.two_pass_fill_template('texts.template', figures.keys() | list, 'run_figures') }} as detail,
     from all_flags
+    inner join run_figures
+        on all_flags.scaled_run_id = run_figures.scaled_run_id
+    left join texts
+        on all_flags.flag = texts.flag
+        and all_flags.outcome = texts.outcome
+
+),
+
+final as (
+
+    select
+        filled.scaled_run_id,
+        filled.flag_order,
+        filled.flag,
+        filled.status,
+        filled.measured_value,
+        -- a figure the sentence names is missing: say so instead; an outcome
+        -- without a template stays null and fails the not-null constraint
+        case
+            when filled.template is not null then coalesce(filled.detail, not_measurable.template)
+        end as detail,
+    from filled
+    left join not_measurable
+        on true
 
 )
 

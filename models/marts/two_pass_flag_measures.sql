@@ -1,0 +1,101 @@
+{#-
+    What the interpretation flags (two_pass_flags) judge, one row per paired
+    scaled run: the pair's profiles and windows, baseline, scaled and delta of
+    every compared metric, the allocator's usage, and how many of the top
+    de-risk events met real stress.
+-#}
+{%- set t = allocator.two_pass_flag_thresholds() -%}
+
+with pairs as (
+
+    select * from {{ ref('two_pass_pairs') }}
+
+),
+
+metrics as (
+
+    select * from {{ ref('two_pass_metrics') }}
+
+),
+
+usage as (
+
+    select * from {{ ref('two_pass_allocator_usage') }}
+
+),
+
+derisk_events as (
+
+    select * from {{ ref('two_pass_derisk_events') }}
+
+),
+
+metric_deltas as (
+
+    select
+        scaled_run_id,
+        {%- for metric in allocator.two_pass_metric_list() %}
+        max(case when metric = '{{ metric.metric }}' then baseline end) as baseline_{{ metric.metric }},
+        max(case when metric = '{{ metric.metric }}' then scaled end) as scaled_{{ metric.metric }},
+        max(case when metric = '{{ metric.metric }}' then delta end) as delta_{{ metric.metric }},
+        {%- endfor %}
+    from metrics
+    group by scaled_run_id
+
+),
+
+event_alignment as (
+
+    -- "de-risk events align with actual stress": the baseline book was at
+    -- least 5% (stress_drawdown) below its peak on the event's rebalance date
+    select
+        scaled_run_id,
+        cast(count(*) as {{ dbt.type_bigint() }}) as derisk_events,
+        cast(sum(case when baseline_drawdown <= {{ t.stress_drawdown }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as events_in_stress,
+    from derisk_events
+    group by scaled_run_id
+
+),
+
+final as (
+
+    -- baseline_max_drawdown is the baseline's run_metrics MaxDD
+    -- (two_pass_metrics); two_pass_allocator_usage's column of that name
+    -- measures the same book and is left out
+    select
+        pairs.scaled_run_id,
+        pairs.baseline_run_id,
+        pairs.is_like_for_like,
+        pairs.strategy_profile,
+        pairs.baseline_strategy_profile,
+        pairs.start_date,
+        pairs.end_date,
+        pairs.baseline_start_date,
+        pairs.baseline_end_date,
+        {%- for metric in allocator.two_pass_metric_list() %}
+        metric_deltas.baseline_{{ metric.metric }},
+        metric_deltas.scaled_{{ metric.metric }},
+        metric_deltas.delta_{{ metric.metric }},
+        {%- endfor %}
+        usage.rebalances_total,
+        usage.rebalances_scaled,
+        usage.pct_scaled,
+        usage.transitions_per_year,
+        usage.baseline_worst_dd_peak_date,
+        usage.baseline_worst_dd_trough_date,
+        usage.worst_dd_rebalances,
+        usage.worst_dd_rebalances_scaled,
+        usage.worst_dd_scalar_min,
+        coalesce(event_alignment.derisk_events, 0) as derisk_events,
+        coalesce(event_alignment.events_in_stress, 0) as events_in_stress,
+    from pairs
+    inner join metric_deltas
+        on pairs.scaled_run_id = metric_deltas.scaled_run_id
+    inner join usage
+        on pairs.scaled_run_id = usage.scaled_run_id
+    left join event_alignment
+        on pairs.scaled_run_id = event_alignment.scaled_run_id
+
+)
+
+select * from final
