@@ -16,19 +16,7 @@
     },
 } -%}
 
-with run_config as (
-
-    select * from {{ ref('stg_run_config') }}
-
-),
-
-regimes as (
-
-    select * from {{ ref('allocator_regime_v1') }}
-
-),
-
-rules as (
+with rules as (
 
     select * from {{ ref('allocator_regime_rules') }}
 
@@ -102,40 +90,17 @@ rule_list as (
 
 ),
 
-regime_summary as (
-
-    select
-        min(date) as first_date,
-        max(date) as last_date,
-        count(*) as row_count,
-    from regimes
-
-),
-
-final as (
-
-    select
-        run_config.run_id,
-        '{{ allocator.allocator_v1_version() }}' as version,
-        {{ allocator.json_merge_sql(
-            allocator.json_literal(parameters),
-            allocator.json_object_sql([
-                ('rules', 'cast(rule_list.rules_json as json)'),
-                ('min_days', 'run_config.regime_min_days'),
-            ])
-        ) }} as parameters,
-        feature_lists.features_present,
-        feature_lists.features_missing,
-        regime_summary.first_date,
-        regime_summary.last_date,
-        regime_summary.row_count,
-        run_config.config_hash,
-        run_config.created_at,
-    from run_config
-    cross join feature_lists
-    cross join rule_list
-    cross join regime_summary
-
-)
+{{ allocator.allocator_meta(
+    layer=ref('allocator_regime_v1'),
+    date_column='date',
+    parameters=parameters,
+    parameter_sql=[
+        ('rules', 'cast(rule_list.rules_json as json)'),
+        ('min_days', 'run_config.regime_min_days'),
+    ],
+    features_present='feature_lists.features_present',
+    features_missing='feature_lists.features_missing',
+    joins=['feature_lists', 'rule_list'],
+) }}
 
 select * from final

@@ -5,20 +5,18 @@
     'clip': 'applied to the output only; the EWMA recursion runs unclipped',
     'targets_seed': 'allocator_regime_scalars',
 } -%}
+{#- the layer's one input is the regime; it is missing when no date was classified -#}
+{%- set features_present -%}
+    case when layer_summary.row_count > 0 then '["regime"]' else '[]' end
+{%- endset -%}
+{%- set features_missing -%}
+    case
+        when layer_summary.row_count > 0 then '{}'
+        else '{"regime":"no classified date: the state never completed its warm-up"}'
+    end
+{%- endset -%}
 
-with run_config as (
-
-    select * from {{ ref('stg_run_config') }}
-
-),
-
-risk as (
-
-    select * from {{ ref('allocator_risk_v1') }}
-
-),
-
-targets as (
+with targets as (
 
     select * from {{ ref('allocator_regime_scalars') }}
 
@@ -31,44 +29,19 @@ target_map as (
 
 ),
 
-risk_summary as (
-
-    select
-        min(date) as first_date,
-        max(date) as last_date,
-        count(*) as row_count,
-    from risk
-
-),
-
-final as (
-
-    select
-        run_config.run_id,
-        '{{ allocator.allocator_v1_version() }}' as version,
-        {{ allocator.json_merge_sql(
-            allocator.json_literal(parameters),
-            allocator.json_object_sql([
-                ('targets', 'cast(target_map.targets_json as json)'),
-                ('ewma_alpha', 'run_config.risk_ewma_alpha'),
-                ('scalar_floor', 'run_config.risk_scalar_floor'),
-                ('scalar_cap', 'run_config.risk_scalar_cap'),
-            ])
-        ) }} as parameters,
-        case when risk_summary.row_count > 0 then '["regime"]' else '[]' end as features_present,
-        case
-            when risk_summary.row_count > 0 then '{}'
-            else '{"regime":"no classified date: the state never completed its warm-up"}'
-        end as features_missing,
-        risk_summary.first_date,
-        risk_summary.last_date,
-        risk_summary.row_count,
-        run_config.config_hash,
-        run_config.created_at,
-    from run_config
-    cross join target_map
-    cross join risk_summary
-
-)
+{{ allocator.allocator_meta(
+    layer=ref('allocator_risk_v1'),
+    date_column='date',
+    parameters=parameters,
+    parameter_sql=[
+        ('targets', 'cast(target_map.targets_json as json)'),
+        ('ewma_alpha', 'run_config.risk_ewma_alpha'),
+        ('scalar_floor', 'run_config.risk_scalar_floor'),
+        ('scalar_cap', 'run_config.risk_scalar_cap'),
+    ],
+    features_present=features_present,
+    features_missing=features_missing,
+    joins=['target_map'],
+) }}
 
 select * from final

@@ -15,34 +15,9 @@
     'sleeve_concentration_observations': windows['concentration'],
 } -%}
 
-with run_config as (
-
-    select * from {{ ref('stg_run_config') }}
-
-),
-
-state as (
-
-    select * from {{ ref('allocator_state_v1') }}
-
-),
-
-availability as (
+with availability as (
 
     select * from {{ ref('int_allocator_feature_availability') }}
-
-),
-
-state_summary as (
-
-    select
-        min(date) as first_date,
-        max(date) as last_date,
-        count(*) as row_count,
-        min(case when is_ready then date end) as first_ready_date,
-        count(case when is_ready then 1 end) as ready_row_count,
-        max(correlation_method) as correlation_method,
-    from state
 
 ),
 
@@ -55,31 +30,23 @@ feature_lists as (
 
 ),
 
-final as (
-
-    select
-        run_config.run_id,
-        '{{ allocator.allocator_v1_version() }}' as version,
-        {{ allocator.json_merge_sql(
-            allocator.json_literal(parameters),
-            allocator.json_object_sql([
-                ('correlation_method', 'state_summary.correlation_method'),
-                ('correlation_exact_max_symbols', 'run_config.correlation_exact_max_symbols'),
-            ])
-        ) }} as parameters,
-        feature_lists.features_present,
-        feature_lists.features_missing,
-        state_summary.first_date,
-        state_summary.last_date,
-        state_summary.row_count,
-        state_summary.first_ready_date,
-        state_summary.ready_row_count,
-        run_config.config_hash,
-        run_config.created_at,
-    from run_config
-    cross join state_summary
-    cross join feature_lists
-
-)
+{{ allocator.allocator_meta(
+    layer=ref('allocator_state_v1'),
+    date_column='date',
+    parameters=parameters,
+    parameter_sql=[
+        ('correlation_method', 'layer_summary.correlation_method'),
+        ('correlation_exact_max_symbols', 'run_config.correlation_exact_max_symbols'),
+    ],
+    features_present='feature_lists.features_present',
+    features_missing='feature_lists.features_missing',
+    summary_columns=[
+        ('first_ready_date', 'min(case when is_ready then date end)'),
+        ('ready_row_count', 'count(case when is_ready then 1 end)'),
+        ('correlation_method', 'max(correlation_method)'),
+    ],
+    extra_columns=['layer_summary.first_ready_date', 'layer_summary.ready_row_count'],
+    joins=['feature_lists'],
+) }}
 
 select * from final

@@ -2,33 +2,21 @@
     fill value, where a precomputed run loaded them from), how many
     rebalances fell back to the fill value, date range and size, and the
     run's configuration hash. -#}
-with run_config as (
+{#- the layer's one input is the computed scalar; it is missing when no
+    rebalance has one -#}
+{%- set features_present -%}
+    case when layer_summary.computed_count > 0 then '["risk_scalar"]' else '[]' end
+{%- endset -%}
+{%- set features_missing -%}
+    case
+        when layer_summary.computed_count > 0 then '{}'
+        else '{"risk_scalar":"no rebalance has a computed risk scalar: every applied scalar is apply_missing_scalar_as"}'
+    end
+{%- endset -%}
 
-    select * from {{ ref('stg_run_config') }}
-
-),
-
-applied as (
-
-    select * from {{ ref('allocator_risk_v1_applied') }}
-
-),
-
-used as (
+with used as (
 
     select * from {{ ref('allocator_scalars_at_rebalances') }}
-
-),
-
-applied_summary as (
-
-    select
-        min(rebalance_date) as first_date,
-        max(rebalance_date) as last_date,
-        count(*) as row_count,
-        count(case when is_missing_filled then 1 end) as missing_filled_count,
-        count(risk_scalar_computed) as computed_count,
-    from applied
 
 ),
 
@@ -43,39 +31,31 @@ used_summary as (
 
 ),
 
-final as (
-
-    select
-        run_config.run_id,
-        '{{ allocator.allocator_v1_version() }}' as version,
-        cast({{ allocator.json_object_sql([
-            ('mode', 'run_config.allocator_mode'),
-            ('enabled', 'run_config.allocator_enabled'),
-            ('lag_rebalances', '1'),
-            ('apply_missing_scalar_as', 'run_config.apply_missing_scalar_as'),
-            ('rebalances', "case when run_config.portfolio_source = 'returns_file' then 'every recorded date (returns-only portfolio)' else 'int_rebalance_calendar.is_recorded_rebalance' end"),
-            ('precomputed_source_kind', 'run_config.precomputed_source_kind'),
-            ('precomputed_source', 'run_config.precomputed_source'),
-            ('missing_filled_rebalances', 'applied_summary.missing_filled_count'),
-            ('used_missing_filled_rebalances', 'used_summary.used_missing_filled_count'),
-            ('scaled_rebalances', 'used_summary.scaled_rebalance_count'),
-            ('min_scalar_used', 'used_summary.min_scalar_used'),
-            ('mean_scalar_used', 'used_summary.mean_scalar_used'),
-        ]) }} as {{ dbt.type_string() }}) as parameters,
-        case when applied_summary.computed_count > 0 then '["risk_scalar"]' else '[]' end as features_present,
-        case
-            when applied_summary.computed_count > 0 then '{}'
-            else '{"risk_scalar":"no rebalance has a computed risk scalar: every applied scalar is apply_missing_scalar_as"}'
-        end as features_missing,
-        applied_summary.first_date,
-        applied_summary.last_date,
-        applied_summary.row_count,
-        run_config.config_hash,
-        run_config.created_at,
-    from run_config
-    cross join applied_summary
-    cross join used_summary
-
-)
+{{ allocator.allocator_meta(
+    layer=ref('allocator_risk_v1_applied'),
+    date_column='rebalance_date',
+    parameters=none,
+    parameter_sql=[
+        ('mode', 'run_config.allocator_mode'),
+        ('enabled', 'run_config.allocator_enabled'),
+        ('lag_rebalances', '1'),
+        ('apply_missing_scalar_as', 'run_config.apply_missing_scalar_as'),
+        ('rebalances', "case when run_config.portfolio_source = 'returns_file' then 'every recorded date (returns-only portfolio)' else 'int_rebalance_calendar.is_recorded_rebalance' end"),
+        ('precomputed_source_kind', 'run_config.precomputed_source_kind'),
+        ('precomputed_source', 'run_config.precomputed_source'),
+        ('missing_filled_rebalances', 'layer_summary.missing_filled_count'),
+        ('used_missing_filled_rebalances', 'used_summary.used_missing_filled_count'),
+        ('scaled_rebalances', 'used_summary.scaled_rebalance_count'),
+        ('min_scalar_used', 'used_summary.min_scalar_used'),
+        ('mean_scalar_used', 'used_summary.mean_scalar_used'),
+    ],
+    features_present=features_present,
+    features_missing=features_missing,
+    summary_columns=[
+        ('missing_filled_count', 'count(case when is_missing_filled then 1 end)'),
+        ('computed_count', 'count(risk_scalar_computed)'),
+    ],
+    joins=['used_summary'],
+) }}
 
 select * from final
