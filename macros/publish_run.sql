@@ -87,6 +87,35 @@
 {%- endmacro %}
 
 
+{#- The kind of run this invocation built (baseline or scaled), or none
+    when its gate did not build. -#}
+{% macro run_kind_built() -%}
+    {%- if adapter.get_relation(target.database, target.schema, 'stg_run_config') is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query("select run_kind from " ~ target.schema ~ ".stg_run_config").rows -%}
+    {{ return(rows[0][0] if rows else none) }}
+{%- endmacro %}
+
+
+{#- The models a run of this kind builds in this invocation: all of them, but
+    a scaled run reading its baseline's layers builds none of the `unscaled`
+    models (the ones it publishes are linked views, the others only feed
+    those), and a baseline has no two-pass comparison to build. -#}
+{% macro run_models(run_kind) -%}
+    {%- set reusing = (var('reuse_baseline_layers', false) | string | lower) == 'true' -%}
+    {%- set models = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name
+        and node.config.enabled
+        and not (reusing and 'unscaled' in node.tags)
+        and not (run_kind == 'baseline' and 'two_pass' in node.tags) -%}
+        {%- do models.append(node) -%}
+    {%- endfor -%}
+    {{ return(models) }}
+{%- endmacro %}
+
+
 {#- Why this invocation's run cannot be published, or none. -#}
 {% macro unpublishable_reason(results) -%}
     {%- set statuses = {} -%}
@@ -104,12 +133,8 @@
     {#- a scaled run that reads its baseline's layers builds none of the
         `unscaled` models: the ones it publishes are linked views, the others
         only feed those -#}
-    {%- set reusing = (var('reuse_baseline_layers', false) | string | lower) == 'true' -%}
     {%- set missing = [] -%}
-    {%- for node in graph.nodes.values()
-        if node.resource_type == 'model' and node.package_name == project_name
-        and node.config.enabled and not (reusing and 'unscaled' in node.tags)
-        and statuses.get(node.unique_id) != 'success' -%}
+    {%- for node in allocator.run_models(allocator.run_kind_built()) if statuses.get(node.unique_id) != 'success' -%}
         {%- do missing.append(node.name) -%}
     {%- endfor -%}
     {%- if missing -%}
@@ -135,9 +160,16 @@
         {%- endif -%}
         {{ exceptions.raise_compiler_error(message) }}
     {%- endif -%}
-    {%- set config = run_query("select run_id, config_hash from " ~ target.schema ~ ".stg_run_config").rows[0] -%}
+    {%- set config = run_query("select run_id, config_hash, run_kind from " ~ target.schema ~ ".stg_run_config").rows[0] -%}
     {%- set run_id = allocator.sql_literal(config[0]) -%}
-    {%- set published = allocator.published_models() -%}
+    {#- what this run consists of: built now, or linked from its baseline; a
+        table the build schema holds from another build is never published -#}
+    {%- set consists_of = allocator.run_models(config[2]) | map(attribute='name') | list
+        + (allocator.baseline_layers() if (var('reuse_baseline_layers', false) | string | lower) == 'true' else []) -%}
+    {%- set published = {} -%}
+    {%- for name, schema in allocator.published_models().items() if name in consists_of -%}
+        {%- do published.update({name: schema}) -%}
+    {%- endfor -%}
     {%- set columns = {} -%}
     {%- for row in run_query(
         "select table_schema, table_name, column_name, data_type from information_schema.columns"
@@ -162,7 +194,7 @@
         {#- every row a build holds is the run's: the key is set, not trusted -#}
         {%- do statements.append('insert into ' ~ stored ~ ' by name select * replace (' ~ run_id ~ ' as ' ~ key ~ ') from ' ~ built) -%}
     {%- endfor -%}
-    {%- do statements.extend(allocator.mark_stale_comparisons(run_id)) -%}
+    {%- do statements.extend(allocator.mark_stale_comparisons(run_id, 'marts.two_pass_comparison' in columns or 'two_pass_comparison' in published)) -%}
     {%- do statements.append('commit') -%}
     {%- do run_query(statements | join(';\n')) -%}
     {{ log("Published run " ~ config[0] ~ " into " ~ (published | length) ~ " tables (artifacts, marts) in one transaction.", info=true) }}
@@ -173,14 +205,15 @@
 {#- A scaled run's comparison is stale once its baseline is published again
     with another configuration or other input data than it was compared
     with; the scaled run's rows are kept, marked, never rewritten. -#}
-{% macro mark_stale_comparisons(run_id) -%}
+{% macro mark_stale_comparisons(run_id, has_comparisons) -%}
     {%- set baseline = "(select config_hash, input_fingerprint from marts.runs where run_id = " ~ run_id ~ ")" -%}
     {%- set stale = "in (select run_id from marts.runs where precomputed_source_kind = 'run' and precomputed_source = " ~ run_id
         ~ " and run_id <> " ~ run_id
         ~ " and (baseline_config_hash is distinct from (select config_hash from " ~ baseline ~ ")"
         ~ " or baseline_input_fingerprint is distinct from (select input_fingerprint from " ~ baseline ~ ")))" -%}
-    {{ return([
-        "update marts.two_pass_comparison set comparison_status = 'stale' where scaled_run_id " ~ stale,
-        "update marts.runs set comparison_status = 'stale' where run_id " ~ stale,
-    ]) }}
+    {%- set statements = ["update marts.runs set comparison_status = 'stale' where run_id " ~ stale] -%}
+    {%- if has_comparisons -%}
+        {%- do statements.append("update marts.two_pass_comparison set comparison_status = 'stale' where scaled_run_id " ~ stale) -%}
+    {%- endif -%}
+    {{ return(statements) }}
 {%- endmacro %}

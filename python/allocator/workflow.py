@@ -35,6 +35,9 @@ DEMO_BASELINE_RUN_ID = "demo_base"
 DEMO_SCALED_RUN_ID = "demo_scaled"
 PROFILES_SEED = Path("seeds") / "strategy_profiles.csv"
 SCALAR_FILENAME = "allocator_risk_v1_applied.csv"
+# A baseline has no comparison: pass 1 leaves the two-pass marts out (the
+# publish does not expect them of a baseline).
+PASS_1_EXCLUDE = ("tag:two_pass",)
 # --no-tests: dbt build without tests (dbt run would not load the seeds)
 NO_TESTS_EXCLUDE = ("resource_type:test", "resource_type:unit_test")
 # What pass 2 does not rebuild (or re-test): the seeds pass 1 loaded seconds
@@ -331,7 +334,9 @@ def run(settings: Settings, request: RunRequest, emit: Emit) -> list[Path]:
         check_stored_run(settings, request.precomputed_run_id, "--precomputed-run-id")
     database.check_writable(settings.db_path)
     manifest = parse(settings, emit, request.parse_vars())
-    build(settings, request, f"run {request.run_id}", emit, manifest)
+    # only a scaled run has a comparison to build
+    exclude = () if request.mode == "precomputed" else PASS_1_EXCLUDE
+    build(settings, request, f"run {request.run_id}", emit, manifest, exclude)
     return export(settings, request.run_id, emit)
 
 
@@ -430,7 +435,7 @@ def two_pass(
     if reuse_baseline:
         emit(f"pass 1/2: reusing stored baseline {baseline.run_id}")
     else:
-        build(settings, baseline, "pass 1/2 (baseline)", emit, manifest)
+        build(settings, baseline, "pass 1/2 (baseline)", emit, manifest, PASS_1_EXCLUDE)
         export(settings, baseline.run_id, emit)
     # pass 2 reads the baseline's published unscaled layers; the gate checks
     # they were built with this configuration. A stored baseline (pass 1
