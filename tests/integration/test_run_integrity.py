@@ -141,3 +141,45 @@ def test_weights_without_prices_are_refused(tiny_db: Path, tmp_path: Path) -> No
 def test_commands_that_write_nothing_need_no_complete_build(tiny_db: Path) -> None:
     result = run_dbt(["compile", "-s", "runs"], tiny_db, tiny_vars("a"))
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_window_without_enough_history_is_refused(tiny_db: Path) -> None:
+    """The built-in sleeves need their lookbacks of history before start."""
+    result = run_dbt(
+        ["build"],
+        tiny_db,
+        tiny_vars("h", weights_path="", start="2021-01-06", end="2021-01-11"),
+    )
+    assert result.returncode != 0
+    assert "run 'h': the prices file" in result.stdout
+    assert "has 2 sessions before start 2021-01-06; the strategy needs 312" in result.stdout
+    assert "Run not published" in result.stdout
+
+
+def test_a_one_day_window_is_refused(tiny_db: Path) -> None:
+    result = run_dbt(["build"], tiny_db, tiny_vars("d", start="2021-01-11", end="2021-01-11"))
+    assert result.returncode != 0
+    assert "holds 1 session(s) of the prices file" in result.stdout
+    assert "a run needs at least 2 (a return needs two closes)" in result.stdout
+
+
+def test_precomputed_scalars_that_miss_the_runs_rebalances_are_refused(
+    tiny_db: Path, tmp_path: Path
+) -> None:
+    scalars = tmp_path / "scalars.csv"
+    scalars.write_text("rebalance_date,risk_scalar_applied\n2019-01-31,0.5\n2019-02-28,0.5\n")
+    result = run_dbt(
+        ["build"],
+        tiny_db,
+        tiny_vars(
+            "f",
+            allocator_v1={
+                "enabled": True,
+                "mode": "precomputed",
+                "precomputed_scalar_filename": str(scalars),
+            },
+        ),
+    )
+    assert result.returncode != 0
+    assert f"the precomputed scalars of {scalars} match 0 of the run's" in result.stdout
+    assert "at least 90.0% must match" in result.stdout
