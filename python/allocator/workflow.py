@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from allocator import database, dbt_invoke, validate
+from allocator import database, dbt_invoke, run_config, validate
 from allocator.comparison import (
     COMPARISON_HTML,
     is_scaled_run,
@@ -28,9 +28,10 @@ from allocator.summary import RebalanceScalar, allocator_summary, regime_report
 
 Emit = Callable[[str], None]
 
-DEMO_PROFILE = "core_v1"
-DEMO_START = dt.date(2005, 1, 3)
-DEMO_END = dt.date(2022, 12, 28)
+# the demo is the default run (run_config.DEFAULTS) under two run ids
+DEMO_PROFILE = str(run_config.DEFAULTS["strategy_profile"])
+DEMO_START = dt.date.fromisoformat(str(run_config.DEFAULTS["start"]))
+DEMO_END = dt.date.fromisoformat(str(run_config.DEFAULTS["end"]))
 DEMO_BASELINE_RUN_ID = "demo_base"
 DEMO_SCALED_RUN_ID = "demo_scaled"
 PROFILES_SEED = Path("seeds") / "strategy_profiles.csv"
