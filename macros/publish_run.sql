@@ -149,7 +149,19 @@
     {%- if not execute or not allocator.is_build_command() -%}
         {{ return('') }}
     {%- endif -%}
+    {#- nothing built (a selection of tests or seeds only): no run to publish -#}
+    {%- if results | selectattr('node.resource_type', 'equalto', 'model') | list | length == 0 -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set reason = allocator.unpublishable_reason(results) -%}
+    {%- if not reason and (var('publish_run', true) | string | lower) == 'false' -%}
+        {{ log("Built and tested; not published (publish_run: false): every stored run is as it was.", info=true) }}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if reason and (var('publish_run', true) | string | lower) == 'false' and not reason.startswith('failed') -%}
+        {{ log("Built part of the run; not published (publish_run: false): every stored run is as it was.", info=true) }}
+        {{ return('') }}
+    {%- endif -%}
     {%- if reason -%}
         {#- a failed node already fails the command; an incomplete one must too,
             or a partial build would look stored -#}

@@ -91,6 +91,8 @@ DEFAULTS: Mapping[str, Any] = {
     "reuse_baseline_layers": False,
     # Rebuild a stored run id as a different run (kind, profile, window, inputs).
     "replace_run": False,
+    # Build and test without storing the run (a dry run, or a partial build).
+    "publish_run": True,
 }
 
 
@@ -347,6 +349,7 @@ def resolve(
         )
     reuse = _flag(given.get("reuse_baseline_layers", False), "reuse_baseline_layers")
     replace_run = _flag(given.get("replace_run", False), "replace_run")
+    _flag(given.get("publish_run", True), "publish_run")
 
     source_kind, source = _precomputed_source(run_id, block, stored_runs, file_exists)
     config = {
