@@ -9,6 +9,7 @@ exports on top of the dbt project, with dbt running in this process.
                   [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
     allocator regime-report --run-id ID
     allocator export --run-id ID
+    allocator snapshot
     allocator demo
     allocator --version
 
@@ -299,6 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--run-id", required=True)
 
+    commands.add_parser(
+        "snapshot",
+        parents=[common],
+        help="write every marts.* table to <reports>/marts/<table>.parquet for BI and notebooks",
+        description="Write each published mart (marts.*) to <reports>/marts/<table>.parquet, "
+        "atomically (a temporary file, then a rename), so readers never open the database "
+        "file. two-pass and run do this after each pass; use it after a plain `dbt build`.",
+    )
+
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -428,6 +438,12 @@ def _cmd_regime_report(args: argparse.Namespace, settings: workflow.Settings) ->
     _emit(workflow.regime_report_text(settings, args.run_id, args.top))
 
 
+def _cmd_snapshot(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    from allocator import snapshots
+
+    snapshots.snapshot(settings.db_path, settings.reports_dir, _emit)
+
+
 def _cmd_export(args: argparse.Namespace, settings: workflow.Settings) -> None:
     validate.check_run_id(args.run_id)
     workflow.export(settings, args.run_id, _emit)
@@ -458,6 +474,7 @@ COMMANDS = {
     "two-pass": _cmd_two_pass,
     "regime-report": _cmd_regime_report,
     "export": _cmd_export,
+    "snapshot": _cmd_snapshot,
     "demo": _cmd_demo,
     "init": _cmd_init,
 }

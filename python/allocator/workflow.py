@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from allocator import database, dbt_invoke, run_config, validate
+from allocator import database, dbt_invoke, run_config, snapshots, validate
 from allocator.comparison import (
     COMPARISON_HTML,
     is_scaled_run,
@@ -333,12 +333,16 @@ def run(settings: Settings, request: RunRequest, emit: Emit) -> list[Path]:
     exported = settings.project_dir / "reports" / "runs" / str(request.precomputed_run_id)
     if request.precomputed_run_id and not (exported / SCALAR_FILENAME).is_file():
         check_stored_run(settings, request.precomputed_run_id, "--precomputed-run-id")
-    database.check_writable(settings.db_path)
-    manifest = parse(settings, emit, request.parse_vars())
-    # only a scaled run has a comparison to build
-    exclude = () if request.mode == "precomputed" else PASS_1_EXCLUDE
-    build(settings, request, f"run {request.run_id}", emit, manifest, exclude)
-    return export(settings, request.run_id, emit)
+    # the write lock is held from the build to the export (snapshots.writer_lock)
+    with snapshots.writer_lock(settings.db_path, emit) as con:
+        manifest = parse(settings, emit, request.parse_vars())
+        # only a scaled run has a comparison to build
+        exclude = () if request.mode == "precomputed" else PASS_1_EXCLUDE
+        build(settings, request, f"run {request.run_id}", emit, manifest, exclude)
+        written = export(settings, request.run_id, emit)
+        snapshot = snapshots.write_snapshots(con, settings.reports_dir)
+        emit(snapshots.snapshot_line(snapshot, settings.reports_dir))
+        return written
 
 
 def check_stored_run(settings: Settings, run_id: str, option: str) -> dict[str, Any]:
@@ -431,23 +435,32 @@ def two_pass(
     scaled = replace(
         baseline, run_id=scaled_run_id, mode="precomputed", precomputed_run_id=baseline.run_id
     )
-    database.check_writable(settings.db_path)
-    manifest = parse(settings, emit, baseline.parse_vars())
-    if reuse_baseline:
-        emit(f"pass 1/2: reusing stored baseline {baseline.run_id}")
-    else:
-        build(settings, baseline, "pass 1/2 (baseline)", emit, manifest, PASS_1_EXCLUDE)
-        export(settings, baseline.run_id, emit)
-    # pass 2 reads the baseline's published unscaled layers; the gate checks
-    # they were built with this configuration. A stored baseline (pass 1
-    # skipped) may be older than the seeds in the build schema: reload them.
-    scaled = replace(scaled, reuse_baseline_layers=True)
-    exclude = tuple(e for e in PASS_2_EXCLUDE if not (reuse_baseline and e == "resource_type:seed"))
-    build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, exclude)
-    # the scaled run's export writes the comparison files as well
-    export(settings, scaled.run_id, emit)
-    with database.read_only(settings.db_path) as con:
-        return load_comparison(con, scaled.run_id)
+    # The write lock is held from pass 1 to the comparison, so no other
+    # process opens the file between the passes (snapshots.writer_lock);
+    # after each published pass the marts are snapshot to Parquet for readers.
+    with snapshots.writer_lock(settings.db_path, emit) as con:
+        manifest = parse(settings, emit, baseline.parse_vars())
+        if reuse_baseline:
+            emit(f"pass 1/2: reusing stored baseline {baseline.run_id}")
+        else:
+            build(settings, baseline, "pass 1/2 (baseline)", emit, manifest, PASS_1_EXCLUDE)
+            export(settings, baseline.run_id, emit)
+            written = snapshots.write_snapshots(con, settings.reports_dir)
+            emit(snapshots.snapshot_line(written, settings.reports_dir))
+        # pass 2 reads the baseline's published unscaled layers; the gate checks
+        # they were built with this configuration. A stored baseline (pass 1
+        # skipped) may be older than the seeds in the build schema: reload them.
+        scaled = replace(scaled, reuse_baseline_layers=True)
+        exclude = tuple(
+            e for e in PASS_2_EXCLUDE if not (reuse_baseline and e == "resource_type:seed")
+        )
+        build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, exclude)
+        # the scaled run's export writes the comparison files as well
+        export(settings, scaled.run_id, emit)
+        written = snapshots.write_snapshots(con, settings.reports_dir)
+        emit(snapshots.snapshot_line(written, settings.reports_dir))
+        with database.read_only(settings.db_path) as reader:
+            return load_comparison(reader, scaled.run_id)
 
 
 def regime_report_text(settings: Settings, run_id: str, top_n: int = 10) -> str:
