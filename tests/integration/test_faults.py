@@ -167,6 +167,7 @@ def _injections() -> list[Refusal]:
             },
         ),
         "allocator_v1.mode": tiny_vars("inj", allocator_v1={"enabled": True, "mode": payload}),
+        "publish_run": tiny_vars("inj", publish_run=payload),
     }
     cases = [Refusal(f"inject-{var}", _fixed(v), _gate(var)) for var, v in one_var.items()]
     # with reuse_baseline_layers the baseline id reaches SQL before the gate:
@@ -197,6 +198,7 @@ def _injections() -> list[Refusal]:
             "precomputed_scalar_filename": dq_path,
         },
         "reuse_baseline_layers": True,
+        "publish_run": dq,
     }
     cases.append(
         Refusal(
@@ -443,6 +445,16 @@ def test_replace_run_marks_the_scaled_runs_comparison_stale(
     before = of_runs(run_state(template.db, ["comparison_status"]), ["scaled"])
     after = of_runs(run_state(db, ["comparison_status"]), ["scaled"])
     assert after == before, state_diff(before, after)
+
+
+def test_a_dry_run_stores_nothing(template: Template, tmp_path: Path) -> None:
+    """publish_run: false builds and tests the whole run, then stores nothing."""
+    db = template.copy(tmp_path)
+    result = run_dbt(["build"], db, {**REBUILD, "publish_run": False})
+    assert result.returncode == 0, result.tail()
+    assert "not published (publish_run: false)" in result.output, result.tail()
+    assert "Published run" not in result.output
+    assert_unchanged(template, db, result)
 
 
 # --------------------------------------------------------------------------- kill -9
