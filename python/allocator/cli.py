@@ -10,6 +10,8 @@ exports on top of the dbt project, with dbt running in this process.
     allocator regime-report --run-id ID
     allocator export --run-id ID
     allocator snapshot
+    allocator runs [--json]
+    allocator delete --run-id ID [--with-scaled]
     allocator demo
     allocator --version
 
@@ -309,6 +311,31 @@ def build_parser() -> argparse.ArgumentParser:
         "file. two-pass and run do this after each pass; use it after a plain `dbt build`.",
     )
 
+    runs = commands.add_parser(
+        "runs",
+        parents=[common],
+        help="list the stored runs, their headline metrics and whether their files are current",
+        description="List the runs stored in the database (read-only): id, kind, profile, "
+        "window, mode, cadence, created, CAGR, vol, Sharpe, MaxDD, comparison status and "
+        "whether reports/runs/<run_id>/ holds the stored run's export (current, stale, missing).",
+    )
+    runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    delete = commands.add_parser(
+        "delete",
+        parents=[common],
+        help="delete a stored run from the database and its reports folder",
+        description="Remove every row of a run from every published table (artifacts.*, "
+        "marts.*) in one transaction, then its reports/runs/<run_id>/ folder. A baseline "
+        "that stored scaled runs use is refused unless --with-scaled deletes them too.",
+    )
+    delete.add_argument("--run-id", required=True)
+    delete.add_argument(
+        "--with-scaled",
+        action="store_true",
+        help="also delete the scaled runs built on this baseline (same transaction)",
+    )
+
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -449,6 +476,24 @@ def _cmd_export(args: argparse.Namespace, settings: workflow.Settings) -> None:
     workflow.export(settings, args.run_id, _emit)
 
 
+def _cmd_runs(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    from allocator import database, runs
+
+    with database.read_only(settings.db_path) as con:
+        stored = runs.list_runs(con, settings.reports_dir)
+    _emit(runs.runs_json(stored) if args.json else runs.format_table(stored))
+
+
+def _cmd_delete(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    from allocator import runs
+
+    validate.check_run_id(args.run_id)
+    deletion = runs.delete_run(
+        settings.db_path, settings.reports_dir, args.run_id, args.with_scaled
+    )
+    _emit(runs.deletion_text(deletion, settings.db_path))
+
+
 def _cmd_init(args: argparse.Namespace, settings: workflow.Settings) -> None:
     from allocator import project_files
 
@@ -475,6 +520,8 @@ COMMANDS = {
     "regime-report": _cmd_regime_report,
     "export": _cmd_export,
     "snapshot": _cmd_snapshot,
+    "runs": _cmd_runs,
+    "delete": _cmd_delete,
     "demo": _cmd_demo,
     "init": _cmd_init,
 }

@@ -1,0 +1,352 @@
+"""Managing stored runs: `allocator runs` lists them, `allocator delete`
+removes one (and, on request, the scaled runs built on it).
+
+A run lives in the published schemas (``artifacts.*`` and ``marts.*``, every
+table keyed by ``run_id``, the two-pass marts by ``scaled_run_id``) and in
+its exported folder reports/runs/<run_id>/. The folder's
+``export_manifest.json`` (written by allocator.exports) records the registry
+values the files were exported from: the files are ``current`` while the
+run's row in marts.runs still has them, ``stale`` once the run was rebuilt
+(or the manifest is absent or unreadable), ``missing`` without a folder.
+
+Run ids reach SQL only as bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from allocator import database
+from allocator.errors import AllocatorError
+from allocator.exports import MANIFEST_FILENAME, MANIFEST_KEYS
+
+#: Export states of a run folder.
+CURRENT, STALE, MISSING = "current", "stale", "missing"
+#: What a value the table cannot show prints as.
+NONE = "-"
+#: Published tables keyed by the scaled run rather than by run_id.
+SCALED_KEY = "scaled_run_id"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One line of `allocator runs`."""
+
+    run_id: str
+    kind: str
+    profile: str
+    start: str
+    end: str
+    mode: str
+    cadence: str
+    created: str
+    cagr: float | None
+    ann_vol: float | None
+    sharpe: float | None
+    max_drawdown: float | None
+    comparison: str
+    exported: str
+
+
+# --------------------------------------------------------------------------
+# listing
+# --------------------------------------------------------------------------
+
+
+def cadence_of(config_json: str | None) -> str:
+    """The scaling cadence a run's configuration records, or "-" when the
+    configuration has none (runs built before cadences existed)."""
+    try:
+        config = json.loads(config_json) if config_json else {}
+    except json.JSONDecodeError:
+        return NONE
+    if not isinstance(config, dict):
+        return NONE
+    for holder in (config, config.get("allocator_v1"), config.get("allocator_parameters")):
+        if isinstance(holder, dict) and holder.get("cadence") not in (None, ""):
+            return str(holder["cadence"])
+    return NONE
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """A folder's export manifest, or None when absent or unreadable."""
+    try:
+        document = json.loads((run_dir / MANIFEST_FILENAME).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def export_state(run_dir: Path, run: Mapping[str, Any]) -> str:
+    """current / stale / missing: are the exported files the stored run's?"""
+    if not run_dir.is_dir():
+        return MISSING
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        return STALE
+    same = all(manifest.get(key) == run.get(key) for key in MANIFEST_KEYS)
+    return CURRENT if same and manifest.get("run_id") == run.get("run_id") else STALE
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return NONE
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if not hasattr(value, "hour") else f"{value:%Y-%m-%d %H:%M}"
+    return str(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def list_runs(con: duckdb.DuckDBPyConnection, reports_dir: Path) -> list[StoredRun]:
+    """Every stored run with its headline metrics and export state, oldest first."""
+    if not database.table_exists(con, "runs"):
+        return []
+    metrics = database.table_exists(con, "run_metrics")
+    select = (
+        "select r.*, m.cagr as m_cagr, m.ann_vol as m_ann_vol, m.sharpe as m_sharpe, "
+        "m.max_drawdown as m_max_drawdown from marts.runs r "
+        "left join marts.run_metrics m using (run_id)"
+        if metrics
+        else "select r.*, null as m_cagr, null as m_ann_vol, null as m_sharpe, "
+        "null as m_max_drawdown from marts.runs r"
+    )
+    cursor = con.execute(f"{select} order by r.created_at, r.run_id")
+    names = [d[0] for d in cursor.description]
+    runs = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        runs.append(
+            StoredRun(
+                run_id=row["run_id"],
+                kind=_text(row.get("run_kind")),
+                profile=_text(row.get("strategy_profile")),
+                start=_text(row.get("start_date")),
+                end=_text(row.get("end_date")),
+                mode=_text(row.get("allocator_mode")),
+                cadence=cadence_of(row.get("config_json")),
+                created=_text(row.get("created_at")),
+                cagr=_float(row["m_cagr"]),
+                ann_vol=_float(row["m_ann_vol"]),
+                sharpe=_float(row["m_sharpe"]),
+                max_drawdown=_float(row["m_max_drawdown"]),
+                comparison=_text(row.get("comparison_status")),
+                exported=export_state(reports_dir / "runs" / row["run_id"], row),
+            )
+        )
+    return runs
+
+
+def _percent(value: float | None) -> str:
+    return NONE if value is None else f"{value * 100:.2f}%"
+
+
+def _number(value: float | None) -> str:
+    return NONE if value is None else f"{value:.2f}"
+
+
+COLUMNS = (
+    "run_id",
+    "kind",
+    "profile",
+    "window",
+    "mode",
+    "cadence",
+    "created",
+    "CAGR",
+    "vol",
+    "Sharpe",
+    "MaxDD",
+    "comparison",
+    "files",
+)
+# right-aligned: the numbers
+NUMERIC = {"CAGR", "vol", "Sharpe", "MaxDD"}
+
+
+def table_cells(run: StoredRun) -> list[str]:
+    return [
+        run.run_id,
+        run.kind,
+        run.profile,
+        f"{run.start}..{run.end}",
+        run.mode,
+        run.cadence,
+        run.created,
+        _percent(run.cagr),
+        _percent(run.ann_vol),
+        _number(run.sharpe),
+        _percent(run.max_drawdown),
+        run.comparison,
+        run.exported,
+    ]
+
+
+def format_table(runs: Sequence[StoredRun]) -> str:
+    """A plain table, columns aligned, two spaces apart."""
+    if not runs:
+        return "no runs stored (build one with `allocator run` or `allocator two-pass`)"
+    rows = [list(COLUMNS), *(table_cells(run) for run in runs)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if name in NUMERIC else cell.ljust(width)
+            for name, cell, width in zip(COLUMNS, row, widths, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def runs_json(runs: Sequence[StoredRun]) -> str:
+    """Machine output: one object per run, metrics as fractions."""
+    return json.dumps([asdict(run) for run in runs], indent=2)
+
+
+# --------------------------------------------------------------------------
+# deleting
+# --------------------------------------------------------------------------
+
+
+def scaled_dependants(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """Stored runs other than ``run_id`` built on it: its scalars applied, or
+    its unscaled layers read."""
+    if not database.table_exists(con, "runs"):
+        return []
+    rows = con.execute(
+        "select run_id from marts.runs where run_id <> ? and ("
+        "(precomputed_source_kind = 'run' and precomputed_source = ?) "
+        "or unscaled_layers_from_run_id = ?) order by run_id",
+        [run_id, run_id, run_id],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def refusal_message(run_id: str, dependants: Sequence[str]) -> str:
+    """Why a baseline with scaled runs is not deleted alone."""
+    if len(dependants) == 1:
+        what, them = f"the stored scaled run {dependants[0]}", "it"
+    else:
+        what, them = f"the stored scaled runs {', '.join(dependants)}", "them"
+    return (
+        f"run '{run_id}' is the baseline of {what}: delete {them} first, "
+        f"or add --with-scaled to delete {them} with '{run_id}'"
+    )
+
+
+def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(schema, table, key column) of every published table: key run_id, or
+    scaled_run_id for the two-pass marts."""
+    rows = con.execute(
+        "select c.table_schema, c.table_name, list(c.column_name) "
+        "from information_schema.columns c join information_schema.tables t "
+        "on t.table_catalog = c.table_catalog and t.table_schema = c.table_schema "
+        "and t.table_name = c.table_name "
+        "where c.table_schema in ('marts', 'artifacts') and t.table_type = 'BASE TABLE' "
+        "and c.table_catalog = current_database() "
+        "group by all order by 1, 2"
+    ).fetchall()
+    tables = []
+    for schema, table, columns in rows:
+        if "run_id" in columns:
+            tables.append((schema, table, "run_id"))
+        elif SCALED_KEY in columns:
+            tables.append((schema, table, SCALED_KEY))
+    return tables
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What `allocator delete` removed."""
+
+    run_ids: tuple[str, ...]
+    rows: int
+    tables: int
+    folders: tuple[Path, ...]
+
+
+def delete_rows(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> tuple[int, int]:
+    """Delete every row of these runs from every published table in one
+    transaction; returns (rows, tables touched). Nothing changes on failure."""
+    tables = published_tables(con)
+    total = touched = 0
+    con.execute("begin transaction")
+    try:
+        for schema, table, key in tables:
+            deleted = 0
+            for run_id in run_ids:
+                row = con.execute(
+                    f"delete from {_quote(schema)}.{_quote(table)} where {_quote(key)} = ?",
+                    [run_id],
+                ).fetchone()
+                deleted += int(row[0]) if row else 0
+            total += deleted
+            touched += bool(deleted)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return total, touched
+
+
+def delete_run(
+    db_path: Path, reports_dir: Path, run_id: str, with_scaled: bool = False
+) -> Deletion:
+    """`allocator delete`: the run's rows (and with ``with_scaled`` those of
+    the scaled runs built on it) from every published table in one
+    transaction, then their report folders."""
+    if not db_path.is_file():
+        raise AllocatorError(
+            f"database file {db_path} does not exist: there are no runs to delete "
+            "(set ALLOCATOR_DUCKDB_PATH to the database that holds them)"
+        )
+    try:
+        con = duckdb.connect(str(db_path))
+    except duckdb.Error as exc:
+        message = database.lock_message(db_path, str(exc))
+        raise AllocatorError(message or f"cannot open database file {db_path}: {exc}") from exc
+    try:
+        database.use_published_schemas(con)
+        database.require_run(con, run_id, db_path)
+        dependants = scaled_dependants(con, run_id)
+        if dependants and not with_scaled:
+            raise AllocatorError(refusal_message(run_id, dependants))
+        run_ids = (run_id, *dependants)
+        rows, tables = delete_rows(con, run_ids)
+    finally:
+        con.close()
+    # the database no longer knows these runs: their files go too
+    folders = []
+    for removed in run_ids:
+        folder = reports_dir / "runs" / removed
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            folders.append(folder)
+    return Deletion(run_ids, rows, tables, tuple(folders))
+
+
+def deletion_text(deletion: Deletion, db_path: Path) -> str:
+    """What `allocator delete` prints."""
+    first, *scaled = deletion.run_ids
+    what = f"run '{first}'"
+    if scaled:
+        what += f" and its scaled run(s) {', '.join(scaled)}"
+    lines = [
+        f"deleted {what}: {deletion.rows} rows from {deletion.tables} tables of {db_path} "
+        "(one transaction)"
+    ]
+    lines += [f"removed {folder}" for folder in deletion.folders]
+    return "\n".join(lines)
