@@ -489,7 +489,7 @@ def _cmd_delete(args: argparse.Namespace, settings: workflow.Settings) -> None:
 
     validate.check_run_id(args.run_id)
     deletion = runs.delete_run(
-        settings.db_path, settings.reports_dir, args.run_id, args.with_scaled
+        settings.db_path, settings.reports_dir, args.run_id, args.with_scaled, _emit
     )
     _emit(runs.deletion_text(deletion, settings.db_path))
 

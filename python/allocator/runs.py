@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from allocator import database
+from allocator import database, snapshots
 from allocator.errors import AllocatorError
 from allocator.exports import MANIFEST_FILENAME, MANIFEST_KEYS
 
@@ -276,6 +276,8 @@ class Deletion:
     rows: int
     tables: int
     folders: tuple[Path, ...]
+    # the marts' Parquet snapshots rewritten without the deleted runs
+    snapshots: tuple[Path, ...] = ()
 
 
 def delete_rows(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> tuple[int, int]:
@@ -303,22 +305,26 @@ def delete_rows(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> tuple
 
 
 def delete_run(
-    db_path: Path, reports_dir: Path, run_id: str, with_scaled: bool = False
+    db_path: Path,
+    reports_dir: Path,
+    run_id: str,
+    with_scaled: bool = False,
+    emit: Callable[[str], None] | None = None,
 ) -> Deletion:
     """`allocator delete`: the run's rows (and with ``with_scaled`` those of
     the scaled runs built on it) from every published table in one
-    transaction, then their report folders."""
+    transaction, then their report folders.
+
+    The write lock is taken as every writing command takes it
+    (snapshots.writer_lock: another holder is waited for briefly, then
+    named). Once the deletion is committed, the marts' Parquet snapshots, if
+    any were written, are rewritten so readers no longer see the runs."""
     if not db_path.is_file():
         raise AllocatorError(
             f"database file {db_path} does not exist: there are no runs to delete "
             "(set ALLOCATOR_DUCKDB_PATH to the database that holds them)"
         )
-    try:
-        con = duckdb.connect(str(db_path))
-    except duckdb.Error as exc:
-        message = database.lock_message(db_path, str(exc))
-        raise AllocatorError(message or f"cannot open database file {db_path}: {exc}") from exc
-    try:
+    with snapshots.writer_lock(db_path, emit) as con:
         database.use_published_schemas(con)
         database.require_run(con, run_id, db_path)
         dependants = scaled_dependants(con, run_id)
@@ -326,8 +332,9 @@ def delete_run(
             raise AllocatorError(refusal_message(run_id, dependants))
         run_ids = (run_id, *dependants)
         rows, tables = delete_rows(con, run_ids)
-    finally:
-        con.close()
+        refreshed: list[Path] = []
+        if snapshots.snapshot_dir(reports_dir).is_dir():
+            refreshed = snapshots.write_snapshots(con, reports_dir)
     # the database no longer knows these runs: their files go too
     folders = []
     for removed in run_ids:
@@ -335,7 +342,7 @@ def delete_run(
         if folder.is_dir():
             shutil.rmtree(folder)
             folders.append(folder)
-    return Deletion(run_ids, rows, tables, tuple(folders))
+    return Deletion(run_ids, rows, tables, tuple(folders), tuple(refreshed))
 
 
 def deletion_text(deletion: Deletion, db_path: Path) -> str:
@@ -349,4 +356,7 @@ def deletion_text(deletion: Deletion, db_path: Path) -> str:
         "(one transaction)"
     ]
     lines += [f"removed {folder}" for folder in deletion.folders]
+    if deletion.snapshots:
+        folder = deletion.snapshots[0].parent
+        lines.append(f"snapshots: {len(deletion.snapshots)} marts rewritten as Parquet in {folder}")
     return "\n".join(lines)

@@ -413,3 +413,49 @@ def test_a_scalar_file_that_is_gone_is_named(tmp_path: Path) -> None:
         {**run, "precomputed_source_kind": "run", "precomputed_source": "b'"}, tmp_path
     )
     assert parameters == ["b'"] and "b'" not in query
+
+
+def test_delete_rewrites_the_mart_snapshots_readers_use(tmp_path: Path) -> None:
+    db = _database(tmp_path / "r.duckdb")
+    reports = tmp_path / "reports"
+    # no snapshots written yet: none are started by a delete
+    runs.delete_run(db, reports, "s2")
+    assert not (reports / "marts").exists()
+    (reports / "marts").mkdir(parents=True)
+    deletion = runs.delete_run(db, reports, "b", with_scaled=True)
+    assert sorted(p.name for p in deletion.snapshots) == [
+        "run_metrics.parquet",
+        "runs.parquet",
+        "two_pass_metrics.parquet",
+    ]
+    stored = duckdb.sql(f"select run_id from '{reports / 'marts' / 'runs.parquet'}'").fetchall()
+    assert stored == [("f",)]
+    assert runs.deletion_text(deletion, db).splitlines()[-1] == (
+        f"snapshots: 3 marts rewritten as Parquet in {reports / 'marts'}"
+    )
+
+
+def test_delete_names_another_process_holding_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    db = _database(tmp_path / "r.duckdb")
+    hold = (
+        "import duckdb, sys, time\n"
+        f"con = duckdb.connect({str(db)!r})\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        monkeypatch.setenv("ALLOCATOR_LOCK_WAIT", "0.3")
+        with pytest.raises(AllocatorError, match=f"locked by another process \\(pid {holder.pid}"):
+            runs.delete_run(db, tmp_path / "reports", "s1")
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert _counts(db)["marts.runs"] == 4
