@@ -118,11 +118,3 @@
     end
 {%- endmacro %}
 
-
-{#- Is a rebalance scaled, i.e. its scalar below 1? Below 1 by more than
-    floating-point noise: the EWMA of a target of 1.0 settles at
-    0.9999999999999998 (1 - 2^-52) instead of reaching 1.0, which cuts no
-    exposure and must not count as de-risking. -#}
-{% macro two_pass_is_scaled(scalar_expression) -%}
-    ({{ scalar_expression }} < 1 - 1e-9)
-{%- endmacro %}

@@ -24,7 +24,7 @@ used_summary as (
 
     select
         count(case when is_missing_filled then 1 end) as used_missing_filled_count,
-        count(case when risk_scalar_used < 1.0 then 1 end) as scaled_rebalance_count,
+        count(case when is_scaled then 1 end) as scaled_rebalance_count,
         min(risk_scalar_used) as min_scalar_used,
         avg(risk_scalar_used) as mean_scalar_used,
     from used

@@ -35,16 +35,42 @@ regimes as (
 
 ),
 
+for_cadence as (
+
+    -- the scalar the run's cadence puts on this rebalance's first session:
+    -- the previous rebalance's (the seeds'), or the one decided at this
+    -- rebalance's close (cadences rebalance and daily)
+    select
+        applied.*,
+        case
+            when run_config.cadence = 'rebalance_lagged' then applied.risk_scalar_applied
+            else coalesce(applied.risk_scalar_computed, run_config.apply_missing_scalar_as)
+        end as risk_scalar_for_cadence,
+        case
+            when run_config.cadence = 'rebalance_lagged' then applied.is_missing_filled
+            else applied.risk_scalar_computed is null
+        end as is_missing_for_cadence,
+    from applied
+    cross join run_config
+
+),
+
 chosen as (
 
     select
         applied.rebalance_date,
         applied.risk_scalar_computed,
         applied.risk_scalar_applied,
-        case run_config.allocator_mode
-            when 'off' then 1.0
-            when 'compute' then applied.risk_scalar_applied
-            when 'precomputed' then coalesce(precomputed.risk_scalar_applied, run_config.apply_missing_scalar_as)
+        applied.risk_scalar_for_cadence,
+        case
+            when run_config.allocator_mode = 'off' then 1.0
+            when run_config.allocator_mode = 'compute' then applied.risk_scalar_for_cadence
+            -- a scalar file holds the seeds' applied scalars (cadence
+            -- rebalance_lagged, the gate's rule); other cadences apply the
+            -- baseline's risk series, which is this run's when like for like
+            when run_config.cadence = 'rebalance_lagged'
+                then coalesce(precomputed.risk_scalar_applied, run_config.apply_missing_scalar_as)
+            else applied.risk_scalar_for_cadence
         end as risk_scalar_used,
         case run_config.allocator_mode
             when 'off' then 'none'
@@ -53,11 +79,11 @@ chosen as (
         end as scalar_source,
         case run_config.allocator_mode
             when 'off' then false
-            when 'compute' then applied.is_missing_filled
+            when 'compute' then applied.is_missing_for_cadence
             when 'precomputed' then precomputed.risk_scalar_applied is null
         end as is_missing_filled,
         regimes.regime,
-    from applied
+    from for_cadence as applied
     cross join run_config
     left join precomputed
         on applied.rebalance_date = precomputed.rebalance_date
@@ -102,7 +128,10 @@ final as (
         chosen.rebalance_date,
         chosen.risk_scalar_computed,
         chosen.risk_scalar_applied,
+        chosen.risk_scalar_for_cadence,
         chosen.risk_scalar_used,
+        -- a material cut of exposure, what every count of "scaled" counts
+        chosen.risk_scalar_used < run_config.materially_scaled_below as is_scaled,
         chosen.scalar_source,
         chosen.is_missing_filled,
         chosen.regime,

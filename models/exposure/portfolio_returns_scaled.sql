@@ -1,18 +1,20 @@
 {#-
-    The book after the allocator. Between rebalances the simulator holds
-    weights at target, so the scaled book's gross return on a session is the
-    unscaled book's times the scalar used for the weights it holds; turnover
-    and its cost follow the scaled weights (turnover at rebalance k is
-    sum |s_k w_k - s_(k-1) w_(k-1)|, charged on the first session the new
-    weights earn, as in macros/simulate_portfolio.sql). So the scaled book
-    needs neither the market's returns nor the strategy, only the published
-    unscaled book, and in mode off it equals it.
+    The book after the allocator. Between rebalances the simulator holds the
+    weights at target, so on session t the book holds s_t x w_k (s_t the
+    scalar on the book that session, allocator_scalars_daily; w_k the weights
+    of the rebalance it holds) and earns s_t x the unscaled book's gross
+    return. Turnover is the change in holdings, charged at the profile's cost
+    on the session it happens (macros/simulate_portfolio.sql's convention):
+      sum_i |s_t w_k,i - s_(t-1) w_(k-1),i| on the first session of a
+      rebalance (the book starts in cash), and |s_t - s_(t-1)| x the gross
+      exposure sum_i |w_k,i| on the others (the overlay's own trading, which
+      only the daily cadence has). So the scaled book needs neither the
+      market's returns nor the strategy, only the published unscaled book and
+      its weights; in mode off it equals the unscaled book.
 
-    A returns-only portfolio (no weights) counts every recorded date as a
-    rebalance: the return of a date is the unscaled return x the scalar used
-    at the previous date's rebalance (the position held that day); the first
-    date uses apply_missing_scalar_as (1.0 in mode off). Costs cannot be
-    re-priced without holdings: turnover and cost stay as in the input (0).
+    A returns-only portfolio (no weights) holds a gross exposure of 1: its
+    overlay turnover is |s_t - s_(t-1)|, and it starts invested as the
+    unscaled book does.
 -#}
 with run_config as (
 
@@ -20,9 +22,9 @@ with run_config as (
 
 ),
 
-scalars as (
+daily_scalars as (
 
-    select * from {{ ref('allocator_scalars_at_rebalances') }}
+    select * from {{ ref('allocator_scalars_daily') }}
 
 ),
 
@@ -32,104 +34,93 @@ unscaled as (
 
 ),
 
-scaled_weights as (
+weights as (
 
-    select * from {{ ref('weights_scaled') }}
+    select * from {{ ref('weights_raw') }}
 
 ),
 
-held as (
+sessions as (
 
-    -- the rebalance whose scalar the day's position carries
     select
-        *,
-        coalesce(held_rebalance_date, lag(date) over (order by date)) as scalar_date,
-        date = min(date) over (partition by held_rebalance_date) and held_rebalance_date is not null as is_first_session_held,
+        unscaled.date,
+        unscaled.held_rebalance_date is null as is_returns_only,
+        daily_scalars.held_rebalance_date,
+        lag(daily_scalars.held_rebalance_date) over (order by unscaled.date) as previous_held_rebalance_date,
+        daily_scalars.risk_scalar_used,
+        lag(daily_scalars.risk_scalar_used) over (order by unscaled.date) as previous_risk_scalar_used,
+        unscaled.gross_return as unscaled_gross_return,
     from unscaled
+    inner join daily_scalars
+        on unscaled.date = daily_scalars.date
 
 ),
 
-rebalance_sequence as (
+first_sessions as (
 
-    select
-        rebalance_date,
-        lead(rebalance_date) over (order by rebalance_date) as next_rebalance_date,
-    from (select distinct held_rebalance_date as rebalance_date from held where held_rebalance_date is not null) as dates
+    -- a weights book's sessions that open a new rebalance's weights
+    select * from sessions
+    where not is_returns_only
+        and previous_held_rebalance_date is distinct from held_rebalance_date
 
 ),
 
-weight_changes as (
+first_session_positions as (
 
-    select rebalance_date, symbol, weight_scaled as new_weight, 0.0 as old_weight,
-    from scaled_weights
+    select first_sessions.date, weights.symbol, first_sessions.risk_scalar_used * weights.weight as new_position, 0.0 as old_position,
+    from first_sessions
+    inner join weights
+        on weights.rebalance_date = first_sessions.held_rebalance_date
     union all
-    select sequence.next_rebalance_date, weights.symbol, 0.0, weights.weight_scaled,
-    from scaled_weights as weights
-    inner join rebalance_sequence as sequence
-        on weights.rebalance_date = sequence.rebalance_date
-    where sequence.next_rebalance_date is not null
+    select first_sessions.date, weights.symbol, 0.0, first_sessions.previous_risk_scalar_used * weights.weight,
+    from first_sessions
+    inner join weights
+        on weights.rebalance_date = first_sessions.previous_held_rebalance_date
 
 ),
 
-scaled_turnover as (
+first_session_turnover as (
 
-    select rebalance_date, sum(abs(new_weight - old_weight)) as turnover,
+    select date, sum(abs(new_position - old_position)) as turnover,
     from (
-        select rebalance_date, symbol, sum(new_weight) as new_weight, sum(old_weight) as old_weight,
-        from weight_changes
-        group by rebalance_date, symbol
+        select date, symbol, sum(new_position) as new_position, sum(old_position) as old_position,
+        from first_session_positions
+        group by date, symbol
     ) as netted
-    group by rebalance_date
+    group by date
 
 ),
 
-with_scalar as (
+gross_exposure as (
 
-    select
-        held.date,
-        held.held_rebalance_date,
-        held.scalar_date,
-        held.is_first_session_held,
-        held.turnover as unscaled_turnover,
-        held.transaction_cost as unscaled_transaction_cost,
-        held.gross_return as unscaled_gross_return,
-        held.net_return as unscaled_net_return,
-        coalesce(
-            scalars.risk_scalar_used,
-            case when run_config.allocator_mode = 'off' then 1.0 else run_config.apply_missing_scalar_as end
-        ) as risk_scalar_used,
-        scaled_turnover.turnover as rebalance_turnover,
-        run_config.transaction_cost_bps,
-    from held
-    cross join run_config
-    left join scalars
-        on held.scalar_date = scalars.rebalance_date
-    left join scaled_turnover
-        on held.held_rebalance_date = scaled_turnover.rebalance_date
+    select rebalance_date, sum(abs(weight)) as gross_exposure,
+    from weights
+    group by rebalance_date
 
 ),
 
 priced as (
 
     select
-        date,
-        -- a returns-only book holds the previous date's position
-        coalesce(held_rebalance_date, scalar_date) as held_rebalance_date,
-        risk_scalar_used,
-        unscaled_gross_return * risk_scalar_used as gross_return,
+        sessions.date,
+        sessions.held_rebalance_date,
+        sessions.risk_scalar_used,
+        sessions.unscaled_gross_return * sessions.risk_scalar_used as gross_return,
         case
-            when held_rebalance_date is null then unscaled_turnover
-            when is_first_session_held then coalesce(rebalance_turnover, 0.0)
+            when sessions.is_returns_only
+                then abs(sessions.risk_scalar_used - coalesce(sessions.previous_risk_scalar_used, sessions.risk_scalar_used))
+            when first_session_turnover.date is not null then first_session_turnover.turnover
+            when sessions.previous_held_rebalance_date = sessions.held_rebalance_date
+                then abs(sessions.risk_scalar_used - sessions.previous_risk_scalar_used) * coalesce(gross_exposure.gross_exposure, 0.0)
             else 0.0
         end as turnover,
-        case
-            when held_rebalance_date is null then unscaled_transaction_cost
-            when is_first_session_held then coalesce(rebalance_turnover, 0.0) * transaction_cost_bps / 10000.0
-            else 0.0
-        end as transaction_cost,
-        held_rebalance_date is null as is_returns_only,
-        unscaled_net_return,
-    from with_scalar
+        run_config.transaction_cost_bps,
+    from sessions
+    cross join run_config
+    left join first_session_turnover
+        on sessions.date = first_session_turnover.date
+    left join gross_exposure
+        on sessions.held_rebalance_date = gross_exposure.rebalance_date
 
 ),
 
@@ -142,11 +133,8 @@ final as (
         priced.risk_scalar_used,
         priced.gross_return,
         priced.turnover,
-        priced.transaction_cost,
-        case
-            when priced.is_returns_only then priced.unscaled_net_return * priced.risk_scalar_used
-            else priced.gross_return - priced.transaction_cost
-        end as net_return,
+        priced.turnover * priced.transaction_cost_bps / 10000.0 as transaction_cost,
+        priced.gross_return - priced.turnover * priced.transaction_cost_bps / 10000.0 as net_return,
     from priced
     cross join run_config
 

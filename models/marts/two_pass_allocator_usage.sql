@@ -51,7 +51,7 @@ scalar_usage as (
     select
         scaled_run_id,
         cast(count(*) as {{ dbt.type_bigint() }}) as rebalances_total,
-        cast(sum(case when {{ allocator.two_pass_is_scaled('risk_scalar_used') }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as rebalances_scaled,
+        cast(sum(case when is_scaled then 1 else 0 end) as {{ dbt.type_bigint() }}) as rebalances_scaled,
         avg(risk_scalar_used) as scalar_mean,
         min(risk_scalar_used) as scalar_min,
         max(risk_scalar_used) as scalar_max,
@@ -141,7 +141,7 @@ episode_scalars as (
     select
         worst_episode.scaled_run_id,
         cast(count(run_scalars.rebalance_date) as {{ dbt.type_bigint() }}) as worst_dd_rebalances,
-        cast(sum(case when {{ allocator.two_pass_is_scaled('run_scalars.risk_scalar_used') }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as worst_dd_rebalances_scaled,
+        cast(sum(case when run_scalars.is_scaled then 1 else 0 end) as {{ dbt.type_bigint() }}) as worst_dd_rebalances_scaled,
         min(run_scalars.risk_scalar_used) as worst_dd_scalar_min,
     from worst_episode
     left join run_scalars

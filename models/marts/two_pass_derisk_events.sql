@@ -1,6 +1,6 @@
 {#-
     The top 10 de-risk events of every paired scaled run: the rebalances with
-    the lowest scalar actually used, below 1 (allocator.two_pass_is_scaled),
+    the lowest scalar actually used, materially below 1 (allocator_scalars_at_rebalances.is_scaled),
     deepest first and earlier first on ties, with the regime at the rebalance
     and how far the baseline book was below its peak that day (to judge
     whether de-risking met real stress).
@@ -38,7 +38,7 @@ derisked as (
     from pairs
     inner join scalars
         on pairs.scaled_run_id = scalars.run_id
-    where {{ allocator.two_pass_is_scaled('scalars.risk_scalar_used') }}
+    where scalars.is_scaled
 
 ),
 

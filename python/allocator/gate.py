@@ -10,7 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from allocator.run_config import ConfigProblem, ResolvedRun, StoredRun, resolve
+from allocator.run_config import (
+    MATERIALLY_SCALED_BELOW,
+    ConfigProblem,
+    ResolvedRun,
+    StoredRun,
+    resolve,
+)
 
 #: Where the published registry lives (see macros/publish_run.sql).
 REGISTRY = ("marts", "runs")
@@ -25,6 +31,7 @@ COLUMNS = (
     "portfolio_source",
     "allocator_enabled",
     "allocator_mode",
+    "cadence",
     "precomputed_source",
     "precomputed_source_kind",
     "apply_missing_scalar_as",
@@ -36,6 +43,7 @@ COLUMNS = (
     "risk_ewma_alpha",
     "risk_scalar_floor",
     "risk_scalar_cap",
+    "materially_scaled_below",
     "config_json",
     "config_hash",
     "baseline_config_json",
@@ -90,6 +98,7 @@ def _row(resolved: ResolvedRun) -> dict[str, Any]:
         "portfolio_source": config["portfolio_source"],
         "allocator_enabled": block["enabled"],
         "allocator_mode": block["mode"],
+        "cadence": block["cadence"],
         "precomputed_source": resolved.precomputed_source,
         "precomputed_source_kind": resolved.precomputed_source_kind,
         "apply_missing_scalar_as": block["apply_missing_scalar_as"],
@@ -101,6 +110,7 @@ def _row(resolved: ResolvedRun) -> dict[str, Any]:
         "risk_ewma_alpha": parameters["risk_ewma_alpha"],
         "risk_scalar_floor": parameters["risk_scalar_floor"],
         "risk_scalar_cap": parameters["risk_scalar_cap"],
+        "materially_scaled_below": MATERIALLY_SCALED_BELOW,
         "config_json": resolved.config_json,
         "config_hash": resolved.config_hash,
         "baseline_config_json": json.dumps(dict(baseline.config), sort_keys=True)

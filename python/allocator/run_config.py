@@ -27,6 +27,8 @@ __all__ = [
     "DEFAULTS",
     "INPUT_VARS",
     "MODES",
+    "CADENCES",
+    "MATERIALLY_SCALED_BELOW",
     "RUN_ID_PATTERN",
     "ConfigProblem",
     "ResolvedRun",
@@ -49,7 +51,18 @@ ALLOCATOR_V1_KEYS = (
     "precomputed_run_id",
     "precomputed_scalar_filename",
     "apply_missing_scalar_as",
+    "cadence",
 )
+# When the scalar reaches the book (the strategy's own calendar is unchanged):
+#   rebalance_lagged  the seeds': at rebalances, the previous rebalance's scalar
+#   rebalance         at rebalances, the scalar known at that rebalance's close
+#   daily             every session, the scalar decided at the previous close
+CADENCES = ("rebalance_lagged", "rebalance", "daily")
+# A scalar below this is a material cut of exposure: what the summary, the
+# meta and the audit count as "scaled". The EWMA creeps back towards 1
+# geometrically after a stress spell; 0.99 leaves that tail (a cut of under
+# 1%) out of the count.
+MATERIALLY_SCALED_BELOW = 0.99
 # Settings that decide the unscaled book and its allocator layers: a scaled
 # run may read its baseline's published layers only when these are equal.
 UNSCALED_KEYS = (
@@ -77,6 +90,7 @@ DEFAULTS: Mapping[str, Any] = {
         "precomputed_run_id": None,
         "precomputed_scalar_filename": "allocator_risk_v1_applied.csv",
         "apply_missing_scalar_as": 1.0,
+        "cadence": "rebalance_lagged",
     },
     # Above this many held symbols the state's average correlation uses the
     # O(N) implied estimator instead of the O(N^2) exact pairwise mean.
@@ -249,6 +263,11 @@ def _allocator_block(given: object, defaults: Mapping[str, Any]) -> dict[str, An
             f"is {mode} but enabled is false: set enabled: true to apply scalars, or mode: off",
         )
     block["mode"], block["enabled"] = mode, enabled
+    if block["cadence"] not in CADENCES:
+        raise _fail(
+            "allocator_v1.cadence",
+            f"{block['cadence']!r} is not valid: use {', '.join(CADENCES)}",
+        )
     block["apply_missing_scalar_as"] = _number(
         block["apply_missing_scalar_as"], "allocator_v1.apply_missing_scalar_as", 0, 1, True
     )
@@ -399,6 +418,13 @@ def _precomputed_source(
         return None, None
     baseline = block["precomputed_run_id"]
     if baseline is None:
+        if block["cadence"] != "rebalance_lagged":
+            raise _fail(
+                "allocator_v1.cadence",
+                f"{block['cadence']} needs the baseline's risk series, and a scalar file holds "
+                "only the scalars applied at rebalances: give precomputed_run_id (a stored "
+                "baseline), or cadence rebalance_lagged",
+            )
         path = check_path(
             block["precomputed_scalar_filename"],
             "allocator_v1.precomputed_scalar_filename",

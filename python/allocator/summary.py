@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from itertools import groupby, pairwise
 from typing import Any
 
+from allocator.run_config import MATERIALLY_SCALED_BELOW
+
 SUMMARY_HEADER = "=== ALLOCATOR v1 SUMMARY ==="
-# Below 1 by more than floating-point noise (as allocator.two_pass_is_scaled in
-# macros/two_pass.sql): an EWMA of a target of 1.0 settles at 1 - 2^-52.
-SCALED_BELOW = 1 - 1e-9
+# "Scaled" is a material cut: the one definition in run_config, which the
+# gate hands to SQL (allocator_scalars_at_rebalances.is_scaled).
+SCALED_BELOW = MATERIALLY_SCALED_BELOW
 REGIME_ORDER = ("NORMAL", "ELEVATED", "STRESS", "CRISIS")
 MISSING = "n/a"
 
@@ -67,7 +69,7 @@ def fmt_value(value: Any, unit: str, signed: bool = False) -> str:
 
 
 def is_scaled(scalar: Any) -> bool:
-    """Did this scalar cut exposure (below 1 beyond rounding noise)?"""
+    """Did this scalar cut exposure materially (below 0.99, the count's definition)?"""
     number = _finite(scalar)
     return number is not None and number < SCALED_BELOW
 
@@ -77,6 +79,7 @@ def allocator_summary(
     source: str,
     rebalances: Sequence[RebalanceScalar],
     top_n: int = 5,
+    cadence: str | None = None,
 ) -> str:
     """The seeds' run-log block: mode, scalar source, usage and top de-risk events.
 
@@ -87,8 +90,11 @@ def allocator_summary(
     total = len(rebalances)
     scaled = [r for r in rebalances if is_scaled(r.scalar)]
     pct = len(scaled) / total if total else None
-    lines = [SUMMARY_HEADER, f"Mode: {mode}", f"Source: {source}", f"Rebalances: {total} total"]
-    lines.append(f"Scaled: {len(scaled)} ({fmt_pct(pct, decimals=1)})")
+    lines = [SUMMARY_HEADER, f"Mode: {mode}"]
+    if cadence:
+        lines.append(f"Cadence: {cadence}")
+    lines += [f"Source: {source}", f"Rebalances: {total} total"]
+    lines.append(f"Scaled (below {SCALED_BELOW:.2f}): {len(scaled)} ({fmt_pct(pct, decimals=1)})")
     if scalars:
         lines.append(
             f"Risk scalar: avg={sum(scalars) / len(scalars):.2f}, "
@@ -99,7 +105,7 @@ def allocator_summary(
     events = sorted(scaled, key=lambda r: (r.scalar, r.date))[:top_n]
     lines += ["", f"Top {top_n} de-risk events:"]
     lines += [f"  {e.date}: {e.scalar:.2f} ({e.regime or MISSING})" for e in events] or [
-        "  none (scalar never below 1.00)"
+        f"  none (scalar never below {SCALED_BELOW:.2f})"
     ]
     return "\n".join(lines)
 

@@ -297,7 +297,8 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
     scalars a precomputed pass would apply, and says so.
     """
     mode = str(run["allocator_mode"])
-    column = "risk_scalar_applied" if mode == "off" else "risk_scalar_used"
+    column = "risk_scalar_for_cadence" if mode == "off" else "risk_scalar_used"
+    cadence = json.loads(str(run["config_json"]))["allocator_v1"].get("cadence")
     rows = con.execute(
         f"select cast(rebalance_date as varchar), {column}, regime "
         "from allocator_scalars_at_rebalances where run_id = ? order by rebalance_date",
@@ -306,7 +307,7 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
     rebalances = [RebalanceScalar(date, scalar, regime) for date, scalar, regime in rows]
     label = "off (scalars computed, not applied; figures are what pass 2 would apply)"
     return allocator_summary(
-        label if mode == "off" else mode, summary_source(run, settings), rebalances
+        label if mode == "off" else mode, summary_source(run, settings), rebalances, cadence=cadence
     )
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 
 from allocator.database import use_published_schemas
+from allocator.run_config import MATERIALLY_SCALED_BELOW
 from allocator.summary import regime_changes, regime_stats
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -34,8 +35,8 @@ PROFILE, START, END = "core_v1", "2005-01-03", "2022-12-28"
 BASE = "core_v1_20050103_20221228_base"
 SCALED = "core_v1_20050103_20221228_scaled"
 TOL = 1e-10
-# "scaled" = below 1 beyond rounding noise (the EWMA settles at 1 - 2^-52)
-SCALED_BELOW = 1 - 1e-9
+# "scaled" = a material cut (the EWMA's tail back towards 1 is not de-risking)
+SCALED_BELOW = MATERIALLY_SCALED_BELOW
 
 STATE_FEATURES = [
     "port_rvol_20d",

@@ -54,6 +54,7 @@ final as (
         cast(checked.portfolio_source as {{ dbt.type_string() }}) as portfolio_source,
         cast(checked.allocator_enabled as boolean) as allocator_enabled,
         cast(checked.allocator_mode as {{ dbt.type_string() }}) as allocator_mode,
+        cast(checked.cadence as {{ dbt.type_string() }}) as cadence,
         cast(checked.precomputed_source as {{ dbt.type_string() }}) as precomputed_source,
         cast(checked.precomputed_source_kind as {{ dbt.type_string() }}) as precomputed_source_kind,
         cast(checked.apply_missing_scalar_as as {{ dbt.type_float() }}) as apply_missing_scalar_as,
@@ -65,6 +66,7 @@ final as (
         cast(checked.risk_ewma_alpha as {{ dbt.type_float() }}) as risk_ewma_alpha,
         cast(checked.risk_scalar_floor as {{ dbt.type_float() }}) as risk_scalar_floor,
         cast(checked.risk_scalar_cap as {{ dbt.type_float() }}) as risk_scalar_cap,
+        cast(checked.materially_scaled_below as {{ dbt.type_float() }}) as materially_scaled_below,
         cast(checked.config_json as {{ dbt.type_string() }}) as config_json,
         cast(checked.config_hash as {{ dbt.type_string() }}) as config_hash,
         -- the registry row of the baseline a scaled run applies, as published
