@@ -23,7 +23,8 @@
 {%- endmacro %}
 
 
-{#- True for the commands that build a run. -#}
+{#- True for the commands that build a run. Only `dbt build` tests what it
+    builds, so only it publishes; `dbt run` builds without storing. -#}
 {% macro is_build_command() -%}
     {{ return(flags.WHICH in ['build', 'run', 'retry']) }}
 {%- endmacro %}
@@ -154,23 +155,22 @@
         {{ return('') }}
     {%- endif -%}
     {%- set reason = allocator.unpublishable_reason(results) -%}
-    {%- if not reason and (var('publish_run', true) | string | lower) == 'false' -%}
-        {{ log("Built and tested; not published (publish_run: false): every stored run is as it was.", info=true) }}
+    {%- set dry_run = (var('publish_run', true) | string | lower) == 'false' -%}
+    {#- a failed node or test already fails the command: say what it left -#}
+    {%- if reason and reason.startswith('failed') -%}
+        {{ log("Run not published (" ~ reason ~ "): every stored run is as it was.", info=true) }}
         {{ return('') }}
     {%- endif -%}
-    {%- if reason and (var('publish_run', true) | string | lower) == 'false' and not reason.startswith('failed') -%}
-        {{ log("Built part of the run; not published (publish_run: false): every stored run is as it was.", info=true) }}
+    {%- if dry_run -%}
+        {{ log(("Built part of the run" if reason else "Built and tested") ~ "; not published (publish_run: false): every stored run is as it was.", info=true) }}
         {{ return('') }}
+    {%- endif -%}
+    {#- an incomplete or untested build must fail too, or it would look stored -#}
+    {%- if flags.WHICH != 'build' -%}
+        {{ exceptions.raise_compiler_error("Run not published: dbt " ~ flags.WHICH ~ " builds without the data tests, and a run is published only built and tested as one unit. Use dbt build (or publish_run: false for a dry run); every stored run is as it was.") }}
     {%- endif -%}
     {%- if reason -%}
-        {#- a failed node already fails the command; an incomplete one must too,
-            or a partial build would look stored -#}
-        {%- set message = "Run not published (" ~ reason ~ "): every stored run is as it was." -%}
-        {%- if reason.startswith('failed') -%}
-            {{ log(message, info=true) }}
-            {{ return('') }}
-        {%- endif -%}
-        {{ exceptions.raise_compiler_error(message) }}
+        {{ exceptions.raise_compiler_error("Run not published (" ~ reason ~ "): every stored run is as it was.") }}
     {%- endif -%}
     {%- set config = run_query("select run_id, config_hash, run_kind from " ~ target.schema ~ ".stg_run_config").rows[0] -%}
     {%- set run_id = allocator.sql_literal(config[0]) -%}
@@ -206,6 +206,8 @@
         {#- every row a build holds is the run's: the key is set, not trusted -#}
         {%- do statements.append('insert into ' ~ stored ~ ' by name select * replace (' ~ run_id ~ ' as ' ~ key ~ ') from ' ~ built) -%}
     {%- endfor -%}
+    {%- set tests_passed = results | selectattr('node.resource_type', 'equalto', 'test') | list | length -%}
+    {%- do statements.append('update marts.runs set data_tests_passed = ' ~ tests_passed ~ ' where run_id = ' ~ run_id) -%}
     {%- do statements.extend(allocator.mark_stale_comparisons(run_id, 'marts.two_pass_comparison' in columns or 'two_pass_comparison' in published)) -%}
     {%- do statements.append('commit') -%}
     {%- do run_query(statements | join(';\n')) -%}

@@ -44,6 +44,8 @@ final as (
         run_config.baseline_input_fingerprint,
         case when run_config.precomputed_source_kind = 'run' then 'current' end as comparison_status,
         metrics.return_days,
+        -- set by the publish: the data tests this build ran and passed
+        cast(null as integer) as data_tests_passed,
         run_config.dbt_invocation_id,
         run_config.created_at,
     from run_config

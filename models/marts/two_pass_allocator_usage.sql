@@ -40,6 +40,7 @@ run_scalars as (
         pairs.scaled_run_id,
         scalars.rebalance_date,
         scalars.risk_scalar_used,
+        scalars.is_scaled,
     from pairs
     inner join scalars
         on pairs.scaled_run_id = scalars.run_id

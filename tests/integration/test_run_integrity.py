@@ -183,3 +183,17 @@ def test_precomputed_scalars_that_miss_the_runs_rebalances_are_refused(
     assert result.returncode != 0
     assert f"the precomputed scalars of {scalars} match 0 of the run's" in result.stdout
     assert "at least 90.0% must match" in result.stdout
+
+
+def test_dbt_run_publishes_nothing(tiny_db: Path) -> None:
+    """dbt run builds without the data tests: a run is stored only tested."""
+    before = run_snapshot(tiny_db, "a")
+    result = run_dbt(["run"], tiny_db, tiny_vars("a", allocator_regime_min_days=7))
+    assert result.returncode != 0
+    assert "Run not published: dbt run builds without the data tests" in result.stdout
+    assert run_snapshot(tiny_db, "a") == before
+
+
+def test_the_registry_counts_the_tests_a_run_passed(tiny_db: Path) -> None:
+    (tested,) = stored(tiny_db, "select data_tests_passed from runs where run_id = 'a'")[0]
+    assert tested > 100
