@@ -11,15 +11,9 @@ with observations as (
 
 ),
 
-weights as (
+held_symbols as (
 
-    select * from {{ ref('weights_raw') }}
-
-),
-
-run_config as (
-
-    select * from {{ ref('stg_run_config') }}
+    select * from {{ ref('int_allocator_held_symbols') }}
 
 ),
 
@@ -37,13 +31,9 @@ implied as (
 
 method as (
 
-    select
-        case
-            when (select count(distinct symbol) from weights) <= run_config.correlation_exact_max_symbols
-            then 'exact'
-            else 'implied'
-        end as correlation_method,
-    from run_config
+    -- a run without holdings (returns only) has no correlation either way
+    select coalesce(max(correlation_method), 'exact') as correlation_method,
+    from held_symbols
 
 ),
 

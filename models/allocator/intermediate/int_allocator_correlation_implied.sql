@@ -20,9 +20,9 @@ with observations as (
 
 ),
 
-weights as (
+held_symbols as (
 
-    select * from {{ ref('weights_raw') }}
+    select * from {{ ref('int_allocator_held_symbols') }}
 
 ),
 
@@ -32,34 +32,12 @@ market_returns as (
 
 ),
 
-run_config as (
-
-    select * from {{ ref('stg_run_config') }}
-
-),
-
-all_symbols as (
-
-    select distinct symbol from weights
-
-),
-
-method as (
-
-    select
-        (select count(*) from all_symbols) <= run_config.correlation_exact_max_symbols as is_exact,
-    from run_config
-
-),
-
 universe as (
 
     -- no symbol at all when the run uses the other method, so this model
-    -- does no work (the exact path must not even run for a large universe)
-    select all_symbols.symbol
-    from all_symbols
-    cross join method
-    where not method.is_exact
+    -- does no work (the implied path must not even run on the other universe)
+    select symbol from held_symbols
+    where correlation_method = 'implied'
 
 ),
 
