@@ -213,7 +213,7 @@ def comparison_markdown(comparison: Mapping[str, Any]) -> str:
         "## Allocator usage",
         "",
         f"- Total rebalances: {usage.get('rebalances_total')}",
-        f"- Rebalances scaled (scalar < 1.0): {usage.get('rebalances_scaled')} "
+        f"- Rebalances scaled (scalar < {SCALED_BELOW:.2f}): {usage.get('rebalances_scaled')} "
         f"({fmt_pct(usage.get('pct_scaled'), decimals=1)})",
         f"- Mean scalar: {fmt_ratio(usage.get('scalar_mean'))}",
         f"- Min scalar: {fmt_ratio(usage.get('scalar_min'))}",

@@ -527,7 +527,7 @@ def test_comparison_markdown_matches_the_seeds_table() -> None:
     assert "| CAGR | 9.35% | 8.82% | -0.53% |" in text
     assert "| Sharpe | 0.66 | 0.72 | +0.06 |" in text
     assert "| MaxDD | -15.32% | -12.10% | +3.22% |" in text
-    assert "- Rebalances scaled (scalar < 1.0): 38 (26.2%)" in text
+    assert "- Rebalances scaled (scalar < 0.99): 38 (26.2%)" in text
     assert "## Regime transitions (3.2 per year)" in text
     assert "| NORMAL | ELEVATED | 12 |" in text
     assert "| 2020-03-16 | 0.55 | CRISIS |" in text
