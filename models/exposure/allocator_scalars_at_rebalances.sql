@@ -128,8 +128,8 @@ final as (
         chosen.rebalance_date,
         chosen.risk_scalar_computed,
         chosen.risk_scalar_applied,
-        chosen.risk_scalar_for_cadence,
         chosen.risk_scalar_used,
+        chosen.risk_scalar_for_cadence,
         -- a material cut of exposure, what every count of "scaled" counts
         chosen.risk_scalar_used < run_config.materially_scaled_below as is_scaled,
         chosen.scalar_source,

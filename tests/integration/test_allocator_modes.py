@@ -241,7 +241,7 @@ def test_malformed_scalar_file_fails_and_writes_nothing(
     path.write_text("rebalance_date,risk_scalar_applied\n2010-01-29,0.5\n2010-02-26,1.5\n")
     before = run_fingerprint(p, base_run)
     result = p.invoke(
-        ["build", "--select", "+models/allocator"],
+        ["build", "--select", "+models/exposure"],
         {
             "run_id": "bad_file_content",
             "allocator_v1": {
@@ -253,7 +253,7 @@ def test_malformed_scalar_file_fails_and_writes_nothing(
     )
     assert not result.success
     assert "date 2010-02-26: risk_scalar_applied 1.5 is not in (0, 1]" in result_message(result)
-    # stg_run_config validates the file before any run-keyed table is written
+    # the scalars' staging model names the file's bad row; nothing is published
     written = {table: rows for table, rows in run_rows(p, "bad_file_content").items() if rows}
     assert written == {}, f"the failing run wrote rows: {written}"
     assert run_fingerprint(p, base_run) == before

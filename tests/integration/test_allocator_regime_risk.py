@@ -209,7 +209,8 @@ def test_implied_correlation_tracks_the_exact_one(
 def test_returns_only_portfolio(allocator_project: AllocatorProject, base_run: str) -> None:
     """No holdings: correlations and engine health are left out (null, listed with
     reasons); the book-level features equal the same book's; the scaled return is
-    the unscaled one x the scalar of the previous day's rebalance."""
+    the unscaled one x the scalar of the previous day's rebalance, less the
+    overlay's cost: |change in scalar| x a gross exposure of 1 x 5 bps (core_v1)."""
     run = allocator_project.run("ret")
     missing = json.loads(
         allocator_project.query(
@@ -255,10 +256,13 @@ def test_returns_only_portfolio(allocator_project: AllocatorProject, base_run: s
     )
     assert len(rows) == 4529
     assert rows[0][1] is None and rows[0][2] == 1.0  # apply_missing_scalar_as
+    previous = rows[0][2]
     for day, held, used, scaled, unscaled, at_rebalance in rows[1:]:
         assert held < day
         assert used == at_rebalance
-        assert scaled == unscaled * used
+        overlay_cost = abs(used - previous) * 5 / 10000
+        assert scaled == pytest.approx(unscaled * used - overlay_cost, abs=1e-15)
+        previous = used
     assert min(r[2] for r in rows) < 1.0
     (rebalances,) = allocator_project.query(
         "select count(*) from allocator_risk_v1_applied where run_id = ?", [run]

@@ -126,7 +126,13 @@ def test_runs_lists_every_run_and_whether_its_files_are_current(
     ]  # fmt: skip
     by_id = {line.split()[0]: line.split() for line in lines[1:]}
     assert set(by_id) == {BASE, SCALED, FROM_FILE}
-    assert by_id[BASE][1:6] == ["baseline", "core_v1", "2021-01-06..2021-01-11", "off", "-"]
+    assert by_id[BASE][1:6] == [
+        "baseline",
+        "core_v1",
+        "2021-01-06..2021-01-11",
+        "off",
+        "rebalance_lagged",
+    ]
     assert by_id[SCALED][1] == "scaled" and by_id[SCALED][4] == "precomputed"
     assert [by_id[r][-1] for r in (BASE, SCALED, FROM_FILE)] == ["current", "missing", "missing"]
     assert by_id[SCALED][-2] == "current"  # comparison status
