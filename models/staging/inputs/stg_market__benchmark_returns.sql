@@ -8,8 +8,6 @@
 ) }}
 {%- endif %}
 
--- read only once the gate has checked every var, the file paths included
--- depends_on: {{ ref('stg_run_config') }}
 with source as (
 
     select * from {{ source('market_data', 'benchmark') }}

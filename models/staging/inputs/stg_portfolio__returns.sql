@@ -10,8 +10,6 @@
 ) }}
 {%- endif %}
 
--- read only once the gate has checked every var, the file paths included
--- depends_on: {{ ref('stg_run_config') }}
 with source as (
 
     select * from {{ source('portfolio_inputs', 'returns') }}

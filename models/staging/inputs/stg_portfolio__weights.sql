@@ -12,8 +12,6 @@
 ) }}
 {%- endif %}
 
--- read only once the gate has checked every var, the file paths included
--- depends_on: {{ ref('stg_run_config') }}
 with source as (
 
     -- union by name adds the optional sleeve column (null) when the file has none
