@@ -118,3 +118,19 @@
     end
 {%- endmacro %}
 
+
+
+{#- Episode timing and false alarms (two_pass_drawdown_episodes,
+    two_pass_false_alarms), as the governor study defines them: an alarm is a
+    day in STRESS or CRISIS (regime_level of seeds/allocator_regime_scalars
+    at or above STRESS's); an alarm is followed by a drawdown when the
+    baseline's drawdown reaches two_pass_flag_thresholds().stress_drawdown
+    within `alarm_horizon_sessions` sessions from its first day (that day
+    included); `episodes` deepest baseline drawdowns are timed. -#}
+{% macro two_pass_alarm_settings() -%}
+    {{ return({
+        'alarm_regime_level': 2,
+        'alarm_horizon_sessions': 40,
+        'episodes': 5,
+    }) }}
+{%- endmacro %}

@@ -18,3 +18,15 @@
 {% macro annualised_vol(daily_return_expression, window_spec) -%}
     stddev_samp({{ daily_return_expression }}) over ({{ window_spec }}) * sqrt({{ allocator.sessions_per_year() }})
 {%- endmacro %}
+
+{#- Everything up to today, today included: running sums, highs and counts
+    (high-water marks, episode numbers). -#}
+{% macro running_rows() -%}
+    rows between unbounded preceding and current row
+{%- endmacro %}
+
+{#- Today and the next n - 1 observations: what followed a date, e.g. the
+    sessions after an alarm in which a drawdown counts as its outcome. -#}
+{% macro leading_rows(n) -%}
+    rows between current row and {{ n }} - 1 following
+{%- endmacro %}

@@ -94,44 +94,32 @@ baseline_daily as (
 
 ),
 
-baseline_troughs as (
+{{ allocator.drawdown_episodes('baseline_daily', 'scaled_run_id') }},
 
-    -- the deepest point of the baseline; the first date on ties
-    select
-        scaled_run_id,
-        date as trough_date,
-        drawdown,
-        row_number() over (partition by scaled_run_id order by drawdown, date) as depth_rank,
+baseline_starts as (
+
+    select scaled_run_id, min(date) as first_date,
     from baseline_daily
-
-),
-
-worst_trough as (
-
-    select scaled_run_id, trough_date, drawdown as baseline_max_drawdown,
-    from baseline_troughs
-    where depth_rank = 1
+    group by scaled_run_id
 
 ),
 
 worst_episode as (
 
-    -- the episode starts at the last high-water mark (drawdown exactly 0)
-    -- before the trough; with none, the book never rose above its starting
-    -- wealth and the episode starts with the run
+    -- the deepest drawdown episode (macros/drawdown_episodes.sql, shared with
+    -- two_pass_drawdown_episodes): from the last high-water mark before the
+    -- trough, or the run's first date when the book never rose above its
+    -- starting wealth; a baseline that never drew down gets an empty
+    -- episode on its first date
     select
-        worst_trough.scaled_run_id,
-        coalesce(
-            max(case when baseline_daily.drawdown = 0 then baseline_daily.date end),
-            min(baseline_daily.date)
-        ) as peak_date,
-        worst_trough.trough_date,
-        worst_trough.baseline_max_drawdown,
-    from worst_trough
-    inner join baseline_daily
-        on worst_trough.scaled_run_id = baseline_daily.scaled_run_id
-        and baseline_daily.date <= worst_trough.trough_date
-    group by worst_trough.scaled_run_id, worst_trough.trough_date, worst_trough.baseline_max_drawdown
+        baseline_starts.scaled_run_id,
+        coalesce(drawdown_episodes.peak_date, baseline_starts.first_date) as peak_date,
+        coalesce(drawdown_episodes.trough_date, baseline_starts.first_date) as trough_date,
+        coalesce(drawdown_episodes.max_drawdown, 0.0) as baseline_max_drawdown,
+    from baseline_starts
+    left join drawdown_episodes
+        on baseline_starts.scaled_run_id = drawdown_episodes.scaled_run_id
+        and drawdown_episodes.depth_rank = 1
 
 ),
 

@@ -116,7 +116,60 @@ def load_comparison(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> dict[
         "top_derisk_events": _plain_rows(events),
         "transitions_per_year": _plain(head["transitions_per_year"]),
         "transitions": _plain_rows(transitions),
+        **load_episode_timing(con, scaled_run_id),
     }
+
+
+EPISODE_COLUMNS = (
+    "episode_rank",
+    "cadence",
+    "peak_date",
+    "trough_date",
+    "recovery_date",
+    "baseline_drawdown",
+    "scaled_drawdown",
+    "first_alarm_date",
+    "detection_lag_sessions",
+    "is_alarm_before_trough",
+    "first_earning_date",
+    "delivery_lag_sessions",
+)
+FALSE_ALARM_COLUMNS = (
+    "months_total",
+    "months_with_alarm",
+    "alarm_month_share",
+    "alarm_spells",
+    "median_spell_sessions",
+    "alarm_horizon_sessions",
+    "drawdown_threshold",
+    "false_alarm_spells",
+    "false_alarm_share",
+    "spells_without_fresh_loss",
+    "no_fresh_loss_share",
+)
+
+
+def load_episode_timing(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> dict[str, Any]:
+    """Episode timing and false alarms (two_pass_drawdown_episodes,
+    two_pass_false_alarms); empty for a database built before those marts."""
+    episodes: list[dict[str, Any]] = []
+    false_alarms: dict[str, Any] | None = None
+    if table_exists(con, "two_pass_drawdown_episodes"):
+        episodes = _records(
+            con,
+            f"select {', '.join(EPISODE_COLUMNS)} from two_pass_drawdown_episodes "
+            "where scaled_run_id = ? order by episode_rank",
+            [scaled_run_id],
+        )
+    if table_exists(con, "two_pass_false_alarms"):
+        rows = _records(
+            con,
+            f"select {', '.join(FALSE_ALARM_COLUMNS)} from two_pass_false_alarms "
+            "where scaled_run_id = ?",
+            [scaled_run_id],
+        )
+        false_alarms = _plain_rows(rows)[0] if rows else None
+    return {"drawdown_episodes": _plain_rows(episodes), "false_alarms": false_alarms}
 
 
 def load_daily(con: duckdb.DuckDBPyConnection, run_id: str, with_allocator: bool) -> pd.DataFrame:

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from allocator.summary import EPISODE_HEADER, episode_cells, false_alarm_facts
+
 __all__ = [
     "MAX_POINTS_PER_LINE",
     "REGIME_COLOURS",
@@ -67,6 +69,8 @@ BASELINE_COLOUR = "#868e96"
 SCALED_COLOUR = "#1c7ed6"
 SCALAR_COLOUR = "#1b2a41"
 REGIME_DD_COLOUR = "#343a40"
+ALARM_MARKER_COLOUR = "#e03131"
+EARNING_MARKER_COLOUR = "#1c7ed6"
 
 # Plot geometry in SVG user units; the SVG scales to the page width.
 PLOT_WIDTH = 1100
@@ -112,6 +116,8 @@ _KNOWN_TOP_LEVEL = {
     "regimes",
     "flags",
     "top_derisk_events",
+    "drawdown_episodes",
+    "false_alarms",
 }
 
 # (key, label, unit) for the scalar-usage cards, in display order.
@@ -455,6 +461,17 @@ class _Band:
 
 
 @dataclass(frozen=True)
+class _Marker:
+    """A dated point on a chart: a down triangle (alarm) or a diamond (earning)."""
+
+    x: float  # days since epoch
+    y: float
+    kind: str  # "alarm" or "earning"
+    episode: int
+    tooltip: str
+
+
+@dataclass(frozen=True)
 class _Chart:
     key: str
     title: str
@@ -470,6 +487,7 @@ class _Chart:
     height: int = 300
     description: str = ""
     extra_legend: tuple[tuple[str, str], ...] = ()
+    markers: tuple[_Marker, ...] = ()
 
 
 def _esc(text: Any) -> str:
@@ -622,8 +640,88 @@ def render_line_chart(chart: _Chart) -> str:
                 f'cy="{float(y_scale(line.y[i])):.1f}" r="3.5" fill="{line.colour}" '
                 f'stroke="#fff" stroke-width="1"/>'
             )
+    out.append(_markers_svg(chart, x_scale, y_scale))
     out.append("</svg>")
     return "".join(out)
+
+
+_MARKER_KINDS = {
+    "alarm": (ALARM_MARKER_COLOUR, "first STRESS/CRISIS day"),
+    "earning": (EARNING_MARKER_COLOUR, "first session earning a scalar decided after it"),
+}
+
+
+def _marker_shape(kind: str, x: float, y: float) -> str:
+    """An alarm points down at (x, y) from above; an earning hangs below it."""
+    colour = _MARKER_KINDS[kind][0]
+    if kind == "alarm":
+        vertices = ((x - 5, y - 9), (x + 5, y - 9), (x, y - 1))
+    else:
+        vertices = ((x, y + 1), (x + 4.5, y + 6), (x, y + 11), (x - 4.5, y + 6))
+    points = " ".join(f"{vx:.1f},{vy:.1f}" for vx, vy in vertices)
+    return f'<polygon points="{points}" fill="{colour}" stroke="#fff" stroke-width="0.8"/>'
+
+
+def _markers_svg(chart: _Chart, x_scale: _Scale, y_scale: _Scale) -> str:
+    """Episode markers on top of the lines, with their own key in the plot's
+    lower-left corner (an alarm sits above the curve, an earning below it)."""
+    if not chart.markers:
+        return ""
+    out = ['<g class="markers">']
+    for marker in chart.markers:
+        x, y = float(x_scale(marker.x)), float(y_scale(marker.y))
+        out.append(
+            f'<g class="marker" data-marker="{_esc(marker.kind)}" '
+            f'data-episode="{marker.episode}">{_marker_shape(marker.kind, x, y)}'
+            f"<title>{_esc(marker.tooltip)}</title></g>"
+        )
+    key_x, key_y = MARGIN_LEFT + 12, chart.height - MARGIN_BOTTOM - 12
+    for kind, (_, label) in _MARKER_KINDS.items():
+        # centre both shapes on the key's text line
+        shape_y = key_y - 8 if kind == "earning" else key_y + 2
+        out.append(
+            f'<g class="marker-key">{_marker_shape(kind, key_x, shape_y)}'
+            f'<text x="{key_x + 10:.1f}" y="{key_y:.1f}">{_esc(label)}</text></g>'
+        )
+        key_x += 20 + len(label) * CHAR_WIDTH
+    out.append("</g>")
+    return "".join(out)
+
+
+def episode_markers(episodes: Any, baseline: pd.DataFrame) -> tuple[_Marker, ...]:
+    """Each episode's first STRESS/CRISIS day and first earning session, placed
+    on the baseline's drawdown curve (dates outside the series are left out)."""
+    drawdown = pd.Series(
+        pd.to_numeric(baseline["drawdown"], errors="coerce").to_numpy(dtype=float),
+        index=pd.DatetimeIndex(baseline["date"]),
+    )
+    markers = []
+    for episode in _list_of_mappings(episodes):
+        rank = int(episode.get("episode_rank") or 0)
+        for kind, date_key, lag_key, since in (
+            ("alarm", "first_alarm_date", "detection_lag_sessions", "the peak"),
+            ("earning", "first_earning_date", "delivery_lag_sessions", "the alarm"),
+        ):
+            value = episode.get(date_key)
+            if value is None:
+                continue
+            date = pd.Timestamp(value)
+            if date not in drawdown.index or not math.isfinite(drawdown[date]):
+                continue
+            tooltip = (
+                f"Episode {rank}: {_MARKER_KINDS[kind][1]} {date:%Y-%m-%d}, "
+                f"{episode.get(lag_key)} sessions after {since}"
+            )
+            markers.append(
+                _Marker(
+                    float(_to_days(pd.Series([date]))[0]),
+                    float(drawdown[date]),
+                    kind,
+                    rank,
+                    tooltip,
+                )
+            )
+    return tuple(markers)
 
 
 # --------------------------------------------------------------------------
@@ -817,15 +915,31 @@ def _regime_drawdown_chart(
     )
 
 
-def build_plots(baseline: pd.DataFrame, scaled: pd.DataFrame) -> list[tuple[str, str]]:
-    """All plots that the data supports, as ``(key, svg)`` pairs in page order."""
+def _with_markers(chart: _Chart | None, markers: tuple[_Marker, ...]) -> _Chart | None:
+    if chart is None or not markers:
+        return chart
+    return replace(
+        chart,
+        markers=markers,
+        description=f"{chart.description} Triangles mark each episode's first STRESS/CRISIS "
+        "day, diamonds the first session earning a scalar decided after it.",
+    )
+
+
+def build_plots(
+    baseline: pd.DataFrame, scaled: pd.DataFrame, episodes: Any = None
+) -> list[tuple[str, str]]:
+    """All plots that the data supports, as ``(key, svg)`` pairs in page order;
+    ``episodes`` (two_pass_drawdown_episodes rows) adds markers to the drawdown plot."""
     x_domain = _x_domain(baseline, scaled)
     if x_domain is None:
         return []
     regime_bands = _bands(scaled)  # shared by both regime plots; uses every day
     charts = (
         _equity_chart(baseline, scaled, x_domain),
-        _drawdown_chart(baseline, scaled, x_domain),
+        _with_markers(
+            _drawdown_chart(baseline, scaled, x_domain), episode_markers(episodes, baseline)
+        ),
         _risk_scalar_chart(scaled, x_domain, regime_bands),
         _regime_drawdown_chart(baseline, x_domain, regime_bands),
     )
@@ -1031,7 +1145,7 @@ def render_two_pass_html(
     required = ("date", "equity", "drawdown")
     baseline = _prepare_daily(baseline_daily, "baseline_daily", required)
     scaled = _prepare_daily(scaled_daily, "scaled_daily", required)
-    plots = build_plots(baseline, scaled)
+    plots = build_plots(baseline, scaled, comparison.get("drawdown_episodes"))
     flags = _flag_rows(comparison.get("flags"))
     event_columns, event_rows = _event_rows(comparison.get("top_derisk_events"))
     facts, other_tables = _other_sections(comparison)
@@ -1057,6 +1171,16 @@ def render_two_pass_html(
         "event_columns": event_columns,
         "events": event_rows,
         "other_tables": other_tables,
+        "episode_header": EPISODE_HEADER,
+        "episodes": [
+            episode_cells(e) for e in _list_of_mappings(comparison.get("drawdown_episodes"))
+        ],
+        "episode_cadence": next(
+            (e.get("cadence") for e in _list_of_mappings(comparison.get("drawdown_episodes"))), None
+        ),
+        "false_alarms": false_alarm_facts(comparison["false_alarms"])
+        if isinstance(comparison.get("false_alarms"), Mapping)
+        else [],
         # SVG is built in this module with every piece of text escaped.
         "plots": [{"key": key, "svg": Markup(svg)} for key, svg in plots],
         "n_plots": len(plots),

@@ -252,9 +252,115 @@ def comparison_markdown(comparison: Mapping[str, Any]) -> str:
             for e in comparison.get("top_derisk_events", [])
         ),
     )
+    lines += episode_markdown(comparison)
     lines += ["", "## Interpretation flags", ""]
     lines += _table(
         ["Flag", "Status", "Detail"],
         ([f["flag"], f["status"], f["detail"]] for f in comparison.get("flags", [])),
     )
     return "\n".join(lines) + "\n"
+
+
+EPISODE_HEADER = (
+    "Rank",
+    "Peak",
+    "Trough",
+    "Recovery",
+    "Baseline DD",
+    "Scaled DD",
+    "First S/C",
+    "Detection lag",
+    "S/C before trough",
+    "First earning",
+    "Delivery lag",
+)
+
+
+def _text(value: Any, missing: str = MISSING) -> str:
+    return missing if value is None else str(value)
+
+
+def episode_cells(episode: Mapping[str, Any]) -> list[str]:
+    """One row of two_pass_drawdown_episodes as the table's texts (lags in sessions)."""
+    before = episode.get("is_alarm_before_trough")
+    return [
+        _text(episode.get("episode_rank")),
+        _text(episode.get("peak_date")),
+        _text(episode.get("trough_date")),
+        _text(episode.get("recovery_date"), "not recovered"),
+        fmt_pct(episode.get("baseline_drawdown"), decimals=1),
+        fmt_pct(episode.get("scaled_drawdown"), decimals=1),
+        _text(episode.get("first_alarm_date"), "none"),
+        _text(episode.get("detection_lag_sessions")),
+        MISSING if before is None else ("yes" if before else "no"),
+        _text(episode.get("first_earning_date")),
+        _text(episode.get("delivery_lag_sessions")),
+    ]
+
+
+def _share_of(share: Any, count: Any, total: Any) -> str:
+    return f"{fmt_pct(share, decimals=1)} ({_text(count)} of {_text(total)})"
+
+
+def false_alarm_facts(false_alarms: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """two_pass_false_alarms as (label, value) pairs, the same words in md and html."""
+    horizon = _text(false_alarms.get("alarm_horizon_sessions"))
+    loss = fmt_pct(-(_finite(false_alarms.get("drawdown_threshold")) or 0.0), decimals=0)
+    median = _finite(false_alarms.get("median_spell_sessions"))
+    spells = false_alarms.get("alarm_spells")
+    return [
+        (
+            "Months with a STRESS/CRISIS day",
+            _share_of(
+                false_alarms.get("alarm_month_share"),
+                false_alarms.get("months_with_alarm"),
+                false_alarms.get("months_total"),
+            ),
+        ),
+        (
+            "STRESS/CRISIS spells",
+            f"{_text(spells)} (median {MISSING if median is None else f'{median:g}'} sessions)",
+        ),
+        (
+            f"False alarms: spells not followed by a baseline drawdown of {loss} "
+            f"within {horizon} sessions",
+            _share_of(
+                false_alarms.get("false_alarm_share"),
+                false_alarms.get("false_alarm_spells"),
+                spells,
+            ),
+        ),
+        (
+            f"Spells without a fresh {loss} loss (peak to trough from the spell's "
+            f"first close) within {horizon} sessions",
+            _share_of(
+                false_alarms.get("no_fresh_loss_share"),
+                false_alarms.get("spells_without_fresh_loss"),
+                spells,
+            ),
+        ),
+    ]
+
+
+def episode_markdown(comparison: Mapping[str, Any]) -> list[str]:
+    """The episode timing table and the false-alarm figures (empty without them)."""
+    episodes = comparison.get("drawdown_episodes") or []
+    false_alarms = comparison.get("false_alarms")
+    lines: list[str] = []
+    if episodes:
+        cadence = episodes[0].get("cadence")
+        lines += [
+            "",
+            "## Episode timing (the baseline's five deepest drawdowns)",
+            "",
+            "Lags in sessions: detection from the peak to the first STRESS/CRISIS day, "
+            "delivery from that day to the first session earning a scalar decided at or after "
+            f"its close (cadence {_text(cadence)}). Scaled DD is the scaled book from the "
+            "baseline's peak to its trough.",
+            "",
+        ]
+        lines += _table(EPISODE_HEADER, (episode_cells(e) for e in episodes))
+    if false_alarms:
+        lines += ["", "## False alarms", ""]
+        lines += [f"- {label}: {value}" for label, value in false_alarm_facts(false_alarms)]
+    return lines

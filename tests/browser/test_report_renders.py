@@ -72,6 +72,22 @@ COMPARISON = {
         {"metric": "MaxDD", "baseline": -0.1532, "scaled": -0.121, "delta": 0.0322, "unit": "pct"},
     ],
     "flags": [{"flag": "maxdd_worse_than_baseline", "status": "good", "detail": "improved"}],
+    "drawdown_episodes": [
+        {
+            "episode_rank": 1,
+            "cadence": "rebalance_lagged",
+            "peak_date": "2013-02-26",
+            "trough_date": "2013-05-07",
+            "recovery_date": None,
+            "baseline_drawdown": -0.15,
+            "scaled_drawdown": -0.12,
+            "first_alarm_date": "2013-03-05",
+            "detection_lag_sessions": 5,
+            "is_alarm_before_trough": True,
+            "first_earning_date": "2013-04-02",
+            "delivery_lag_sessions": 20,
+        }
+    ],
 }
 
 
@@ -127,6 +143,10 @@ def test_plots_render_in_chromium(report: Path, tmp_path: Path) -> None:
     assert dom.body.get("data-plots-rendered") == str(len(EXPECTED_PLOTS)), dom.body
     not_ok = [p.get("data-plot") for p in dom.plots if p.get("data-plot-ok") != "true"]
     assert not not_ok, f"plots without a drawn line: {not_ok}"
+    # the episode table and its two markers on the drawdown plot survive the browser
+    assert 'id="drawdown-episodes"' in result.stdout
+    assert result.stdout.count('data-marker="alarm"') == 1
+    assert result.stdout.count('data-marker="earning"') == 1
 
 
 def test_screenshot_is_not_blank(report: Path, tmp_path: Path) -> None:

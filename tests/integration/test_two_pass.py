@@ -9,6 +9,7 @@ pandas / pure-Python computations from the two runs' data.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -388,6 +389,158 @@ def test_worst_drawdown_episode_matches_pandas(two_pass: TwoPass) -> None:
     assert str(usage["baseline_worst_dd_trough_date"])[:10] == trough["date"]
     assert usage["worst_dd_rebalances"] == len(inside)
     assert usage["worst_dd_rebalances_scaled"] == (inside["risk_scalar_used"] < SCALED_BELOW).sum()
+
+
+ALARM_REGIMES = {"STRESS", "CRISIS"}
+ALARM_HORIZON, ALARM_DRAWDOWN = 40, -0.05
+
+
+def study_drawdown_episodes(returns: pd.Series, n: int) -> list[dict[str, Any]]:
+    """The n deepest drawdown episodes, walked as the governor study does
+    (benchmarks/governor_study/study.py): wealth from 1.0, an episode from a
+    high-water mark to the next one; positions are sessions of ``returns``
+    (a peak at the starting wealth, wealth index 0, is the first session)."""
+    wealth = [1.0, *(1 + returns).cumprod().tolist()]
+    episodes, peak, i = [], 0, 1
+    while i < len(wealth):
+        if wealth[i] >= wealth[peak]:
+            peak, i = i, i + 1
+            continue
+        j = i
+        while j < len(wealth) and wealth[j] < wealth[peak]:
+            j += 1
+        trough = peak + min(range(j - peak), key=lambda k: (wealth[peak + k], k))
+        episodes.append(
+            {
+                "peak": max(peak - 1, 0),
+                "peak_wealth_index": peak,
+                "trough": trough - 1,
+                "recovery": j - 1 if j < len(wealth) else None,
+                "depth": wealth[trough] / wealth[peak] - 1,
+            }
+        )
+        peak, i = (j, j + 1) if j < len(wealth) else (peak, j)
+    return sorted(episodes, key=lambda e: (e["depth"], e["peak"]))[:n]
+
+
+def first_session_after(dates: pd.Index, day: str) -> str | None:
+    later = dates[dates > day]
+    return later[0] if len(later) else None
+
+
+def test_drawdown_episodes_match_the_study(two_pass: TwoPass) -> None:
+    base = read_run_csv(two_pass, BASE, "portfolio_returns.csv").set_index("date")["ret"]
+    scaled = read_run_csv(two_pass, SCALED, "portfolio_returns.csv").set_index("date")["ret"]
+    dates = base.index
+    scaled_wealth = [1.0, *(1 + scaled).cumprod().tolist()]
+    regimes = read_run_csv(two_pass, SCALED, "allocator_regime_v1.csv")
+    alarm_days = pd.Index(regimes.loc[regimes["regime"].isin(ALARM_REGIMES), "date"])
+    rebalances = pd.Index(
+        sorted(
+            read_run_csv(two_pass, SCALED, "allocator_scalars_at_rebalances.csv")["rebalance_date"]
+        )
+    )
+    mart = two_pass.query(
+        "select * from two_pass_drawdown_episodes where scaled_run_id = ? order by episode_rank",
+        [SCALED],
+    )
+    expected = study_drawdown_episodes(base, 5)
+    assert mart["episode_rank"].tolist() == [1, 2, 3, 4, 5]
+    assert (mart["cadence"] == "rebalance_lagged").all() and (mart["baseline_run_id"] == BASE).all()
+    for row, episode in zip(mart.itertuples(), expected, strict=True):
+        peak, trough = dates[episode["peak"]], dates[episode["trough"]]
+        end = episode["recovery"] if episode["recovery"] is not None else len(dates) - 1
+        assert (str(row.peak_date)[:10], str(row.trough_date)[:10]) == (peak, trough)
+        recovery = None if episode["recovery"] is None else dates[episode["recovery"]]
+        assert (None if pd.isna(row.recovery_date) else str(row.recovery_date)[:10]) == recovery
+        assert row.baseline_drawdown == pytest.approx(episode["depth"], abs=TOL)
+        # the scaled book from the same peak (its starting wealth when the
+        # baseline peaked there) to the same trough
+        peak_wealth = scaled_wealth[episode["peak_wealth_index"]]
+        assert row.scaled_drawdown == pytest.approx(
+            scaled_wealth[episode["trough"] + 1] / peak_wealth - 1, abs=TOL
+        )
+        # the first STRESS/CRISIS day from the peak to the recovery (or the end)
+        inside = alarm_days[(alarm_days >= peak) & (alarm_days <= dates[end])]
+        alarm = inside[0]
+        assert str(row.first_alarm_date)[:10] == alarm
+        assert row.detection_lag_sessions == dates.get_loc(alarm) - episode["peak"]
+        assert bool(row.is_alarm_before_trough) == (alarm <= trough)
+        # rebalance_lagged: the scalar decided at the first rebalance at or
+        # after the alarm is used from the next rebalance, whose weights earn
+        # from the session after it
+        decided_at = int(rebalances.searchsorted(alarm))
+        earning = first_session_after(dates, rebalances[decided_at + 1])
+        assert str(row.first_earning_date)[:10] == earning
+        assert row.delivery_lag_sessions == dates.get_loc(earning) - dates.get_loc(alarm)
+    # episodes never share a day below water
+    spans = sorted(zip(mart["peak_date"], mart["recovery_date"], strict=True))
+    for (_, recovery), (next_peak, _) in itertools.pairwise(spans):
+        assert recovery is not None and recovery <= next_peak
+
+
+def test_false_alarms_match_the_study(two_pass: TwoPass) -> None:
+    base = read_run_csv(two_pass, BASE, "portfolio_returns.csv").set_index("date")["ret"]
+    wealth = (1 + base).cumprod()
+    drawdown = wealth / wealth.cummax().clip(lower=1.0) - 1
+    regimes = read_run_csv(two_pass, SCALED, "allocator_regime_v1.csv").set_index("date")
+    alarm = regimes["regime"].isin(ALARM_REGIMES)
+    months = alarm.groupby(pd.PeriodIndex(pd.to_datetime(alarm.index), freq="M")).any()
+    starts = alarm.index[alarm & ~alarm.shift(1, fill_value=False)]
+    lengths, not_followed, no_fresh_loss = [], 0, 0
+    for start in starts:
+        i = base.index.get_loc(start)
+        window = slice(i, i + ALARM_HORIZON)
+        not_followed += bool(drawdown.iloc[window].min() > ALARM_DRAWDOWN)
+        path = wealth.iloc[window]
+        no_fresh_loss += bool((path / path.cummax() - 1).min() > ALARM_DRAWDOWN)
+        after = alarm.loc[start:]
+        lengths.append(int(after.cumprod().sum()))
+    mart = two_pass.query(
+        "select * from two_pass_false_alarms where scaled_run_id = ?", [SCALED]
+    ).iloc[0]
+    assert (mart["months_total"], mart["months_with_alarm"]) == (len(months), months.sum())
+    assert mart["alarm_month_share"] == pytest.approx(months.mean(), abs=TOL)
+    assert mart["alarm_spells"] == len(starts) > 0
+    assert mart["median_spell_sessions"] == pytest.approx(float(pd.Series(lengths).median()))
+    assert mart["false_alarm_spells"] == not_followed
+    assert mart["false_alarm_share"] == pytest.approx(not_followed / len(starts), abs=TOL)
+    assert mart["spells_without_fresh_loss"] == no_fresh_loss
+    assert mart["no_fresh_loss_share"] == pytest.approx(no_fresh_loss / len(starts), abs=TOL)
+
+
+def test_episode_timing_is_in_the_json_md_and_html(two_pass: TwoPass) -> None:
+    run_dir = two_pass.run_dir(SCALED)
+    comparison = json.loads((run_dir / "two_pass_comparison.json").read_text())
+    mart = two_pass.query(
+        "select * from two_pass_drawdown_episodes where scaled_run_id = ? order by episode_rank",
+        [SCALED],
+    )
+    episodes = comparison["drawdown_episodes"]
+    assert [e["episode_rank"] for e in episodes] == mart["episode_rank"].tolist()
+    assert [e["first_earning_date"] for e in episodes] == [
+        str(d)[:10] for d in mart["first_earning_date"]
+    ]
+    false_alarms = two_pass.query(
+        "select * from two_pass_false_alarms where scaled_run_id = ?", [SCALED]
+    ).iloc[0]
+    assert comparison["false_alarms"]["alarm_spells"] == false_alarms["alarm_spells"]
+    assert comparison["false_alarms"]["false_alarm_share"] == pytest.approx(
+        false_alarms["false_alarm_share"], abs=TOL
+    )
+    markdown = (run_dir / "two_pass_comparison.md").read_text()
+    assert "## Episode timing" in markdown and "## False alarms" in markdown
+    for e in episodes:
+        assert f"| {e['episode_rank']} | {e['peak_date']} | {e['trough_date']} |" in markdown
+    page = (run_dir / "two_pass_comparison.html").read_text()
+    assert 'id="drawdown-episodes"' in page and 'id="false-alarms"' in page
+    assert page.count('<tr data-episode="') == len(episodes)
+    # one marker per alarm and per earning session, on the drawdown plot only
+    drawdown_plot = page[page.index('data-plot="drawdown"') : page.index('data-plot="risk_scalar"')]
+    alarms = sum(e["first_alarm_date"] is not None for e in episodes)
+    earnings = sum(e["first_earning_date"] is not None for e in episodes)
+    assert drawdown_plot.count('data-marker="alarm"') == alarms == page.count('data-marker="alarm"')
+    assert drawdown_plot.count('data-marker="earning"') == earnings > 0
 
 
 def expected_flags(wide: pd.Series, usage: pd.Series, events: pd.DataFrame) -> dict[str, str]:

@@ -23,6 +23,7 @@ from allocator.report import (
     REGIME_COLOURS,
     date_ticks,
     decimate_positions,
+    episode_markers,
     format_delta,
     format_value,
     regime_segments,
@@ -406,3 +407,103 @@ def test_format_delta(value: float, unit: str, expected: str) -> None:
 def test_template_is_package_data() -> None:
     template = resources.files("allocator").joinpath("templates/two_pass_comparison.html.j2")
     assert template.is_file()
+
+
+EPISODES = [
+    {
+        "episode_rank": 1,
+        "cadence": "rebalance_lagged",
+        "peak_date": "2005-03-01",
+        "trough_date": "2005-05-02",
+        "recovery_date": None,
+        "baseline_drawdown": -0.2,
+        "scaled_drawdown": -0.15,
+        "first_alarm_date": "2005-03-08",
+        "detection_lag_sessions": 5,
+        "is_alarm_before_trough": True,
+        "first_earning_date": "2005-04-01",
+        "delivery_lag_sessions": 18,
+    },
+    {
+        "episode_rank": 2,
+        "cadence": "rebalance_lagged",
+        "peak_date": "2005-06-01",
+        "trough_date": "2005-06-10",
+        "recovery_date": "2005-07-01",
+        "baseline_drawdown": -0.05,
+        "scaled_drawdown": -0.05,
+        "first_alarm_date": None,
+        "detection_lag_sessions": None,
+        "is_alarm_before_trough": None,
+        "first_earning_date": None,
+        "delivery_lag_sessions": None,
+    },
+    {
+        "episode_rank": 3,
+        "cadence": "rebalance_lagged",
+        "peak_date": "2007-01-01",
+        "trough_date": "2007-02-01",
+        "recovery_date": None,
+        "baseline_drawdown": -0.04,
+        "scaled_drawdown": -0.03,
+        # a weekend: not a session of the frames, so no marker
+        "first_alarm_date": "2005-03-12",
+        "detection_lag_sessions": 1,
+        "is_alarm_before_trough": True,
+        "first_earning_date": "2005-03-14",
+        "delivery_lag_sessions": 1,
+    },
+]
+FALSE_ALARMS = {
+    "months_total": 214,
+    "months_with_alarm": 33,
+    "alarm_month_share": 33 / 214,
+    "alarm_spells": 13,
+    "median_spell_sessions": 28.0,
+    "alarm_horizon_sessions": 40,
+    "drawdown_threshold": -0.05,
+    "false_alarm_spells": 1,
+    "false_alarm_share": 1 / 13,
+    "spells_without_fresh_loss": 9,
+    "no_fresh_loss_share": 9 / 13,
+}
+
+
+def test_episode_markers_sit_on_the_baseline_drawdown(
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    baseline, _ = frames
+    markers = episode_markers(EPISODES, baseline)
+    by_date = baseline.set_index("date")["drawdown"]
+    # episode 2 saw no alarm; episode 3's alarm falls on a Saturday
+    assert [(m.episode, m.kind) for m in markers] == [(1, "alarm"), (1, "earning"), (3, "earning")]
+    for marker, day in zip(markers, ["2005-03-08", "2005-04-01", "2005-03-14"], strict=True):
+        assert marker.y == by_date[pd.Timestamp(day)]
+        assert marker.x == (pd.Timestamp(day) - pd.Timestamp("1970-01-01")).days
+    assert "5 sessions after the peak" in markers[0].tooltip
+    assert "18 sessions after the alarm" in markers[1].tooltip
+
+
+def test_episode_table_false_alarms_and_markers_rendered(
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    page = render_two_pass_html(
+        {**COMPARISON, "drawdown_episodes": EPISODES, "false_alarms": FALSE_ALARMS}, *frames
+    )
+    svgs = _parse(page).svgs
+    marker_kinds = {
+        key: [a["data-marker"] for tag, a in children if tag == "g" and "data-marker" in a]
+        for key, children in svgs.items()
+    }
+    assert marker_kinds["drawdown"] == ["alarm", "earning", "earning"]
+    assert all(not kinds for key, kinds in marker_kinds.items() if key != "drawdown")
+    assert 'id="drawdown-episodes"' in page and page.count('<tr data-episode="') == 3
+    assert "<td>not recovered</td>" in page and "<td>-20.0%</td>" in page
+    assert "7.7% (1 of 13)" in page and "15.4% (33 of 214)" in page
+    # known sections, not the generic tables of unknown keys
+    assert "<h2>Drawdown episodes</h2>" not in page and "<h2>False alarms</h2>" not in page
+
+
+def test_no_episodes_no_markers_or_table(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    page = render_two_pass_html(COMPARISON, *frames)
+    assert "data-marker" not in page and 'id="drawdown-episodes"' not in page
