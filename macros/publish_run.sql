@@ -58,6 +58,20 @@
     {%- if (var('reuse_baseline_layers', false) | string | lower) != 'true' or not baseline -%}
         {{ return('') }}
     {%- endif -%}
+    {#- the linked views stand where these models' tables would be built:
+        building both would make dbt replace a view it takes for a table -#}
+    {%- set rebuilt = [] -%}
+    {%- for unique_id in selected_resources
+        if unique_id in graph.nodes and 'unscaled' in graph.nodes[unique_id].tags
+        and graph.nodes[unique_id].resource_type == 'model' -%}
+        {%- do rebuilt.append(graph.nodes[unique_id].name) -%}
+    {%- endfor -%}
+    {%- if rebuilt -%}
+        {{ exceptions.raise_compiler_error(
+            "reuse_baseline_layers: true reads the baseline " ~ baseline ~ "'s published layers instead of building them, "
+            ~ "but this invocation also selects " ~ rebuilt | length ~ " of those models (" ~ (rebuilt | sort)[:3] | join(', ')
+            ~ ", ...). Add --exclude tag:unscaled, or drop reuse_baseline_layers to rebuild them. Nothing was stored.") }}
+    {%- endif -%}
     {%- set statements = ['create schema if not exists ' ~ target.schema] -%}
     {#- what a previous build left under each name: a table, or a view of an
         earlier link (DuckDB drops an object only as its own type) -#}

@@ -300,6 +300,16 @@ def _others() -> list[Refusal]:
             prepare=_heavy_weights,
         ),
         Refusal(
+            # reading the baseline's layers while also rebuilding them would
+            # make dbt replace a linked view it takes for a table
+            "reuse-layers-while-rebuilding-them",
+            _fixed(scaled_vars("again", "base", reuse_baseline_layers=True)),
+            (
+                "reuse_baseline_layers: true reads the baseline base's published layers",
+                "--exclude tag:unscaled",
+            ),
+        ),
+        Refusal(
             "partial-selection",
             _fixed(REBUILD),
             ("Run not published (this invocation did not build", "build the whole project"),
