@@ -73,6 +73,7 @@ final as (
         metrics.ann_vol as benchmark_ann_vol,
         metrics.sharpe as benchmark_sharpe,
         metrics.max_drawdown as benchmark_max_drawdown,
+        benchmark_risk.downside_vol as benchmark_downside_vol,
         benchmark_risk.sortino as benchmark_sortino,
         {{ allocator.calmar_ratio('metrics.cagr', 'metrics.max_drawdown') }} as benchmark_calmar,
         benchmark_risk.skew as benchmark_skew,

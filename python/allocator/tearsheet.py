@@ -283,9 +283,13 @@ class Book:
     daily: pd.DataFrame  # date, portfolio_return, drawdown
 
 
-def rolling_plots(books: Sequence[Book], x_domain: tuple[float, float]) -> list[Plot]:
+#: A chart before rendering: report.py's chart, its dates and hover series.
+ChartSpec = tuple[Any, pd.Series, list[HoverSeries]]
+
+
+def rolling_charts(books: Sequence[Book], x_domain: tuple[float, float]) -> list[ChartSpec]:
     """Rolling 6- and 12-month volatility and Sharpe of each book."""
-    plots = []
+    plots: list[ChartSpec] = []
     for key, title, unit in (
         ("rolling_vol", "Rolling volatility (annualised), 6 and 12 months", "pct"),
         ("rolling_sharpe", "Rolling Sharpe ratio, 6 and 12 months", "ratio"),
@@ -323,13 +327,13 @@ def rolling_plots(books: Sequence[Book], x_domain: tuple[float, float]) -> list[
             height=280,
             description=f"{title}: trailing 126 and 252 sessions, dashed the 6-month window.",
         )
-        plots.append(_plot(chart, dates, hover))
+        plots.append((chart, dates, hover))
     return plots
 
 
-def underwater_plot(
+def underwater_chart(
     books: Sequence[Book], periods: Sequence[DrawdownPeriod], x_domain: tuple[float, float]
-) -> Plot:
+) -> ChartSpec:
     """Every book's drawdown, with the first book's top drawdown periods shaded."""
     lines = tuple(
         report._daily_line(book.daily, "drawdown", book.label, book.colour) for book in books
@@ -367,7 +371,13 @@ def underwater_plot(
         )
         for b in books
     ]
-    return _plot(chart, dates, hover)
+    return (chart, dates, hover)
+
+
+def underwater_plot(
+    books: Sequence[Book], periods: Sequence[DrawdownPeriod], x_domain: tuple[float, float]
+) -> Plot:
+    return _plot(*underwater_chart(books, periods, x_domain))
 
 
 def audit_plot_hover(
@@ -640,6 +650,17 @@ def audit_tearsheet(
     return TearSheet(html, 3, scaled)
 
 
+def tearsheet_charts(
+    books: Sequence[Book],
+    periods: Mapping[str, Sequence[DrawdownPeriod]],
+    x_domain: tuple[float, float],
+) -> list[ChartSpec]:
+    """The tear sheet's charts: rolling figures of baseline and scaled, and
+    the underwater chart of every book with the scaled run's periods."""
+    underwater = underwater_chart([books[1], books[0], *books[2:]], periods["Scaled"], x_domain)
+    return [*rolling_charts(books[:2], x_domain), underwater]
+
+
 def render_sections(
     baseline_daily: pd.DataFrame,
     scaled_daily: pd.DataFrame,
@@ -667,9 +688,7 @@ def render_sections(
     if bench is not None:
         columns.append(benchmark_label or "Benchmark")
         table_metrics[columns[-1]] = bench
-    plots = rolling_plots(books[:2], x_domain) + [
-        underwater_plot([books[1], books[0], *books[2:]], periods["Scaled"], x_domain)
-    ]
+    plots = [_plot(*spec) for spec in tearsheet_charts(books, periods, x_domain)]
     yearly_columns, yearly = yearly_rows(books)
     relation = [
         {

@@ -72,6 +72,7 @@ def test_risk_metrics_equal_empyrical(allocator_project: AllocatorProject, run: 
         **_expected(book),
         "downside_vol": empyrical.downside_risk(book),
         **_expected(benchmark, "benchmark_"),
+        "benchmark_downside_vol": empyrical.downside_risk(benchmark),
         "benchmark_cagr": empyrical.annual_return(benchmark),
         "benchmark_ann_vol": empyrical.annual_volatility(benchmark),
         "benchmark_sharpe": empyrical.sharpe_ratio(benchmark),

@@ -84,7 +84,7 @@ def test_sections_hold_every_part_of_the_tear_sheet() -> None:
         'data-plot="rolling_vol"',
         'data-plot="rolling_sharpe"',
         'data-plot="underwater"',
-        "Top 5 drawdowns: Benchmark (SPX)",
+        '<tr data-book="Benchmark (SPX)">',
         "abc123",
         "fp9",
         "duckdb ",
