@@ -334,6 +334,12 @@ def _period_text(period: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _correlation_text(value: Any) -> str:
+    """Three decimals: two runs of one book correlate at 0.99 and more."""
+    number = report._as_float(value)
+    return report.format_value(None) if number is None else f"{number:.3f}"
+
+
 def comparison_markdown(doc: Mapping[str, Any]) -> str:
     a, b = doc["a"], doc["b"]
     lines = [
@@ -344,7 +350,7 @@ def comparison_markdown(doc: Mapping[str, Any]) -> str:
         f"- B: {b['run_id']} ({b['source']}: {b['location']}), "
         f"{b['first_date']} to {b['last_date']}, {b['return_days']:,} sessions",
         f"- Common sessions: {doc['overlap']['sessions']:,}; correlation of daily returns "
-        f"{report.format_value(doc['overlap']['correlation'], 'ratio')}",
+        f"{_correlation_text(doc['overlap']['correlation'])}",
         "",
         "## Metrics",
         "",
@@ -437,7 +443,7 @@ def render_html(doc: Mapping[str, Any], a: RunSide, b: RunSide) -> str:
         "a": doc["a"],
         "b": doc["b"],
         "overlap": doc["overlap"],
-        "overlap_correlation": report.format_value(doc["overlap"]["correlation"], "ratio"),
+        "overlap_correlation": _correlation_text(doc["overlap"]["correlation"]),
         "metrics": metric_rows,
         "plots": plots,
         "n_plots": len(plots),
