@@ -124,3 +124,41 @@ def test_heat_colours_say_gain_or_loss() -> None:
     assert int(green[3:5], 16) > int(green[1:3], 16)  # more green than red
     assert int(red[1:3], 16) > int(red[3:5], 16)
     assert tearsheet._heat_colour(None, 0.06) == "#f8f9fa"
+
+
+def test_audit_page_with_tear_sheet_is_self_contained_and_escaped() -> None:
+    baseline, scaled = _book(6), _book(7)
+    scaled["regime"] = np.where(np.arange(len(scaled)) % 300 < 200, "NORMAL", "CRISIS")
+    benchmark = _book(8)
+    scaled["benchmark_equity"] = benchmark["equity"]
+    scaled.attrs["benchmark_label"] = "Benchmark <script>x()</script>"
+    sections = tearsheet.render_sections(
+        baseline,
+        scaled,
+        {"Baseline": {}, "Scaled": {}},
+        {},
+        "Benchmark <script>x()</script>",
+        benchmark,
+        [
+            {
+                "run_id": "<img src=x>",
+                "config_hash": "h",
+                "input_fingerprint": "f",
+                "dbt_invocation_id": "i",
+                "created_at": "t",
+            }
+        ],
+    )
+    page = report.render_two_pass_html(
+        {"scaled_run_id": "s"}, baseline, scaled, extra_sections=sections, extra_plots=3
+    )
+    # equity, drawdown, regimes vs drawdown (no scalar here) and the tear sheet's three
+    assert 'data-plots-expected="6"' in page and page.count('<svg class="plot"') == 6
+    assert "http://" not in page and "https://" not in page
+    assert "url(" not in page and "@import" not in page
+    assert "<script>x()" not in page and "<img src=x>" not in page
+    assert all(" src=" not in tag for tag in re.findall(r"<script[^>]*>", page))
+    # regime shading and the benchmark's wealth on the equity chart
+    equity = re.search(r'<svg class="plot" data-plot="equity".*?</svg>', page, re.S).group(0)
+    assert 'class="band" data-regime="CRISIS"' in equity
+    assert 'data-series="Benchmark &lt;script&gt;x()&lt;/script&gt;"' in equity
