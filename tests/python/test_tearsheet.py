@@ -162,3 +162,12 @@ def test_audit_page_with_tear_sheet_is_self_contained_and_escaped() -> None:
     equity = re.search(r'<svg class="plot" data-plot="equity".*?</svg>', page, re.S).group(0)
     assert 'class="band" data-regime="CRISIS"' in equity
     assert 'data-series="Benchmark &lt;script&gt;x()&lt;/script&gt;"' in equity
+
+
+def test_without_a_benchmark_the_sections_leave_it_out() -> None:
+    html = tearsheet.render_sections(
+        _book(9), _book(10), {"Baseline": {}, "Scaled": {}}, None, None, pd.DataFrame(), []
+    )
+    assert "Benchmark" not in html and "Beta to" not in html
+    assert {m for m in re.findall(r'<tr data-book="([^"]+)">', html)} == {"Baseline", "Scaled"}
+    assert html.count('<svg class="plot"') == 3
