@@ -336,6 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="also delete the scaled runs built on this baseline (same transaction)",
     )
 
+    compare = commands.add_parser(
+        "compare",
+        parents=[common],
+        help="compare any two runs (stored run ids or exported run folders)",
+        description="Compare run B with run A: metrics (B - A), the top drawdown periods "
+        "and, when both have them, regime figures. A and B are stored run ids or exported run "
+        "folders (reports/runs/<run_id>/). Writes run_comparison.{json,md,html} to --out-dir "
+        "(default <reports>/compare/<A>_vs_<B>/) and prints the markdown.",
+    )
+    compare.add_argument("a", metavar="A", help="the reference run: a run id or an export folder")
+    compare.add_argument("b", metavar="B", help="the run compared with it")
+    compare.add_argument("--out-dir", help="where the three files go")
+
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -484,6 +497,20 @@ def _cmd_runs(args: argparse.Namespace, settings: workflow.Settings) -> None:
     _emit(runs.runs_json(stored) if args.json else runs.format_table(stored))
 
 
+def _cmd_compare(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    from allocator import compare_runs
+
+    a, b = compare_runs.load_sides([args.a, args.b], settings.db_path)
+    out_dir = (
+        Path(args.out_dir)
+        if args.out_dir
+        else compare_runs.default_out_dir(settings.reports_dir, a, b)
+    )
+    doc, paths = compare_runs.write_comparison(a, b, out_dir)
+    _emit(compare_runs.comparison_markdown(doc))
+    _emit("\n".join(["Written:", *(f"  {path}" for path in paths)]))
+
+
 def _cmd_delete(args: argparse.Namespace, settings: workflow.Settings) -> None:
     from allocator import runs
 
@@ -522,6 +549,7 @@ COMMANDS = {
     "snapshot": _cmd_snapshot,
     "runs": _cmd_runs,
     "delete": _cmd_delete,
+    "compare": _cmd_compare,
     "demo": _cmd_demo,
     "init": _cmd_init,
 }

@@ -200,10 +200,14 @@ def write_comparison_files(
     """two_pass_comparison.json, .md and .html in the scaled run's folder."""
     # Imported here so the CLI's other commands do not load the renderer.
     from allocator.report import write_two_pass_html
+    from allocator.tearsheet import audit_tearsheet
 
     comparison = load_comparison(con, scaled_run_id)
     baseline_daily = load_daily(con, comparison["baseline_run_id"], with_allocator=False)
     scaled_daily = load_daily(con, scaled_run_id, with_allocator=True)
+    tearsheet = audit_tearsheet(
+        con, comparison["baseline_run_id"], scaled_run_id, baseline_daily, scaled_daily
+    )
     json_path = atomic_write_text(
         run_dir / COMPARISON_JSON, json.dumps(comparison, indent=2) + "\n"
     )
@@ -211,6 +215,13 @@ def write_comparison_files(
     # the renderer's default title; the run ids are in the page header
     html_path = atomic_write(
         run_dir / COMPARISON_HTML,
-        lambda tmp: write_two_pass_html(tmp, comparison, baseline_daily, scaled_daily),
+        lambda tmp: write_two_pass_html(
+            tmp,
+            comparison,
+            baseline_daily,
+            tearsheet.scaled_daily,
+            extra_sections=tearsheet.html,
+            extra_plots=tearsheet.plot_count,
+        ),
     )
     return comparison, [json_path, md_path, html_path]

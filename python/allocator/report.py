@@ -71,6 +71,7 @@ SCALAR_COLOUR = "#1b2a41"
 REGIME_DD_COLOUR = "#343a40"
 ALARM_MARKER_COLOUR = "#e03131"
 EARNING_MARKER_COLOUR = "#1c7ed6"
+BENCHMARK_COLOUR = "#ae3ec9"
 
 # Plot geometry in SVG user units; the SVG scales to the page width.
 PLOT_WIDTH = 1100
@@ -490,6 +491,9 @@ class _Chart:
     markers: tuple[_Marker, ...] = ()
 
 
+_Bands = tuple[tuple[_Band, ...], tuple[tuple[str, str], ...]]
+
+
 def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -758,17 +762,24 @@ def _has_data(line: _Line) -> bool:
 
 
 def _equity_chart(
-    baseline: pd.DataFrame, scaled: pd.DataFrame, x_domain: tuple[float, float]
+    baseline: pd.DataFrame,
+    scaled: pd.DataFrame,
+    x_domain: tuple[float, float],
+    regime_bands: _Bands = ((), ()),
 ) -> _Chart | None:
-    """Wealth of both runs; log scale when possible so equal returns look equal."""
-    lines = tuple(
-        line
-        for line in (
-            _daily_line(baseline, "equity", "Baseline", BASELINE_COLOUR),
-            _daily_line(scaled, "equity", "Scaled", SCALED_COLOUR),
+    """Wealth of both runs (and of the benchmark when the scaled frame carries
+    ``benchmark_equity``) over the regimes; log scale when possible so equal
+    returns look equal."""
+    candidates = [
+        _daily_line(baseline, "equity", "Baseline", BASELINE_COLOUR),
+        _daily_line(scaled, "equity", "Scaled", SCALED_COLOUR),
+    ]
+    if "benchmark_equity" in scaled.columns:
+        label = str(scaled.attrs.get("benchmark_label", "Benchmark"))
+        candidates.append(
+            _daily_line(scaled, "benchmark_equity", label, BENCHMARK_COLOUR, dash="5 3")
         )
-        if _has_data(line)
-    )
+    lines = tuple(line for line in candidates if _has_data(line))
     if not lines:
         return None
     values = np.concatenate([_finite(line.y) for line in lines])
@@ -793,6 +804,8 @@ def _equity_chart(
         reference_y=(1.0,),
         height=340,
         description="Cumulative wealth of the baseline and the risk-scaled run.",
+        bands=regime_bands[0],
+        extra_legend=regime_bands[1],
     )
 
 
@@ -831,9 +844,6 @@ def _drawdown_chart(
         height=300,
         description="Drawdown from the running peak for both runs; dots mark the troughs.",
     )
-
-
-_Bands = tuple[tuple[_Band, ...], tuple[tuple[str, str], ...]]
 
 
 def _bands(scaled: pd.DataFrame) -> _Bands:
@@ -936,7 +946,7 @@ def build_plots(
         return []
     regime_bands = _bands(scaled)  # shared by both regime plots; uses every day
     charts = (
-        _equity_chart(baseline, scaled, x_domain),
+        _equity_chart(baseline, scaled, x_domain, regime_bands),
         _with_markers(
             _drawdown_chart(baseline, scaled, x_domain), episode_markers(episodes, baseline)
         ),
@@ -1133,6 +1143,8 @@ def render_two_pass_html(
     baseline_daily: pd.DataFrame,
     scaled_daily: pd.DataFrame,
     title: str = DEFAULT_TITLE,
+    extra_sections: str = "",
+    extra_plots: int = 0,
 ) -> str:
     """Render the two-pass audit as one self-contained HTML page.
 
@@ -1141,6 +1153,8 @@ def render_two_pass_html(
     left out. ``baseline_daily`` and ``scaled_daily`` need ``date``,
     ``portfolio_return``, ``equity`` and ``drawdown``; ``scaled_daily`` may add
     ``risk_scalar`` and ``regime`` for the scalar and regime plots.
+    ``extra_sections`` is ready, escaped HTML placed after the plots (the tear
+    sheet, allocator.tearsheet) holding ``extra_plots`` more svg.plot charts.
     """
     required = ("date", "equity", "drawdown")
     baseline = _prepare_daily(baseline_daily, "baseline_daily", required)
@@ -1183,7 +1197,9 @@ def render_two_pass_html(
         else [],
         # SVG is built in this module with every piece of text escaped.
         "plots": [{"key": key, "svg": Markup(svg)} for key, svg in plots],
-        "n_plots": len(plots),
+        "n_plots": len(plots) + extra_plots,
+        # built and escaped by its renderer (allocator.tearsheet)
+        "extra_sections": Markup(extra_sections),
         "n_days_baseline": len(baseline),
         "n_days_scaled": len(scaled),
         "max_points": f"{MAX_POINTS_PER_LINE:,}",
@@ -1201,12 +1217,21 @@ def write_two_pass_html(
     baseline_daily: pd.DataFrame,
     scaled_daily: pd.DataFrame,
     title: str = DEFAULT_TITLE,
+    extra_sections: str = "",
+    extra_plots: int = 0,
 ) -> Path:
     """Render and write the report (UTF-8), creating parent folders; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        render_two_pass_html(comparison, baseline_daily, scaled_daily, title=title),
+        render_two_pass_html(
+            comparison,
+            baseline_daily,
+            scaled_daily,
+            title=title,
+            extra_sections=extra_sections,
+            extra_plots=extra_plots,
+        ),
         encoding="utf-8",
     )
     return path

@@ -219,6 +219,10 @@ def _trend_only(_: AllocatorProject) -> dict[str, Any]:
     return {"strategy_profile": "trend_only_v1", "start": "2015-01-02", "end": "2016-12-30"}
 
 
+def _no_benchmark(_: AllocatorProject) -> dict[str, Any]:
+    return {"benchmark_path": ""}
+
+
 RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
     "base": _base,
     "cmp": _compute,
@@ -228,6 +232,7 @@ RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
     "half": _half_weights,
     "ret": _returns_only,
     "trend": _trend_only,
+    "nobench": _no_benchmark,
 }
 
 

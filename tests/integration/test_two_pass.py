@@ -1044,3 +1044,21 @@ def test_the_same_two_pass_in_a_fresh_database_gives_identical_files(
             assert without_timestamps(path) == without_timestamps(again / path.name), path.name
             compared += 1
     assert compared >= 25
+
+
+def test_compare_a_stored_pair_and_its_export_folders(two_pass: TwoPass, tmp_path: Path) -> None:
+    stored = run_cli(["compare", BASE, SCALED, "--out-dir", str(tmp_path / "db")], two_pass.env)
+    assert stored.returncode == 0, stored.stderr
+    folders = [str(two_pass.run_dir(run_id)) for run_id in (BASE, SCALED)]
+    exported = run_cli(["compare", *folders, "--out-dir", str(tmp_path / "files")], two_pass.env)
+    assert exported.returncode == 0, exported.stderr
+    # the same tables, whether the runs come from the marts or from their files
+    tables = [r.stdout.split("## Metrics", 1)[1].split("Written:")[0] for r in (stored, exported)]
+    assert tables[0] == tables[1]
+    doc = json.loads((tmp_path / "db" / "run_comparison.json").read_text())
+    mart = two_pass.query("select max_drawdown from run_metrics where run_id = ?", [SCALED]).iloc[
+        0, 0
+    ]
+    assert next(m for m in doc["metrics"] if m["metric"] == "max_drawdown")["b"] == mart
+    assert doc["regimes"] is not None and doc["a"]["source"] == "database"
+    assert (tmp_path / "files" / "run_comparison.html").read_text().count('<svg class="plot"') == 2
