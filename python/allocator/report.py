@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from allocator.summary import CONTROL_METRICS, control_exposure, control_value
+
 __all__ = [
     "MAX_POINTS_PER_LINE",
     "REGIME_COLOURS",
@@ -112,6 +114,7 @@ _KNOWN_TOP_LEVEL = {
     "regimes",
     "flags",
     "top_derisk_events",
+    "controls",
 }
 
 # (key, label, unit) for the scalar-usage cards, in display order.
@@ -931,6 +934,32 @@ def _verdict(flag_rows: Sequence[Mapping[str, str]]) -> dict[str, str] | None:
     return {"status": worst if worst in _STATUS_LABELS else "warning", "text": text}
 
 
+def _control_rows(controls: Any) -> list[dict[str, Any]]:
+    """The controls table: each book's exposure, six metrics and whether the
+    governor beats it (strictly better MaxDD / Sharpe)."""
+    rows = []
+    for row in _list_of_mappings(controls):
+        marks = [row.get("governor_beats_max_drawdown"), row.get("governor_beats_sharpe")]
+        rows.append(
+            {
+                "book": str(row.get("book", "")),
+                "label": str(row.get("book_label", "")),
+                "exposure": control_exposure(row),
+                "values": [
+                    _MISSING if row.get(key) is None else control_value(row.get(key), unit)
+                    for key, _, unit in CONTROL_METRICS
+                ],
+                "beats": [
+                    {"text": _MISSING, "cls": ""}
+                    if mark is None
+                    else {"text": "yes" if mark else "no", "cls": "better" if mark else "worse"}
+                    for mark in marks
+                ],
+            }
+        )
+    return rows
+
+
 def _event_rows(events: Any) -> tuple[list[str], list[list[dict[str, str]]]]:
     """Top de-risk events; known columns first, any extra columns (notes) after."""
     rows = _list_of_mappings(events)
@@ -1057,6 +1086,8 @@ def render_two_pass_html(
         "event_columns": event_columns,
         "events": event_rows,
         "other_tables": other_tables,
+        "controls": _control_rows(comparison.get("controls")),
+        "control_metrics": [label for _, label, _ in CONTROL_METRICS],
         # SVG is built in this module with every piece of text escaped.
         "plots": [{"key": key, "svg": Markup(svg)} for key, svg in plots],
         "n_plots": len(plots),
