@@ -90,20 +90,18 @@ def price_exposure(book: Book, exposure: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(exposure, dtype=float)
     held = book.held
-    n = len(a)
-    turnover = np.zeros(n)
-    gross_exposure = np.abs(book.weights).sum(axis=1) if book.weights.size else np.zeros(0)
-    for t in range(n):
-        previous_a = a[t - 1] if t else None
-        previous_held = held[t - 1] if t else -2  # -2: before the first session
-        if held[t] < 0:
-            turnover[t] = 0.0 if previous_a is None else abs(a[t] - previous_a)
-        elif previous_held != held[t]:
-            new = a[t] * book.weights[held[t]]
-            old = previous_a * book.weights[previous_held] if t and previous_held >= 0 else 0.0
-            turnover[t] = float(np.abs(new - old).sum())
-        else:
-            turnover[t] = abs(a[t] - previous_a) * gross_exposure[held[t]]
+    if len(a) == 0:
+        return a
+    gross_exposure = np.abs(book.weights).sum(axis=1)
+    returns_only = held < 0
+    previous_held = np.r_[-2, held[:-1]]  # -2: before the first session
+    # the overlay's own trading; 0 on the first session of a returns-only book
+    turnover = np.abs(np.diff(a, prepend=a[0])) * np.where(
+        returns_only, 1.0, gross_exposure[np.maximum(held, 0)]
+    )
+    for t in np.flatnonzero(~returns_only & (previous_held != held)):
+        old = a[t - 1] * book.weights[held[t - 1]] if t and held[t - 1] >= 0 else 0.0
+        turnover[t] = float(np.abs(a[t] * book.weights[held[t]] - old).sum())
     return a * book.gross_return - turnover * book.cost_bps / 10000.0
 
 
