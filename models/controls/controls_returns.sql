@@ -5,6 +5,8 @@
     control pays exactly the costs the governor would at that exposure;
     with equity and drawdown as portfolio_returns defines them.
 -#}
+{%- set book_window = 'partition by control order by date' -%}
+
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
@@ -35,8 +37,17 @@ with_equity as (
 
     select
         *,
-        {{ allocator.wealth('net_return', 'partition by control order by date') }} as equity,
+        {{ allocator.wealth('net_return', book_window) }} as equity,
     from priced_exposure
+
+),
+
+with_drawdown as (
+
+    select
+        *,
+        {{ allocator.drawdown('equity', book_window) }} as drawdown,
+    from with_equity
 
 ),
 
@@ -44,16 +55,16 @@ final as (
 
     select
         run_config.run_id,
-        with_equity.control,
-        with_equity.date,
-        with_equity.exposure,
-        with_equity.gross_return,
-        with_equity.turnover,
-        with_equity.transaction_cost,
-        with_equity.net_return,
-        with_equity.equity,
-        {{ allocator.drawdown('with_equity.equity', 'partition by with_equity.control order by with_equity.date') }} as drawdown,
-    from with_equity
+        with_drawdown.control,
+        with_drawdown.date,
+        with_drawdown.exposure,
+        with_drawdown.gross_return,
+        with_drawdown.turnover,
+        with_drawdown.transaction_cost,
+        with_drawdown.net_return,
+        with_drawdown.equity,
+        with_drawdown.drawdown,
+    from with_drawdown
     cross join run_config
 
 )
