@@ -1,3 +1,18 @@
+{#- Wealth compounded from 1.0 before the first return, through each row of
+    the window (empyrical's cumulative returns). -#}
+{% macro wealth(return_column, window='order by date') -%}
+    exp(sum(ln(1 + {{ return_column }})) over ({{ window }} rows between unbounded preceding and current row))
+{%- endmacro %}
+
+
+{#- Drawdown of a wealth column: wealth / max(1.0, its running max) - 1, so
+    the starting 1.0 counts as a peak (0 at a high-water mark, negative
+    below it). -#}
+{% macro drawdown(equity_column, window='order by date') -%}
+    {{ equity_column }} / greatest(1.0, max({{ equity_column }}) over ({{ window }} rows between unbounded preceding and current row)) - 1
+{%- endmacro %}
+
+
 {#-
     The six headline metrics of one daily return series (empyrical
     conventions): years = daily returns / sessions a year; volatility =
@@ -5,13 +20,17 @@
     same with a zero risk-free rate; CAGR = final wealth ^ (1 / years) - 1;
     wealth starts at 1.0 before the first return (so a loss on day one is a
     drawdown); months and quarters are calendar periods, compounded.
-    Produces CTEs ending in `metrics`, one row per run_id.
+    Produces CTEs ending in `metrics`, one row per run_id, or per value of
+    key_columns (several books in one relation, e.g. the controls) with
+    those columns first.
 -#}
-{% macro book_metrics(daily_relation, return_column, drawdown_column) %}
+{% macro book_metrics(daily_relation, return_column, drawdown_column, key_columns=[]) %}
+{%- set keys = (key_columns | join(', ') ~ ', ') if key_columns else '' -%}
+{%- set group_keys = ('group by ' ~ key_columns | join(', ')) if key_columns else '' -%}
     metric_periods as (
 
     select
-        date,
+        {{ keys }}date,
         {{ return_column }},
         {{ dbt.date_trunc('month', 'date') }} as month_start,
         {{ dbt.date_trunc('quarter', 'date') }} as quarter_start,
@@ -21,24 +40,40 @@
 
 metric_months as (
 
-    select month_start, exp(sum(ln(1 + {{ return_column }}))) - 1 as period_return,
+    select {{ keys }}month_start, exp(sum(ln(1 + {{ return_column }}))) - 1 as period_return,
     from metric_periods
-    group by month_start
+    group by {{ keys }}month_start
 
 ),
 
 metric_quarters as (
 
-    select quarter_start, exp(sum(ln(1 + {{ return_column }}))) - 1 as period_return,
+    select {{ keys }}quarter_start, exp(sum(ln(1 + {{ return_column }}))) - 1 as period_return,
     from metric_periods
-    group by quarter_start
+    group by {{ keys }}quarter_start
+
+),
+
+metric_worst_months as (
+
+    select {{ keys }}min(period_return) as worst_month,
+    from metric_months
+    {{ group_keys }}
+
+),
+
+metric_worst_quarters as (
+
+    select {{ keys }}min(period_return) as worst_quarter,
+    from metric_quarters
+    {{ group_keys }}
 
 ),
 
 metric_summary as (
 
     select
-        min(run_id) as run_id,
+        {{ keys }}min(run_id) as run_id,
         min(date) as first_date,
         max(date) as last_date,
         count(*) as return_days,
@@ -48,12 +83,16 @@ metric_summary as (
         stddev_samp({{ return_column }}) as daily_vol,
         min({{ drawdown_column }}) as max_drawdown,
     from {{ daily_relation }}
+    {{ group_keys }}
 
 ),
 
 metrics as (
 
     select
+        {%- for column in key_columns %}
+        metric_summary.{{ column }},
+        {%- endfor %}
         metric_summary.run_id,
         metric_summary.first_date,
         metric_summary.last_date,
@@ -64,9 +103,18 @@ metrics as (
         metric_summary.daily_vol * sqrt({{ allocator.sessions_per_year() }}) as ann_vol,
         case when metric_summary.daily_vol > 0 then metric_summary.mean_daily_return / metric_summary.daily_vol * sqrt({{ allocator.sessions_per_year() }}) end as sharpe,
         metric_summary.max_drawdown,
-        (select min(period_return) from metric_months) as worst_month,
-        (select min(period_return) from metric_quarters) as worst_quarter,
+        metric_worst_months.worst_month,
+        metric_worst_quarters.worst_quarter,
     from metric_summary
+    {%- if key_columns %}
+    inner join metric_worst_months
+        using ({{ key_columns | join(', ') }})
+    inner join metric_worst_quarters
+        using ({{ key_columns | join(', ') }})
+    {%- else %}
+    cross join metric_worst_months
+    cross join metric_worst_quarters
+    {%- endif %}
     where metric_summary.return_days > 0
 
 )

@@ -35,8 +35,8 @@ with_equity as (
     select
         *,
         -- wealth starts at 1.0 before the first return (empyrical)
-        exp(sum(ln(1 + portfolio_return)) over (order by date rows between unbounded preceding and current row)) as equity,
-        exp(sum(ln(1 + portfolio_return_unscaled)) over (order by date rows between unbounded preceding and current row)) as equity_unscaled,
+        {{ allocator.wealth('portfolio_return') }} as equity,
+        {{ allocator.wealth('portfolio_return_unscaled') }} as equity_unscaled,
     from joined
 
 ),
@@ -53,10 +53,10 @@ final as (
         transaction_cost,
         risk_scalar_used,
         equity,
-        equity / greatest(1.0, max(equity) over (order by date rows between unbounded preceding and current row)) - 1 as drawdown,
+        {{ allocator.drawdown('equity') }} as drawdown,
         equity_unscaled,
         -- the unscaled book's drawdown: the baseline's, in a two-pass audit
-        equity_unscaled / greatest(1.0, max(equity_unscaled) over (order by date rows between unbounded preceding and current row)) - 1 as drawdown_unscaled,
+        {{ allocator.drawdown('equity_unscaled') }} as drawdown_unscaled,
     from with_equity
 
 )

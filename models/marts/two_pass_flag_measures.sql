@@ -2,7 +2,8 @@
     What the interpretation flags (two_pass_flags) judge, one row per paired
     scaled run: the pair's profiles and windows, baseline, scaled and delta of
     every compared metric, the allocator's usage, and how many of the top
-    de-risk events met real stress.
+    de-risk events met real stress, and the controls the governor is judged
+    against for timing skill (two_pass_controls).
 -#}
 {%- set t = allocator.two_pass_flag_thresholds() -%}
 
@@ -30,6 +31,12 @@ derisk_events as (
 
 ),
 
+controls as (
+
+    select * from {{ ref('two_pass_controls') }}
+
+),
+
 metric_deltas as (
 
     select
@@ -53,6 +60,31 @@ event_alignment as (
         cast(count(*) as {{ dbt.type_bigint() }}) as derisk_events,
         cast(sum(case when baseline_drawdown <= {{ t.stress_drawdown }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as events_in_stress,
     from derisk_events
+    group by scaled_run_id
+
+),
+
+control_measures as (
+
+    -- timing skill: the governor against the two controls at its own vol,
+    -- (b) and (c); a control beaten on both MaxDD and Sharpe counts
+    select
+        scaled_run_id,
+        max(case when book = 'vol_matched' then max_drawdown end) as vol_matched_max_drawdown,
+        max(case when book = 'vol_matched' then sharpe end) as vol_matched_sharpe,
+        max(case when book = 'vol_target' then max_drawdown end) as vol_target_max_drawdown,
+        max(case when book = 'vol_target' then sharpe end) as vol_target_sharpe,
+        -- null when a control (or the governor) is not measurable
+        case
+            when count(*) = 2 and bool_and(governor_beats_max_drawdown is not null and governor_beats_sharpe is not null)
+                then cast(sum(case when governor_beats_max_drawdown and governor_beats_sharpe then 1 else 0 end) as {{ dbt.type_bigint() }})
+        end as controls_beaten,
+        case
+            when bool_or(book = 'vol_matched' and governor_beats_max_drawdown and governor_beats_sharpe) then 'vol-matched constant (b)'
+            when bool_or(book = 'vol_target' and governor_beats_max_drawdown and governor_beats_sharpe) then 'vol target (c)'
+        end as beaten_control,
+    from controls
+    where book in ('vol_matched', 'vol_target')
     group by scaled_run_id
 
 ),
@@ -88,6 +120,12 @@ final as (
         usage.worst_dd_scalar_min,
         coalesce(event_alignment.derisk_events, 0) as derisk_events,
         coalesce(event_alignment.events_in_stress, 0) as events_in_stress,
+        control_measures.vol_matched_max_drawdown,
+        control_measures.vol_matched_sharpe,
+        control_measures.vol_target_max_drawdown,
+        control_measures.vol_target_sharpe,
+        control_measures.controls_beaten,
+        control_measures.beaten_control,
     from pairs
     inner join metric_deltas
         on pairs.scaled_run_id = metric_deltas.scaled_run_id
@@ -95,6 +133,8 @@ final as (
         on pairs.scaled_run_id = usage.scaled_run_id
     left join event_alignment
         on pairs.scaled_run_id = event_alignment.scaled_run_id
+    left join control_measures
+        on pairs.scaled_run_id = control_measures.scaled_run_id
 
 )
 

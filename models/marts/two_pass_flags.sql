@@ -209,6 +209,31 @@ like_for_like as (
 
 ),
 
+timing_skill as (
+
+    -- a leverage cut at the same vol, constant (b) or vol-targeted (c), is
+    -- the bar: a governor that does not beat it on both MaxDD and Sharpe
+    -- shows no timing skill
+    select
+        scaled_run_id,
+        10 as flag_order,
+        'timing_skill' as flag,
+        case
+            when controls_beaten is null then 'warning'
+            when controls_beaten = 2 then 'good'
+            when controls_beaten = 1 then 'warning'
+            else 'failure'
+        end as status,
+        cast(controls_beaten as {{ dbt.type_float() }}) as measured_value,
+        case
+            when controls_beaten = 2 then 'beats_both'
+            when controls_beaten = 1 then 'beats_one'
+            else 'beats_neither'
+        end as outcome,
+    from measures
+
+),
+
 all_flags as (
 
     select * from maxdd_vs_baseline
@@ -228,6 +253,8 @@ all_flags as (
     select * from risk_governor
     union all
     select * from like_for_like
+    union all
+    select * from timing_skill
 
 ),
 

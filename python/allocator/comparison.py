@@ -52,6 +52,23 @@ def is_scaled_run(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
     return bool(row and row[0])
 
 
+def load_controls(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> list[dict[str, Any]]:
+    """The controls table (two_pass_controls), book by book; empty for a
+    database from before the controls."""
+    if not table_exists(con, "two_pass_controls"):
+        return []
+    return _plain_rows(
+        _records(
+            con,
+            "select book, book_label, exposure_rule, exposure_parameter, mean_exposure, "
+            "cagr, ann_vol, sharpe, max_drawdown, worst_month, worst_quarter, "
+            "governor_beats_max_drawdown, governor_beats_sharpe "
+            "from two_pass_controls where scaled_run_id = ? order by book_order",
+            [scaled_run_id],
+        )
+    )
+
+
 def load_comparison(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> dict[str, Any]:
     """The comparison of one scaled run with its baseline, from the marts."""
     if not is_scaled_run(con, scaled_run_id):
@@ -117,6 +134,7 @@ def load_comparison(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> dict[
         "transitions_per_year": _plain(head["transitions_per_year"]),
         "transitions": _plain_rows(transitions),
         **load_episode_timing(con, scaled_run_id),
+        "controls": load_controls(con, scaled_run_id),
     }
 
 

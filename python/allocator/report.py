@@ -32,7 +32,14 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from allocator.summary import EPISODE_HEADER, episode_cells, false_alarm_facts
+from allocator.summary import (
+    CONTROL_METRICS,
+    EPISODE_HEADER,
+    control_exposure,
+    control_value,
+    episode_cells,
+    false_alarm_facts,
+)
 
 __all__ = [
     "MAX_POINTS_PER_LINE",
@@ -119,6 +126,7 @@ _KNOWN_TOP_LEVEL = {
     "top_derisk_events",
     "drawdown_episodes",
     "false_alarms",
+    "controls",
 }
 
 # (key, label, unit) for the scalar-usage cards, in display order.
@@ -1055,6 +1063,32 @@ def _verdict(flag_rows: Sequence[Mapping[str, str]]) -> dict[str, str] | None:
     return {"status": worst if worst in _STATUS_LABELS else "warning", "text": text}
 
 
+def _control_rows(controls: Any) -> list[dict[str, Any]]:
+    """The controls table: each book's exposure, six metrics and whether the
+    governor beats it (strictly better MaxDD / Sharpe)."""
+    rows = []
+    for row in _list_of_mappings(controls):
+        marks = [row.get("governor_beats_max_drawdown"), row.get("governor_beats_sharpe")]
+        rows.append(
+            {
+                "book": str(row.get("book", "")),
+                "label": str(row.get("book_label", "")),
+                "exposure": control_exposure(row),
+                "values": [
+                    _MISSING if row.get(key) is None else control_value(row.get(key), unit)
+                    for key, _, unit in CONTROL_METRICS
+                ],
+                "beats": [
+                    {"text": _MISSING, "cls": ""}
+                    if mark is None
+                    else {"text": "yes" if mark else "no", "cls": "better" if mark else "worse"}
+                    for mark in marks
+                ],
+            }
+        )
+    return rows
+
+
 def _event_rows(events: Any) -> tuple[list[str], list[list[dict[str, str]]]]:
     """Top de-risk events; known columns first, any extra columns (notes) after."""
     rows = _list_of_mappings(events)
@@ -1195,6 +1229,8 @@ def render_two_pass_html(
         "false_alarms": false_alarm_facts(comparison["false_alarms"])
         if isinstance(comparison.get("false_alarms"), Mapping)
         else [],
+        "controls": _control_rows(comparison.get("controls")),
+        "control_metrics": [label for _, label, _ in CONTROL_METRICS],
         # SVG is built in this module with every piece of text escaped.
         "plots": [{"key": key, "svg": Markup(svg)} for key, svg in plots],
         "n_plots": len(plots) + extra_plots,

@@ -933,3 +933,29 @@ def test_check_input_file_passes_a_valid_file(check_dir: Path) -> None:
     assert result.returncode == 0, result.stdout
     assert f"OK {good}" in result.stdout
     assert "INVALID" not in result.stdout
+
+
+def test_comparison_markdown_ends_with_the_controls_and_timing_skill() -> None:
+    controls = [
+        {"book": "governor", "book_label": "governor (scaled run)", "exposure_rule": "risk_scalar",
+         "exposure_parameter": None, "mean_exposure": 0.9233, "cagr": 0.0789, "ann_vol": 0.106,
+         "sharpe": 0.7699, "max_drawdown": -0.1834, "worst_month": -0.0904,
+         "worst_quarter": -0.0912, "governor_beats_max_drawdown": None,
+         "governor_beats_sharpe": None},
+        {"book": "vol_matched", "book_label": "(b) constant at the scaled run's vol",
+         "exposure_rule": "constant", "exposure_parameter": 0.95884, "mean_exposure": 0.95884,
+         "cagr": 0.0799, "ann_vol": 0.106, "sharpe": 0.7784, "max_drawdown": -0.1838,
+         "worst_month": -0.0946, "worst_quarter": -0.0874,
+         "governor_beats_max_drawdown": True, "governor_beats_sharpe": False},
+    ]  # fmt: skip
+    flags = [*COMPARISON["flags"], {"flag": "timing_skill", "status": "failure", "detail": "why"}]
+    text = summary.comparison_markdown({**COMPARISON, "flags": flags, "controls": controls})
+    assert "## Controls: the governor against a leverage cut" in text
+    assert (
+        "| governor (scaled run) | scalar, mean 0.92 | 7.89% | 10.60% | 0.770 | -18.34% |" in text
+    )
+    assert "| (b) constant at the scaled run's vol | 0.959 | 7.99% |" in text
+    assert text.rstrip().splitlines()[-3] == "Timing skill: failure (why)"
+    assert "| -8.74% | yes / no |" in text
+    # a comparison from before the controls has no such section
+    assert "Controls" not in summary.comparison_markdown(COMPARISON)

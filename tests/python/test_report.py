@@ -507,3 +507,34 @@ def test_episode_table_false_alarms_and_markers_rendered(
 def test_no_episodes_no_markers_or_table(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     page = render_two_pass_html(COMPARISON, *frames)
     assert "data-marker" not in page and 'id="drawdown-episodes"' not in page
+
+
+CONTROLS = [
+    {"book": "baseline", "book_label": "baseline (unscaled book)", "exposure_rule": "unscaled",
+     "exposure_parameter": None, "mean_exposure": 1.0, "cagr": 0.0832, "ann_vol": 0.1105,
+     "sharpe": 0.7784, "max_drawdown": -0.1913, "worst_month": -0.0986, "worst_quarter": -0.0915,
+     "governor_beats_max_drawdown": True, "governor_beats_sharpe": False},
+    {"book": "governor", "book_label": "governor (scaled run)", "exposure_rule": "risk_scalar",
+     "exposure_parameter": None, "mean_exposure": 0.9233, "cagr": 0.0789, "ann_vol": 0.106,
+     "sharpe": 0.7699, "max_drawdown": -0.1834, "worst_month": -0.0904, "worst_quarter": None,
+     "governor_beats_max_drawdown": None, "governor_beats_sharpe": None},
+    {"book": "vol_target", "book_label": "(c) vol target min(1, k / rv20)",
+     "exposure_rule": "vol_target", "exposure_parameter": 0.13205, "mean_exposure": 0.9622,
+     "cagr": 0.0807, "ann_vol": 0.106, "sharpe": 0.7855, "max_drawdown": -0.1701,
+     "worst_month": -0.0986, "worst_quarter": -0.0912,
+     "governor_beats_max_drawdown": False, "governor_beats_sharpe": False},
+]  # fmt: skip
+
+
+def test_controls_table_rendered(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    page = render_two_pass_html({**COMPARISON, "controls": CONTROLS}, *frames)
+    assert 'id="controls"' in page
+    assert '<tr data-book="governor" class="governor">' in page
+    # Sharpe to three decimals, the vol target's k and mean exposure, beats marks
+    assert ">0.770</td>" in page and ">0.785</td>" in page
+    assert "<td>k = 0.1321, mean 0.96</td>" in page
+    assert '<td class="num better">yes</td><td class="num worse">no</td></tr>' in page
+    assert '<td class="num">\u2013</td>' in page  # the governor's missing quarter
+    # a known section, not a generic table
+    assert "<h2>Controls</h2>" not in page
+    assert 'id="controls"' not in render_two_pass_html(COMPARISON, *frames)
