@@ -168,6 +168,10 @@
     {%- if results | selectattr('node.resource_type', 'equalto', 'model') | list | length == 0 -%}
         {{ return('') }}
     {%- endif -%}
+    {#- a tuning invocation builds a sweep, not a run (macros/publish_tuning.sql) -#}
+    {%- if allocator.is_tuning() -%}
+        {{ return(allocator.publish_tuning(results)) }}
+    {%- endif -%}
     {%- set reason = allocator.unpublishable_reason(results) -%}
     {%- set dry_run = (var('publish_run', true) | string | lower) == 'false' -%}
     {#- a failed node or test already fails the command: say what it left -#}

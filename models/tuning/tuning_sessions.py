@@ -1,0 +1,18 @@
+"""Every configuration's book, one row per (configuration, session): its
+regime, the scalar on the book by its cadence, the overlay's turnover and the
+net return, costs included (python/allocator/tuning.py: the vectorised
+recursions of sweep.py and the pricing of macros/price_exposure.sql)."""
+
+from allocator.tuning import BaselineBook, governor_from_config_json, sweep_relation
+
+
+def model(dbt, session):
+    (config_json,) = dbt.ref("stg_tuning_config").project("baseline_config_json").fetchall()[0]
+    book = BaselineBook.from_frames(
+        dbt.ref("stg_tuning__regime_input").df(),
+        dbt.ref("stg_tuning__sessions").project("date, held_rebalance_date, gross_return").df(),
+        dbt.ref("stg_tuning__rebalances").df(),
+        dbt.ref("stg_tuning__weights").df(),
+    )
+    grid = dbt.ref("stg_tuning__grid").df()
+    return sweep_relation(session, book, governor_from_config_json(config_json), grid)

@@ -1,0 +1,586 @@
+"""Stage 7 tuning: many governor configurations priced on one stored baseline.
+
+A configuration changes only the governor (regime thresholds, ``min_days``,
+the regime-to-scalar map, the EWMA alpha, floor, cap and the overlay cadence),
+never the unscaled book or the allocator's state features. So a sweep reads
+the baseline's published state, unscaled book and weights once and prices
+every configuration on them:
+
+* the regime and EWMA recursions run for all configurations side by side
+  (:mod:`allocator.sweep`);
+* the scalar on the book each session follows the cadence rules of
+  models/exposure/allocator_scalars_daily.sql;
+* the pricing is macros/price_exposure.sql's: the book earns ``a_t`` times the
+  unscaled gross return, and pays the profile's cost on ``sum_i |a_t w_k,i -
+  a_(t-1) w_(k-1),i|`` on the first session of a rebalance and ``|a_t -
+  a_(t-1)|`` times the gross exposure on the others.
+
+So a configuration's net returns equal those of a full run with the same
+settings (the tests check it to 1e-12).  Metrics, constraints and the
+walk-forward selection are SQL over the long table this module produces.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from allocator.regime import LEVELS, RegimeRule
+from allocator.sweep import classify_regimes_many, smooth_many, targets_many
+
+__all__ = [
+    "CADENCES",
+    "GRID_COLUMNS",
+    "Governor",
+    "BaselineBook",
+    "governor_document",
+    "governor_from_config_json",
+    "grid_product",
+    "load_grid",
+    "resolve_grid",
+    "sweep_chunks",
+]
+
+CADENCES: tuple[str, ...] = ("rebalance_lagged", "rebalance", "daily")
+TARGET_COLUMNS: tuple[str, ...] = tuple(f"target_{level.lower()}" for level in LEVELS)
+MULTIPLIER_COLUMNS: tuple[str, ...] = tuple(f"{level.lower()}_multiplier" for level in LEVELS[1:])
+#: A grid row: blanks take the baseline's value (multipliers 1).
+GRID_COLUMNS: tuple[str, ...] = (
+    *MULTIPLIER_COLUMNS,
+    "min_days",
+    *TARGET_COLUMNS,
+    "alpha",
+    "floor",
+    "cap",
+    "cadence",
+)
+#: Configurations per chunk: bounds the (n_sessions, chunk) float arrays in memory.
+DEFAULT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Governor:
+    """A baseline's governor settings: the defaults a grid's blanks stand for."""
+
+    rules: tuple[RegimeRule, ...]
+    targets: tuple[float, float, float, float]
+    min_days: int
+    alpha: float
+    floor: float
+    cap: float
+    cadence: str
+    apply_missing_scalar_as: float
+    transaction_cost_bps: float
+
+
+def governor_from_config_json(config_json: str) -> Governor:
+    """The governor a published run was built with (marts.runs.config_json)."""
+    config = json.loads(config_json)
+    calibration = config["regime_calibration"]
+    parameters = config["allocator_parameters"]
+    block = config["allocator_v1"]
+    rules = tuple(
+        RegimeRule(feature, level, direction, enter, exit_)
+        for feature, level, direction, enter, exit_ in calibration["rules"]
+    )
+    targets = calibration["target_scalars"]
+    return Governor(
+        rules=rules,
+        targets=tuple(float(targets[level]) for level in LEVELS),  # type: ignore[arg-type]
+        min_days=int(parameters["regime_min_days"]),
+        alpha=float(parameters["risk_ewma_alpha"]),
+        floor=float(parameters["risk_scalar_floor"]),
+        cap=float(parameters["risk_scalar_cap"]),
+        cadence=str(block.get("cadence", "rebalance_lagged")),
+        apply_missing_scalar_as=float(block["apply_missing_scalar_as"]),
+        transaction_cost_bps=float(config["profile"]["transaction_cost_bps"]),
+    )
+
+
+# --- grids -------------------------------------------------------------------------------
+
+
+def grid_product(axes: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """Every combination of the axes' values, one row each (a JSON grid's ``product``).
+
+    An axis named ``targets`` holds four-value lists (NORMAL..CRISIS): the
+    regime-to-scalar map moves as one, since its levels only make sense
+    together.
+    """
+    names = list(axes)
+    rows = []
+    for values in itertools.product(*(axes[name] for name in names)):
+        row: dict[str, Any] = {}
+        for name, value in zip(names, values, strict=True):
+            if name == "targets":
+                if value is not None:
+                    row.update(dict(zip(TARGET_COLUMNS, value, strict=True)))
+            else:
+                row[name] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_grid(path: str | Path) -> pd.DataFrame:
+    """A grid file: CSV rows, or JSON ``{"product": {axis: values}}`` / ``{"rows": [...]}``."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"grid file {str(file)!r} does not exist")
+    if file.suffix.lower() == ".json":
+        document = json.loads(file.read_text())
+        if "product" in document:
+            frame = grid_product(document["product"])
+        elif "rows" in document:
+            frame = pd.DataFrame(document["rows"])
+        else:
+            raise ValueError(f"grid file {str(file)!r}: give 'product' (axes) or 'rows'")
+    elif file.suffix.lower() == ".csv":
+        frame = pd.read_csv(file)
+    else:
+        raise ValueError(f"grid file {str(file)!r}: use .csv or .json")
+    unknown = sorted(set(frame.columns) - set(GRID_COLUMNS) - {"config_id"})
+    if unknown:
+        raise ValueError(
+            f"grid file {str(file)!r}: unknown column(s) {unknown}; use {GRID_COLUMNS}"
+        )
+    return frame.drop(columns=["config_id"], errors="ignore")
+
+
+def _default_row(governor: Governor) -> dict[str, Any]:
+    return {
+        **dict.fromkeys(MULTIPLIER_COLUMNS, 1.0),
+        "min_days": governor.min_days,
+        **dict(zip(TARGET_COLUMNS, governor.targets, strict=True)),
+        "alpha": governor.alpha,
+        "floor": governor.floor,
+        "cap": governor.cap,
+        "cadence": governor.cadence,
+    }
+
+
+def resolve_grid(raw: pd.DataFrame, governor: Governor) -> pd.DataFrame:
+    """The grid with blanks filled from the baseline, the defaults as config 0, validated.
+
+    Duplicate configurations are dropped (the first kept), so the number of
+    configurations tried, which the deflated Sharpe ratio needs, counts
+    distinct ones only.
+    """
+    default = _default_row(governor)
+    frame = raw.reindex(columns=list(GRID_COLUMNS))
+    for column, value in default.items():
+        frame[column] = frame[column].where(frame[column].notna(), value)
+    frame = pd.concat([pd.DataFrame([default]), frame], ignore_index=True)
+    numeric = [column for column in GRID_COLUMNS if column != "cadence"]
+    frame[numeric] = frame[numeric].astype(float)
+    frame["cadence"] = frame["cadence"].astype(str)
+    frame = frame.round(12).drop_duplicates(subset=list(GRID_COLUMNS), keep="first")
+    frame = frame.reset_index(drop=True)
+    _check_grid(frame)
+    frame["min_days"] = frame["min_days"].astype(np.int64)
+    frame.insert(0, "config_id", np.arange(len(frame), dtype=np.int64))
+    frame["is_default"] = frame["config_id"] == 0
+    return frame
+
+
+def _check_grid(frame: pd.DataFrame) -> None:
+    """Refuse a configuration a run's gate would refuse, naming its row."""
+
+    def fail(mask: pd.Series, message: str) -> None:
+        if mask.any():
+            row = int(np.flatnonzero(mask.to_numpy())[0])
+            raise ValueError(f"grid configuration {row}: {message}")
+
+    for column in MULTIPLIER_COLUMNS:
+        fail(~(frame[column] > 0), f"{column} must be > 0")
+    fail(
+        (frame["min_days"] < 1) | (frame["min_days"] != np.floor(frame["min_days"])),
+        "min_days must be an integer >= 1",
+    )
+    fail(~((frame["alpha"] > 0) & (frame["alpha"] <= 1)), "alpha must satisfy 0 < alpha <= 1")
+    fail(~((frame["floor"] > 0) & (frame["floor"] <= frame["cap"])), "need 0 < floor <= cap")
+    fail(frame["cap"] > 1, "cap must be <= 1")
+    for column in TARGET_COLUMNS:
+        fail(~((frame[column] >= 0) & (frame[column] <= 1)), f"{column} must be in [0, 1]")
+    fail(~frame["cadence"].isin(CADENCES), f"cadence must be one of {CADENCES}")
+
+
+def configuration_rules(governor: Governor, row: Mapping[str, Any]) -> tuple[RegimeRule, ...]:
+    """The absolute rules of one grid row: each level's thresholds times its multiplier."""
+    return tuple(
+        RegimeRule(
+            rule.feature,
+            rule.level,
+            rule.direction,
+            rule.enter_threshold * float(row[f"{rule.level.lower()}_multiplier"]),
+            rule.exit_threshold * float(row[f"{rule.level.lower()}_multiplier"]),
+        )
+        for rule in governor.rules
+    )
+
+
+def governor_document(governor: Governor, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The governor-config file of one configuration: absolute settings a run applies."""
+    return {
+        "regime_rules": [
+            [rule.feature, rule.level, rule.direction, rule.enter_threshold, rule.exit_threshold]
+            for rule in configuration_rules(governor, row)
+        ],
+        "target_scalars": {
+            level: float(row[column]) for level, column in zip(LEVELS, TARGET_COLUMNS, strict=True)
+        },
+        "allocator_regime_min_days": int(row["min_days"]),
+        "allocator_risk_ewma_alpha": float(row["alpha"]),
+        "allocator_risk_scalar_floor": float(row["floor"]),
+        "allocator_risk_scalar_cap": float(row["cap"]),
+        "cadence": str(row["cadence"]),
+    }
+
+
+# --- the baseline book --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaselineBook:
+    """What a sweep reads from the baseline, as arrays in date order.
+
+    ``feature_dates`` and ``features`` are the classified (ready) dates and
+    the regime input columns; ``session_dates``, ``held`` (the unscaled book's
+    held_rebalance_date, NaT for a returns-only book) and ``gross_return`` the
+    unscaled book; ``rebalance_dates`` the recorded rebalances the baseline's
+    scalars were lagged over; ``weights`` a dense (rebalance, symbol) matrix
+    whose rows follow ``weight_dates``.
+    """
+
+    feature_dates: NDArray[np.datetime64]
+    features: Mapping[str, NDArray[np.float64]]
+    session_dates: NDArray[np.datetime64]
+    held: NDArray[np.datetime64]
+    gross_return: NDArray[np.float64]
+    rebalance_dates: NDArray[np.datetime64]
+    weight_dates: NDArray[np.datetime64]
+    weights: NDArray[np.float64]
+
+    @classmethod
+    def from_frames(
+        cls,
+        regime_input: pd.DataFrame,
+        sessions: pd.DataFrame,
+        rebalances: pd.DataFrame,
+        weights: pd.DataFrame,
+    ) -> BaselineBook:
+        """From the baseline's published rows (date-keyed frames, any order)."""
+        regime_input = regime_input.sort_values("date")
+        sessions = sessions.sort_values("date")
+        pivot = weights.pivot_table(
+            index="rebalance_date", columns="symbol", values="weight", aggfunc="sum"
+        ).sort_index()
+        return cls(
+            feature_dates=_dates(regime_input["date"]),
+            features={
+                column: regime_input[column].to_numpy(dtype=np.float64, na_value=np.nan)
+                for column in regime_input.columns
+                if column != "date"
+            },
+            session_dates=_dates(sessions["date"]),
+            held=_dates(sessions["held_rebalance_date"]),
+            gross_return=sessions["gross_return"].to_numpy(dtype=np.float64),
+            rebalance_dates=np.sort(_dates(rebalances["rebalance_date"])),
+            weight_dates=_dates(pd.Series(pivot.index)),
+            weights=pivot.fillna(0.0).to_numpy(dtype=np.float64),
+        )
+
+
+def _dates(values: pd.Series) -> NDArray[np.datetime64]:
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+
+
+def _positions(keys: NDArray[np.datetime64], table: NDArray[np.datetime64]) -> NDArray[np.intp]:
+    """Index of each key in the sorted ``table``, -1 where absent or NaT."""
+    if table.size == 0:
+        return np.full(keys.shape, -1, dtype=np.intp)
+    at = np.clip(np.searchsorted(table, keys), 0, table.size - 1)
+    found = (table[at] == keys) & ~np.isnat(keys)
+    return np.where(found, at, -1).astype(np.intp)
+
+
+@dataclass(frozen=True)
+class _SessionPlan:
+    """Per session: where each cadence reads its scalar, and how turnover is charged."""
+
+    source: NDArray[np.intp]  # (3, n_sessions) index into the risk series, -1 = missing
+    returns_only: NDArray[np.bool_]
+    first: NDArray[np.bool_]
+    same: NDArray[np.bool_]
+    new_weights: NDArray[np.intp]  # weights row of the held rebalance, -1 = none
+    old_weights: NDArray[np.intp]  # weights row of the previous session's held rebalance
+    gross_exposure: NDArray[np.float64]
+    feature_row: NDArray[np.intp]  # the classified date of each session, -1 = none
+
+
+def _session_plan(book: BaselineBook) -> _SessionPlan:
+    """allocator_scalars_daily.sql and price_exposure.sql, as index arrays."""
+    n = book.session_dates.size
+    previous_date = np.concatenate([[np.datetime64("NaT", "D")], book.session_dates[:-1]])
+    held = np.where(np.isnat(book.held), previous_date, book.held)
+    previous_held = np.concatenate([[np.datetime64("NaT", "D")], held[:-1]])
+    returns_only = np.isnat(book.held)
+    # `is distinct from`: NaT against a date is distinct, NaT against NaT is not
+    distinct = np.where(
+        np.isnat(previous_held) | np.isnat(held),
+        np.isnat(previous_held) != np.isnat(held),
+        previous_held != held,
+    )
+    first = ~returns_only & distinct
+    same = ~returns_only & ~np.isnat(held) & (previous_held == held)
+
+    risk_at = _positions(book.rebalance_dates, book.feature_dates)  # computed at each rebalance
+    lagged = np.concatenate([[-1], risk_at[:-1]])  # risk_scalar_applied: the previous rebalance's
+    held_rebalance = _positions(held, book.rebalance_dates)
+    by_cadence = {
+        "rebalance_lagged": np.where(held_rebalance >= 0, lagged[held_rebalance], -1),
+        "rebalance": np.where(held_rebalance >= 0, risk_at[held_rebalance], -1),
+        "daily": _positions(previous_date, book.feature_dates),
+    }
+    new_weights = _positions(held, book.weight_dates)
+    gross = np.abs(book.weights).sum(axis=1)
+    return (
+        _SessionPlan(
+            source=np.stack([by_cadence[cadence] for cadence in CADENCES]),
+            returns_only=returns_only,
+            first=first,
+            same=same,
+            new_weights=new_weights,
+            old_weights=_positions(previous_held, book.weight_dates),
+            gross_exposure=np.where(
+                new_weights >= 0, gross[new_weights] if gross.size else 0.0, 0.0
+            ),
+            feature_row=_positions(book.session_dates, book.feature_dates),
+        )
+        if n
+        else _empty_plan()
+    )
+
+
+def _empty_plan() -> _SessionPlan:
+    empty = np.empty(0, dtype=np.intp)
+    return _SessionPlan(
+        np.empty((3, 0), dtype=np.intp),
+        empty.astype(bool),
+        empty.astype(bool),
+        empty.astype(bool),
+        empty,
+        empty,
+        np.empty(0),
+        empty,
+    )
+
+
+def _price(
+    book: BaselineBook, plan: _SessionPlan, exposure: NDArray[np.float64], cost_bps: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Gross return, turnover and net return of each (session, configuration)."""
+    gross = book.gross_return[:, None] * exposure
+    previous = np.vstack([exposure[:1], exposure[:-1]])
+    turnover = np.zeros_like(exposure)
+    step = np.abs(exposure - previous)
+    turnover[plan.returns_only] = step[plan.returns_only]
+    turnover[plan.same] = step[plan.same] * plan.gross_exposure[plan.same, None]
+    zero = np.zeros(book.weights.shape[1])
+    for t in np.flatnonzero(plan.first):
+        new = book.weights[plan.new_weights[t]] if plan.new_weights[t] >= 0 else zero
+        old = book.weights[plan.old_weights[t]] if t > 0 and plan.old_weights[t] >= 0 else zero
+        old_exposure = exposure[t - 1] if t > 0 else np.zeros(exposure.shape[1])
+        turnover[t] = np.abs(exposure[t][:, None] * new - old_exposure[:, None] * old).sum(axis=1)
+    cost = turnover * cost_bps / 10000.0
+    return gross, turnover, gross - cost
+
+
+def sweep_chunks(
+    book: BaselineBook,
+    governor: Governor,
+    grid: pd.DataFrame,
+    chunk: int = DEFAULT_CHUNK,
+) -> Iterator[pd.DataFrame]:
+    """Each configuration's sessions, ``chunk`` configurations at a time (long frames).
+
+    Columns: config_id, date, regime_level (null on a session with no
+    classified date), risk_scalar_used, turnover, net_return.  Chunking keeps
+    memory to a few (n_sessions, chunk) arrays whatever the grid's size.
+    """
+    plan = _session_plan(book)
+    n_sessions = book.session_dates.size
+    for start in range(0, len(grid), chunk):
+        part = grid.iloc[start : start + chunk]
+        levels, exposure = configuration_paths(book, governor, part, plan)
+        _, turnover, net = _price(book, plan, exposure, governor.transaction_cost_bps)
+        session_levels = (
+            np.where(plan.feature_row[:, None] >= 0, levels[np.maximum(plan.feature_row, 0)], -1)
+            if levels.shape[0]
+            else np.full(exposure.shape, -1)
+        )
+        n_configs = len(part)
+        frame = pd.DataFrame(
+            {
+                "config_id": np.repeat(part["config_id"].to_numpy(np.int64), n_sessions),
+                "date": np.tile(book.session_dates, n_configs),
+                "regime_level": pd.array(session_levels.T.ravel(), dtype="Int8"),
+                "risk_scalar_used": exposure.T.ravel(),
+                "turnover": turnover.T.ravel(),
+                "net_return": net.T.ravel(),
+            }
+        )
+        frame.loc[frame["regime_level"] < 0, "regime_level"] = pd.NA
+        yield frame
+
+
+def configuration_paths(
+    book: BaselineBook,
+    governor: Governor,
+    grid: pd.DataFrame,
+    plan: _SessionPlan | None = None,
+) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+    """Regime levels (n_feature_dates, C) and the scalar on the book (n_sessions, C)."""
+    plan = plan or _session_plan(book)
+    multipliers = grid[[f"{rule.level.lower()}_multiplier" for rule in governor.rules]].to_numpy()
+    enter = np.array([rule.enter_threshold for rule in governor.rules]) * multipliers
+    exit_ = np.array([rule.exit_threshold for rule in governor.rules]) * multipliers
+    levels = classify_regimes_many(
+        book.features, governor.rules, enter, exit_, grid["min_days"].to_numpy(np.int64)
+    )
+    risk = smooth_many(
+        targets_many(levels, grid[list(TARGET_COLUMNS)].to_numpy(np.float64)),
+        grid["alpha"].to_numpy(np.float64),
+        grid["floor"].to_numpy(np.float64),
+        grid["cap"].to_numpy(np.float64),
+    )
+    missing = np.full((1, len(grid)), governor.apply_missing_scalar_as)
+    extended = np.vstack([risk, missing])  # row -1: the missing-scalar fill
+    cadence = grid["cadence"].map({name: i for i, name in enumerate(CADENCES)}).to_numpy()
+    source = plan.source[cadence].T  # (n_sessions, C)
+    exposure = extended[source, np.arange(len(grid))]
+    return levels, exposure
+
+
+def is_close(a: float, b: float) -> bool:
+    """Equal within float noise (for grid values compared with a baseline's)."""
+    return math.isclose(a, b, rel_tol=0.0, abs_tol=1e-12)
+
+
+# --- the tuning's own settings ------------------------------------------------------------
+
+OBJECTIVES: tuple[str, ...] = ("calmar", "sharpe", "maxdd")
+#: The one definition of every tuning var's default (dbt vars tuning_*).
+TUNING_DEFAULTS: Mapping[str, Any] = {
+    "tuning_grid_path": "data/tuning/default_grid.json",
+    "tuning_objective": "calmar",
+    # objective maxdd: the shallowest drawdown among configurations with at least this Sharpe
+    "tuning_min_sharpe": 0.5,
+    # the first walk-forward selection uses at least this many calendar years
+    "tuning_min_train_years": 3,
+    # CSCV blocks for the probability of backtest overfitting (even)
+    "tuning_pbo_splits": 16,
+}
+
+
+def resolve_tuning(given: Mapping[str, Any], baseline_config_json: str | None) -> dict[str, Any]:
+    """The tuning's validated settings, or ValueError naming the var to fix."""
+    settings = {**TUNING_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
+    for name in ("tuning_id", "tuning_baseline_run_id"):
+        if not settings.get(name):
+            raise ValueError(f"var {name} is required for a tuning build")
+    if baseline_config_json is None:
+        raise ValueError(
+            f"var tuning_baseline_run_id: no published run {settings['tuning_baseline_run_id']!r} "
+            "(allocator runs lists the stored runs)"
+        )
+    if settings["tuning_objective"] not in OBJECTIVES:
+        raise ValueError(f"var tuning_objective: use one of {OBJECTIVES}")
+    splits = int(settings["tuning_pbo_splits"])
+    if splits < 2 or splits % 2:
+        raise ValueError("var tuning_pbo_splits must be an even number >= 2")
+    years = int(settings["tuning_min_train_years"])
+    if years < 1:
+        raise ValueError("var tuning_min_train_years must be >= 1")
+    return {
+        "tuning_id": str(settings["tuning_id"]),
+        "baseline_run_id": str(settings["tuning_baseline_run_id"]),
+        "grid_path": str(settings["tuning_grid_path"]),
+        "objective": str(settings["tuning_objective"]),
+        "min_sharpe": float(settings["tuning_min_sharpe"]),
+        "min_train_years": years,
+        "pbo_splits": splits,
+        "baseline_config_json": baseline_config_json,
+    }
+
+
+def sweep_relation(session: Any, book: BaselineBook, governor: Governor, grid: pd.DataFrame) -> Any:
+    """The sweep's long table in ``session`` (a DuckDB connection), chunk by chunk.
+
+    Chunks are appended to a temporary table so memory holds one chunk's
+    arrays, not the whole (sessions x configurations) table, and DuckDB
+    stores the rows compressed.
+    """
+    table = "tuning_sweep_rows"
+    session.execute(f"drop table if exists {table}")
+    for index, frame in enumerate(sweep_chunks(book, governor, grid)):
+        session.register("tuning_sweep_chunk", frame)
+        if index == 0:
+            session.execute(
+                f"create temp table {table} as select cast(config_id as integer) as config_id, "
+                "cast(date as date) as date, cast(regime_level as tinyint) as regime_level, "
+                "risk_scalar_used, turnover, net_return from tuning_sweep_chunk"
+            )
+        else:
+            session.execute(f"insert into {table} select * from tuning_sweep_chunk")
+        session.unregister("tuning_sweep_chunk")
+    return session.table(table)
+
+
+# --- selection bias -----------------------------------------------------------------------
+
+
+def selection_bias(
+    returns: NDArray[np.float64], chosen: int, n_splits: int
+) -> dict[str, float | int]:
+    """Deflated Sharpe of the chosen column and the PBO of the sweep's selection.
+
+    ``returns`` is ``(T, N)``: every configuration's daily net returns on the
+    same sessions.  The DSR's trials are the N configurations and the
+    variance is the sample variance (ddof 1) of their per-day Sharpe ratios;
+    the PBO is CSCV on per-day Sharpe ratios with ``n_splits`` blocks
+    (:mod:`allocator.overfitting`).
+    """
+    from allocator.overfitting import (
+        deflated_sharpe_ratio,
+        probability_of_backtest_overfitting,
+        sharpe_ratios,
+    )
+
+    n_configs = returns.shape[1]
+    sharpes = sharpe_ratios(returns)
+    finite = sharpes[np.isfinite(sharpes)]
+    variance = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0
+    dsr = deflated_sharpe_ratio(returns[:, chosen], n_trials=n_configs, sharpe_variance=variance)
+    pbo = (
+        probability_of_backtest_overfitting(returns, n_splits=n_splits).pbo
+        if n_configs > 1
+        else float("nan")
+    )
+    return {
+        "configurations_tried": n_configs,
+        "sharpe_variance": variance,
+        "deflated_sharpe": dsr.probability,
+        "chosen_daily_sharpe": dsr.sharpe,
+        "expected_max_daily_sharpe": dsr.expected_max_sharpe,
+        "pbo": pbo,
+        "pbo_splits": n_splits,
+    }
