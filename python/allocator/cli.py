@@ -7,6 +7,8 @@ exports on top of the dbt project, with dbt running in this process.
     allocator two-pass --strategy-profile P --start D --end D
                   [--baseline-run-id ID] [--scaled-run-id ID] [--tag T]
                   [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
+    allocator tune --run-id BASE [--grid FILE] [--objective calmar|sharpe|maxdd]
+                  [--min-sharpe X] [--walk-forward YEARS] [--tuning-id ID] [--output FILE]
     allocator regime-report --run-id ID
     allocator export --run-id ID
     allocator snapshot
@@ -349,6 +351,45 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("b", metavar="B", help="the run compared with it")
     compare.add_argument("--out-dir", help="where the three files go")
 
+    tune = commands.add_parser(
+        "tune",
+        parents=[common],
+        help="sweep governor configurations over a stored baseline",
+        description="Sweep a grid of governor configurations (regime thresholds, min_days, "
+        "scalar map, EWMA alpha, floor, cap, cadence) over a stored baseline run, validate "
+        "the choice walk-forward (yearly, expanding window) with the deflated Sharpe ratio "
+        "and the PBO, and write the chosen configuration (for run --governor-config), the "
+        "summary and the report to <reports>/tuning/<tuning_id>/.",
+    )
+    tune.add_argument("--run-id", required=True, help="the stored baseline run to sweep")
+    tune.add_argument(
+        "--grid",
+        metavar="FILE",
+        help="grid file, CSV rows or JSON axes (default: data/tuning/default_grid.json, "
+        "1,296 configurations)",
+    )
+    tune.add_argument(
+        "--objective",
+        choices=("calmar", "sharpe", "maxdd"),
+        default="calmar",
+        help="what the choice maximises among admissible configurations (default calmar; "
+        "maxdd: the shallowest drawdown with Sharpe >= --min-sharpe)",
+    )
+    tune.add_argument("--min-sharpe", type=float, help="objective maxdd's minimum Sharpe (0.5)")
+    tune.add_argument(
+        "--walk-forward",
+        type=int,
+        metavar="YEARS",
+        help="calendar years before the first yearly re-selection (default 3)",
+    )
+    tune.add_argument("--tuning-id", help="default: <run-id>_<objective>")
+    tune.add_argument(
+        "--output",
+        metavar="FILE",
+        help="where the chosen governor configuration goes "
+        "(default: <reports>/tuning/<tuning_id>/governor_config.json)",
+    )
+
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -473,6 +514,24 @@ def _cmd_demo(args: argparse.Namespace, settings: workflow.Settings) -> None:
     )
 
 
+def _cmd_tune(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    from allocator import tune
+
+    validate.check_run_id(args.run_id)
+    tuning_id = args.tuning_id or f"{args.run_id}_{args.objective}"
+    validate.check_run_id(tuning_id)
+    request = tune.TuneRequest(
+        baseline_run_id=args.run_id,
+        tuning_id=tuning_id,
+        grid_path=Path(args.grid).resolve() if args.grid else None,
+        objective=args.objective,
+        min_sharpe=args.min_sharpe,
+        min_train_years=args.walk_forward,
+        output=Path(args.output).resolve() if args.output else None,
+    )
+    tune.tune(settings, request, _emit)
+
+
 def _cmd_regime_report(args: argparse.Namespace, settings: workflow.Settings) -> None:
     validate.check_run_id(args.run_id)
     _emit(workflow.regime_report_text(settings, args.run_id, args.top))
@@ -544,6 +603,7 @@ def _cmd_init(args: argparse.Namespace, settings: workflow.Settings) -> None:
 COMMANDS = {
     "run": _cmd_run,
     "two-pass": _cmd_two_pass,
+    "tune": _cmd_tune,
     "regime-report": _cmd_regime_report,
     "export": _cmd_export,
     "snapshot": _cmd_snapshot,
