@@ -13,29 +13,15 @@ with tuning_config as (
 
 sessions as (
 
-    select * from {{ ref('tuning_sessions') }}
-
-),
-
-wealth as (
-
-    select
-        sessions.config_id,
-        sessions.date,
-        sessions.net_return,
-        tuning_config.tuning_id as run_id,
-        {{ allocator.wealth('sessions.net_return', 'partition by sessions.config_id order by sessions.date') }} as equity,
-    from sessions
-    cross join tuning_config
+    select * from {{ ref('tuning_session_drawdowns') }}
 
 ),
 
 daily as (
 
-    select
-        *,
-        {{ allocator.drawdown('equity', 'partition by config_id order by date') }} as drawdown,
-    from wealth
+    select sessions.*, tuning_config.tuning_id as run_id,
+    from sessions
+    cross join tuning_config
 
 ),
 
@@ -43,13 +29,7 @@ daily as (
 
 classified as (
 
-    select
-        config_id,
-        date,
-        regime_level,
-        lag(regime_level) over (partition by config_id order by date) as previous_level,
-    from sessions
-    where regime_level is not null
+    select * from sessions where regime_level is not null
 
 ),
 

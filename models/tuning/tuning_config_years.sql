@@ -6,31 +6,9 @@
     whole history from its start, which is what an expanding window's own
     drawdown is: the minimum to a year's end is the window's MaxDD.
 -#}
-with sessions as (
+with drawdowns as (
 
-    select * from {{ ref('tuning_sessions') }}
-
-),
-
-daily as (
-
-    select
-        config_id,
-        date,
-        net_return,
-        regime_level,
-        lag(regime_level) over (partition by config_id order by date) as previous_level,
-        {{ allocator.wealth('net_return', 'partition by config_id order by date') }} as equity,
-    from sessions
-
-),
-
-drawdowns as (
-
-    select
-        *,
-        {{ allocator.drawdown('equity', 'partition by config_id order by date') }} as drawdown,
-    from daily
+    select * from {{ ref('tuning_session_drawdowns') }}
 
 ),
 
