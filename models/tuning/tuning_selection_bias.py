@@ -7,14 +7,14 @@ of backtest overfitting by CSCV (Bailey, Borwein, Lopez de Prado and Zhu,
 import numpy as np
 import pandas as pd
 
-from allocator.tuning import selection_bias
+from allocator.tuning import returns_matrix, selection_bias
 
 
 def model(dbt, session):
     (splits,) = dbt.ref("stg_tuning_config").project("pbo_splits").fetchall()[0]
     configurations = dbt.ref("tuning_configurations").project("config_id, is_chosen").df()
     configurations = configurations.sort_values("config_id").reset_index(drop=True)
-    columns = dbt.ref("tuning_sessions").order("config_id, date").project("net_return").fetchnumpy()
-    returns = columns["net_return"].reshape(len(configurations), -1).T
+    # config ids are 0..N-1 (stg_tuning__grid), so column c is config c
+    returns = returns_matrix(dbt.ref("tuning_sessions"), len(configurations))
     chosen = int(np.flatnonzero(configurations["is_chosen"].to_numpy())[0])
-    return pd.DataFrame([selection_bias(np.ascontiguousarray(returns), chosen, int(splits))])
+    return pd.DataFrame([selection_bias(returns, chosen, int(splits))])

@@ -15,4 +15,6 @@ def model(dbt, session):
         dbt.ref("stg_tuning__weights").df(),
     )
     grid = dbt.ref("stg_tuning__grid").df()
-    return sweep_relation(session, book, governor_from_config_json(config_json), grid)
+    # the chunks' table is dropped by this model's post-hook once copied
+    chunks = f"{dbt.this.schema}.tuning_sessions__chunks"
+    return sweep_relation(session, book, governor_from_config_json(config_json), grid, chunks)

@@ -64,7 +64,7 @@ GRID_COLUMNS: tuple[str, ...] = (
     "cadence",
 )
 #: Configurations per chunk: bounds the (n_sessions, chunk) float arrays in memory.
-DEFAULT_CHUNK = 1000
+DEFAULT_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -522,30 +522,70 @@ def resolve_tuning(given: Mapping[str, Any], baseline_config_json: str | None) -
     }
 
 
-def sweep_relation(session: Any, book: BaselineBook, governor: Governor, grid: pd.DataFrame) -> Any:
-    """The sweep's long table in ``session`` (a DuckDB connection), chunk by chunk.
+def sweep_relation(
+    session: Any, book: BaselineBook, governor: Governor, grid: pd.DataFrame, table: str
+) -> Any:
+    """The sweep's long table, written to ``table`` in ``session`` chunk by chunk.
 
-    Chunks are appended to a temporary table so memory holds one chunk's
-    arrays, not the whole (sessions x configurations) table, and DuckDB
-    stores the rows compressed.
+    Chunks are appended to a table of the database (not a temporary one,
+    which DuckDB keeps in memory) and committed one by one: rows a
+    transaction has not committed stay in memory, 2.7 GB for 10,000
+    configurations instead of 1 GB. ``table`` is a scratch table of the
+    build schema, so committing it early publishes nothing; a transaction is
+    left open for the caller (dbt) to close.
     """
-    table = "tuning_sweep_rows"
     session.execute(f"drop table if exists {table}")
     for index, frame in enumerate(sweep_chunks(book, governor, grid)):
         session.register("tuning_sweep_chunk", frame)
         if index == 0:
             session.execute(
-                f"create temp table {table} as select cast(config_id as integer) as config_id, "
+                f"create table {table} as select cast(config_id as integer) as config_id, "
                 "cast(date as date) as date, cast(regime_level as tinyint) as regime_level, "
                 "risk_scalar_used, turnover, net_return from tuning_sweep_chunk"
             )
         else:
             session.execute(f"insert into {table} select * from tuning_sweep_chunk")
         session.unregister("tuning_sweep_chunk")
+        del frame
+        _commit_and_continue(session)
     return session.table(table)
 
 
+def _commit_and_continue(session: Any) -> None:
+    """Commit what the session wrote and open a new transaction (if one was open)."""
+    try:
+        session.execute("commit")
+    except Exception:  # noqa: BLE001 - autocommit: nothing to commit, the rows are written
+        return
+    session.execute("begin transaction")
+
+
 # --- selection bias -----------------------------------------------------------------------
+
+
+def returns_matrix(
+    sessions: Any, n_configs: int, chunk: int = DEFAULT_CHUNK
+) -> NDArray[np.float64]:
+    """Every configuration's daily net returns as a (T, N) matrix, config ``c`` in column ``c``.
+
+    ``sessions`` is the sweep's relation (config_id, date, net_return, ...);
+    it is read ``chunk`` configurations at a time so that only the matrix
+    itself, not a sorted copy of the whole table, is held in memory.
+    """
+    matrix: NDArray[np.float64] | None = None
+    for start in range(0, n_configs, chunk):
+        stop = min(start + chunk, n_configs)
+        part = (
+            sessions.filter(f"config_id >= {start} and config_id < {stop}")
+            .order("config_id, date")
+            .project("net_return")
+            .fetchnumpy()["net_return"]
+        )
+        block = np.asarray(part, dtype=np.float64).reshape(stop - start, -1)
+        if matrix is None:
+            matrix = np.empty((block.shape[1], n_configs))
+        matrix[:, start:stop] = block.T
+    return matrix if matrix is not None else np.empty((0, 0))
 
 
 def selection_bias(

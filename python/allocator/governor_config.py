@@ -1,0 +1,141 @@
+"""A governor-config file: one governor's absolute settings, as `allocator
+tune` writes the chosen configuration and `allocator run --governor-config`
+/ `two-pass --governor-config` (or the run var ``governor_config``) apply.
+
+    {"regime_rules": [[feature, level, direction, enter, exit], ...],
+     "target_scalars": {"NORMAL": 1.0, "ELEVATED": ..., "STRESS": ..., "CRISIS": ...},
+     "allocator_regime_min_days": 5, "allocator_risk_ewma_alpha": 0.5,
+     "allocator_risk_scalar_floor": 0.1, "allocator_risk_scalar_cap": 1.0,
+     "cadence": "daily",
+     "chosen_by": {...}}        # optional provenance, not a setting
+
+The settings replace the run's calibration (rules and map) and the
+allocator vars they name; they enter the run's configuration, hence its
+config hash, as the canonical form :func:`check_governor_config` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from allocator.regime import LEVELS, RegimeRule
+
+__all__ = ["GOVERNOR_SETTINGS", "check_governor_config", "read_governor_config"]
+
+#: The settings a governor config must give (all of them: a file is a whole governor).
+GOVERNOR_SETTINGS: tuple[str, ...] = (
+    "regime_rules",
+    "target_scalars",
+    "allocator_regime_min_days",
+    "allocator_risk_ewma_alpha",
+    "allocator_risk_scalar_floor",
+    "allocator_risk_scalar_cap",
+    "cadence",
+)
+_PROVENANCE = "chosen_by"
+_CADENCES = ("rebalance_lagged", "rebalance", "daily")
+
+
+def _number(content: Mapping[str, Any], key: str, low: float, high: float, low_open: bool) -> float:
+    value = content[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"governor config {key}: {value!r} is not a finite number")
+    if value > high or value < low or (low_open and value == low):
+        bracket = "(" if low_open else "["
+        raise ValueError(f"governor config {key}: {value!r} is outside {bracket}{low:g}, {high:g}]")
+    return float(value)
+
+
+def check_governor_config(content: object) -> dict[str, Any]:
+    """The validated, canonical settings (rules sorted, provenance dropped).
+
+    Raises ValueError naming the key at fault.
+    """
+    if not isinstance(content, Mapping):
+        raise ValueError("governor config must be a JSON object")
+    unknown = sorted(set(content) - set(GOVERNOR_SETTINGS) - {_PROVENANCE})
+    missing = [key for key in GOVERNOR_SETTINGS if key not in content]
+    if unknown or missing:
+        raise ValueError(
+            f"governor config: unknown key(s) {unknown}, missing {missing}; give exactly "
+            f"{', '.join(GOVERNOR_SETTINGS)} (and optionally {_PROVENANCE})"
+        )
+    rules = content["regime_rules"]
+    if not isinstance(rules, list) or not rules:
+        raise ValueError(
+            "governor config regime_rules: a non-empty list of [feature, level, direction, enter, "
+            "exit]"
+        )
+    checked = []
+    for position, rule in enumerate(rules):
+        if not isinstance(rule, list) or len(rule) != 5:
+            raise ValueError(
+                f"governor config regime_rules[{position}]: {rule!r} is not [feature, level, "
+                f"direction, enter, exit]"
+            )
+        feature, level, direction, enter, exit_ = rule
+        for name, value in (("enter", enter), ("exit", exit_)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f"governor config regime_rules[{position}]: {name} {value!r} is not a number"
+                )
+        try:
+            RegimeRule(feature, level, direction, float(enter), float(exit_))
+        except ValueError as exc:
+            raise ValueError(f"governor config regime_rules[{position}]: {exc}") from exc
+        checked.append([str(feature), str(level), str(direction), float(enter), float(exit_)])
+    keys = [(rule[0], rule[1], rule[2]) for rule in checked]
+    if len(set(keys)) != len(keys):
+        raise ValueError(
+            "governor config regime_rules: a (feature, level, direction) appears twice"
+        )
+    targets = content["target_scalars"]
+    if not isinstance(targets, Mapping) or sorted(targets) != sorted(LEVELS):
+        raise ValueError(f"governor config target_scalars: give exactly {', '.join(LEVELS)}")
+    target_scalars = {}
+    for level in LEVELS:
+        value = targets[level]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"governor config target_scalars.{level}: {value!r} is not in [0, 1]")
+        target_scalars[level] = float(value)
+    min_days = content["allocator_regime_min_days"]
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 1:
+        raise ValueError(
+            f"governor config allocator_regime_min_days: {min_days!r} is not an integer >= 1"
+        )
+    floor = _number(content, "allocator_risk_scalar_floor", 0, 1, True)
+    cap = _number(content, "allocator_risk_scalar_cap", 0, 1, True)
+    if floor > cap:
+        raise ValueError(
+            f"governor config: allocator_risk_scalar_floor {floor:g} is above the cap {cap:g}"
+        )
+    if content["cadence"] not in _CADENCES:
+        raise ValueError(
+            f"governor config cadence: {content['cadence']!r} is not one of {', '.join(_CADENCES)}"
+        )
+    return {
+        "regime_rules": sorted(checked, key=lambda rule: (rule[0], rule[1], rule[2])),
+        "target_scalars": target_scalars,
+        "allocator_regime_min_days": int(min_days),
+        "allocator_risk_ewma_alpha": _number(content, "allocator_risk_ewma_alpha", 0, 1, True),
+        "allocator_risk_scalar_floor": floor,
+        "allocator_risk_scalar_cap": cap,
+        "cadence": str(content["cadence"]),
+    }
+
+
+def read_governor_config(path: str | Path) -> dict[str, Any]:
+    """A governor-config file's canonical settings (ValueError naming the file)."""
+    file = Path(path)
+    try:
+        content = json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"governor config {str(file)!r}: {exc}") from exc
+    try:
+        return check_governor_config(content)
+    except ValueError as exc:
+        raise ValueError(f"{str(file)!r}: {exc}") from exc
