@@ -14,7 +14,7 @@ from allocator.layers import regime_frame, required_features, rules_from_frame
 def model(dbt, session):
     # the gate (stg_run_config) has validated min_days
     run_id, min_days = dbt.ref("stg_run_config").project("run_id, regime_min_days").fetchall()[0]
-    rules = rules_from_frame(dbt.ref("allocator_regime_rules").df())
+    rules = rules_from_frame(dbt.ref("int_allocator_regime_rules").df())
 
     regime_input = dbt.ref("int_allocator_regime_input")
     features = required_features(rules, regime_input.columns)

@@ -14,7 +14,7 @@ def model(dbt, session):
         "run_id, risk_ewma_alpha, risk_scalar_floor, risk_scalar_cap"
     ).fetchall()[0]
     targets = targets_from_records(
-        dbt.ref("allocator_regime_scalars").project("regime, target_scalar").df().to_dict("records")
+        dbt.ref("int_allocator_regime_targets").project("regime, target_scalar").df().to_dict("records")
     )
     regimes = dbt.ref("allocator_regime_v1").project("date, regime").df()
 
