@@ -320,7 +320,11 @@ def _allocator_block(
     block["mode"], block["enabled"] = mode, enabled
     block["calibration"] = _calibration(block["calibration"], calibrations)
     if block["cadence"] in ("", None):
-        block["cadence"] = CALIBRATIONS[block["calibration"]]["cadence"]
+        from_file = mode == "precomputed" and block["precomputed_run_id"] in ("", None)
+        # a scalar file holds only the seeds' lagged scalars at rebalances
+        block["cadence"] = (
+            "rebalance_lagged" if from_file else CALIBRATIONS[block["calibration"]]["cadence"]
+        )
     if block["cadence"] not in CADENCES:
         raise _fail(
             "allocator_v1.cadence",

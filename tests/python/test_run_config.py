@@ -67,7 +67,12 @@ def test_the_seeds_hold_the_original_rows_as_seeds_v1() -> None:
         ]
     )
     assert scalars["seeds_v1"] == {"NORMAL": 1.0, "ELEVATED": 0.85, "STRESS": 0.55, "CRISIS": 0.3}
-    assert scalars["scale_free_v1"] == {"NORMAL": 1.0, "ELEVATED": 0.7, "STRESS": 0.35, "CRISIS": 0.1}
+    assert scalars["scale_free_v1"] == {
+        "NORMAL": 1.0,
+        "ELEVATED": 0.7,
+        "STRESS": 0.35,
+        "CRISIS": 0.1,
+    }
     # the scale-free set reads no absolute correlation level
     assert {rule[0] for rule in rules["scale_free_v1"]} == {
         "corr_excess",
@@ -143,14 +148,17 @@ def test_a_calibration_without_seed_rows_is_refused() -> None:
     assert resolved({}, rules=rules, scalars=scalars).config["allocator_v1"]["cadence"] == "daily"
 
 
-def test_a_scalar_file_needs_the_lagged_cadence_whatever_the_calibration() -> None:
+def test_a_scalar_file_is_delivered_at_the_lagged_cadence() -> None:
+    """A scalar file holds only the seeds' applied scalars at rebalances: with
+    no cadence given it is delivered so; another cadence given is refused."""
     file_block = {
         "enabled": True,
         "mode": "precomputed",
         "precomputed_scalar_filename": "applied.csv",
     }
-    with pytest.raises(ConfigProblem, match="allocator_v1.cadence: daily needs"):
-        resolved({"allocator_v1": file_block})
-    run = resolved({"allocator_v1": {**file_block, "cadence": "rebalance_lagged"}})
+    run = resolved({"allocator_v1": file_block})
     assert run.precomputed_source_kind == "file"
+    assert run.config["allocator_v1"]["cadence"] == "rebalance_lagged"
     assert run.config["allocator_v1"]["calibration"] == "scale_free_v1"
+    with pytest.raises(ConfigProblem, match="allocator_v1.cadence: daily needs"):
+        resolved({"allocator_v1": {**file_block, "cadence": "daily"}})
