@@ -159,11 +159,12 @@ final as (
         case when features.is_ready then features.corr_20d end as corr_20d,
         case when features.is_ready then features.corr_60d end as corr_60d,
         case when features.is_ready then features.corr_20d - features.corr_60d end as corr_shock,
-        case when features.is_ready then features.corr_excess end as corr_excess,
         case when features.is_ready then features.trend_breadth_20d end as trend_breadth_20d,
         case when features.is_ready then features.sleeve_concentration_60d end as sleeve_concentration_60d,
         features.is_ready,
         features.correlation_method,
+        -- last, so the seeds' file layout (ten features, is_ready) leads
+        case when features.is_ready then features.corr_excess end as corr_excess,
     from correlation_excess as features
     cross join run_config
 

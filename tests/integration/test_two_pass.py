@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from allocator.database import use_published_schemas
-from allocator.run_config import MATERIALLY_SCALED_BELOW
+from allocator.run_config import CALIBRATIONS, DEFAULT_CALIBRATION, MATERIALLY_SCALED_BELOW
 from allocator.summary import regime_changes, regime_stats
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -240,7 +240,7 @@ def test_every_artifact_file_has_the_seed_layout(two_pass: TwoPass, run_id: str)
         assert isinstance(meta["parameters"], dict), name  # JSON, not JSON text
         assert meta["row_count"] > 0
     state_meta = json.loads((run_dir / "allocator_state_v1_meta.json").read_text())
-    assert state_meta["features_present"] == STATE_FEATURES
+    assert state_meta["features_present"] == [*STATE_FEATURES, "corr_excess"]
     comparison_files = {name for name in COMPARISON_FILES if (run_dir / name).exists()}
     assert comparison_files == (set(COMPARISON_FILES) if run_id == SCALED else set())
     # atomic writes leave no temporary files behind
@@ -259,7 +259,8 @@ def test_seed_loading_idiom_works(two_pass: TwoPass) -> None:
     ]
     assert isinstance(returns.index, pd.DatetimeIndex) and len(returns) > 4000
     assert set(regime) <= {"NORMAL", "ELEVATED", "STRESS", "CRISIS"}
-    assert risk.between(0.25, 1.0).all()
+    floor = CALIBRATIONS[DEFAULT_CALIBRATION]["allocator_risk_scalar_floor"]
+    assert risk.between(floor, 1.0).all()
 
 
 @pytest.mark.parametrize("run_id", [BASE, SCALED])
