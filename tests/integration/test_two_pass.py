@@ -324,11 +324,18 @@ def test_scalar_usage_and_derisk_events_match_pandas(two_pass: TwoPass) -> None:
     assert usage["scalar_mean"] == pytest.approx(used.mean(), abs=TOL)
     assert usage["scalar_min"] == pytest.approx(used.min(), abs=TOL)
     assert usage["scalar_max"] == pytest.approx(used.max(), abs=TOL)
-    # the scaled run applied exactly the baseline's lagged scalars
-    applied = read_run_csv(two_pass, BASE, "allocator_risk_v1_applied.csv")
-    merged = scalars.merge(applied, on="rebalance_date", suffixes=("", "_baseline"))
+    # the scaled run applied exactly the scalars the baseline computed for the
+    # cadence (the default, daily: the one decided at the rebalance's close;
+    # rebalance_lagged: the baseline's allocator_risk_v1_applied)
+    baseline = read_run_csv(two_pass, BASE, "allocator_scalars_at_rebalances.csv")
+    merged = scalars.merge(baseline, on="rebalance_date", suffixes=("", "_baseline"))
     assert len(merged) == len(scalars)
-    assert (merged["risk_scalar_used"] == merged["risk_scalar_applied_baseline"]).all()
+    assert (merged["risk_scalar_used"] == merged["risk_scalar_for_cadence_baseline"]).all()
+    risk = read_run_csv(two_pass, BASE, "allocator_risk_v1.csv").set_index("date")["risk_scalar"]
+    decided = merged["rebalance_date"].map(risk)
+    known = decided.notna()
+    assert known.sum() > 200
+    assert (merged.loc[known, "risk_scalar_used"] == decided[known]).all()
 
     derisked = (
         scalars[used < SCALED_BELOW].sort_values(["risk_scalar_used", "rebalance_date"]).head(10)
