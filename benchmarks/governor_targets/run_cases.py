@@ -354,21 +354,46 @@ def book_checks(
 
 def demo_controls(con: Any, case: CaseRun) -> list[Check]:
     """Issue 12: on the demo the governor beats controls (b) vol-matched
-    constant and (c) vol target on MaxDD and loses at most 0.05 of Sharpe.
-    Measured from marts.two_pass_controls once that mart exists; until then
-    reported as not measured (no verdict)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'two_pass_controls'"
-    ).fetchone()[0]
-    if not exists:
-        case.notes.append("controls not measured: marts.two_pass_controls is not built yet")
-        return [Check(case.name, "governor vs controls (b), (c)", None, "mart missing", None)]
-    case.notes.append(
-        "marts.two_pass_controls exists: add the rule here (MaxDD better than (b) and (c), "
-        "Sharpe at most 0.05 below each)"
+    constant and (c) vol target on MaxDD, and loses at most 0.05 of Sharpe to
+    the baseline (marts.two_pass_controls, same cadence, lag and costs)."""
+    books = {
+        book: (max_drawdown, sharpe)
+        for book, max_drawdown, sharpe in con.execute(
+            "select book, max_drawdown, sharpe from two_pass_controls where scaled_run_id = ?",
+            [case.scaled_run_id],
+        ).fetchall()
+    }
+    governor_dd, governor_sharpe = books["governor"]
+    checks = [
+        Check(
+            case.name,
+            f"governor MaxDD minus control ({label}) MaxDD",
+            governor_dd - books[book][0],
+            "> 0 (governor better)",
+            governor_dd > books[book][0],
+        )
+        for book, label in (("vol_matched", "b"), ("vol_target", "c"))
+    ]
+    checks.append(
+        Check(
+            case.name,
+            "Sharpe lost to the baseline",
+            books["baseline"][1] - governor_sharpe,
+            "<= 0.05",
+            books["baseline"][1] - governor_sharpe <= 0.05,
+        )
     )
-    return []
+    checks += [
+        Check(
+            case.name,
+            f"control ({label}) MaxDD / Sharpe",
+            books[book][0],
+            f"Sharpe {books[book][1]:.3f}",
+            None,
+        )
+        for book, label in (("mean_scalar", "a"), ("vol_matched", "b"), ("vol_target", "c"))
+    ]
+    return checks
 
 
 def sp500_checks(con: Any, case: CaseRun) -> list[Check]:
