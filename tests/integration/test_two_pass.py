@@ -754,7 +754,10 @@ def test_controls_match_an_independent_pandas_computation(two_pass: TwoPass) -> 
     k = mart.loc["vol_target", "exposure_parameter"]
     exposures = {
         "mean_scalar": np.full(len(book), a_gov.mean()),
-        "vol_matched": np.full(len(book), governor_vol / book["net_return"].std(ddof=1)),
+        # the whole book at exposure 1, priced alike (here: the baseline's book)
+        "vol_matched": np.full(
+            len(book), governor_vol / np.std(net_at(np.ones(len(book))), ddof=1)
+        ),
         "vol_target": vol_target(k),
     }
     series = {
