@@ -19,6 +19,7 @@
         'warm_up': 60,
         'breadth': 20,
         'concentration': 60,
+        'corr_history': 250,
         'annualisation': allocator.sessions_per_year(),
     }) }}
 {%- endmacro %}

@@ -8,8 +8,12 @@
     book's gross return. Turnover is the change in holdings, charged at the
     profile's cost on the session it happens (macros/simulate_portfolio.sql's
     convention): sum_i |a_t w_k,i - a_(t-1) w_(k-1),i| on the first session
-    of a rebalance (the book starts in cash), and |a_t - a_(t-1)| x the gross
-    exposure sum_i |w_k,i| on the others (the overlay's own trading). A
+    of a rebalance, and |a_t - a_(t-1)| x the gross exposure sum_i |w_k,i|
+    on the others (the overlay's own trading). On the book's first session
+    it pays a_t x the unscaled book's own turnover that session: the entry
+    from cash when the window opens on a rebalance, nothing when it opens
+    inside a holding period (the unscaled book is then already invested), so
+    at exposure 1 the two books are equal from the first session. A
     returns-only book (no weights) holds a gross exposure of 1: its turnover
     is |a_t - a_(t-1)|, and it starts invested as the unscaled book does.
 
@@ -36,6 +40,7 @@
         {{ exposures }}.exposure,
         lag({{ exposures }}.exposure) over ({{ book_window }}) as previous_exposure,
         {{ unscaled }}.gross_return as unscaled_gross_return,
+        {{ unscaled }}.turnover as unscaled_turnover,
     from {{ unscaled }}
     inner join {{ exposures }}
         on {{ unscaled }}.date = {{ exposures }}.date
@@ -44,10 +49,12 @@
 
 exposure_first_sessions as (
 
-    -- a weights book's sessions that open a new rebalance's weights
+    -- a weights book's sessions that open a new rebalance's weights, after
+    -- its first session (priced from the unscaled book's entry)
     select * from exposure_sessions
     where not is_returns_only
-        and previous_held_rebalance_date is distinct from held_rebalance_date
+        and previous_held_rebalance_date is not null
+        and previous_held_rebalance_date != held_rebalance_date
 
 ),
 
@@ -98,6 +105,8 @@ exposure_turnover as (
         case
             when exposure_sessions.is_returns_only
                 then abs(exposure_sessions.exposure - coalesce(exposure_sessions.previous_exposure, exposure_sessions.exposure))
+            when exposure_sessions.previous_held_rebalance_date is null
+                then exposure_sessions.exposure * exposure_sessions.unscaled_turnover
             when exposure_first_session_turnover.date is not null then exposure_first_session_turnover.turnover
             when exposure_sessions.previous_held_rebalance_date = exposure_sessions.held_rebalance_date
                 then abs(exposure_sessions.exposure - exposure_sessions.previous_exposure) * coalesce(exposure_gross_exposure.gross_exposure, 0.0)

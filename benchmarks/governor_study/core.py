@@ -192,7 +192,7 @@ def rules_from_rows(rows: Sequence[tuple[str, str, str, float, float]]) -> list[
 
 
 def seed_rules() -> list[RegimeRule]:
-    seed = pd.read_csv(SEED_RULES)
+    seed = pd.read_csv(SEED_RULES).query("calibration == 'seeds_v1'")
     return [
         RegimeRule(
             r.feature, r.level, r.direction, float(r.enter_threshold), float(r.exit_threshold)
@@ -202,7 +202,7 @@ def seed_rules() -> list[RegimeRule]:
 
 
 def seed_targets() -> dict[str, float]:
-    seed = pd.read_csv(SEED_SCALARS)
+    seed = pd.read_csv(SEED_SCALARS).query("calibration == 'seeds_v1'")
     return {r.regime: float(r.target_scalar) for r in seed.itertuples()}
 
 

@@ -2,10 +2,12 @@
 
 The one sequential step of the allocator (today's regime depends on
 yesterday's and on how long it has lasted), so it is a Python model over the
-pure, unit-tested state machine in python/allocator/regime.py. Rules come from
-the allocator_regime_rules seed; min_days from the run's configuration
-(var allocator_regime_min_days, validated by the gate stg_run_config). Dates before the state's warm-up is complete get
-no row: the series starts at the first ready date.
+pure, unit-tested state machine in python/allocator/regime.py. Rules are the
+run's calibration's rows of the allocator_regime_rules seed
+(int_allocator_regime_rules); min_days from the run's configuration
+(var allocator_regime_min_days, validated by the gate stg_run_config). Dates
+before the state's warm-up is complete get no row: the series starts at the
+first ready date.
 """
 
 from allocator.layers import regime_frame, required_features, rules_from_frame
@@ -14,7 +16,7 @@ from allocator.layers import regime_frame, required_features, rules_from_frame
 def model(dbt, session):
     # the gate (stg_run_config) has validated min_days
     run_id, min_days = dbt.ref("stg_run_config").project("run_id, regime_min_days").fetchall()[0]
-    rules = rules_from_frame(dbt.ref("allocator_regime_rules").df())
+    rules = rules_from_frame(dbt.ref("int_allocator_regime_rules").df())
 
     regime_input = dbt.ref("int_allocator_regime_input")
     features = required_features(rules, regime_input.columns)

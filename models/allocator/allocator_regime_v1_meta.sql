@@ -18,7 +18,7 @@
 
 with rules as (
 
-    select * from {{ ref('allocator_regime_rules') }}
+    select * from {{ ref('int_allocator_regime_rules') }}
 
 ),
 
@@ -96,6 +96,7 @@ rule_list as (
     parameters=parameters,
     parameter_sql=[
         ('rules', 'cast(rule_list.rules_json as json)'),
+        ('calibration', 'run_config.regime_calibration'),
         ('min_days', 'run_config.regime_min_days'),
     ],
     features_present='feature_lists.features_present',

@@ -1,8 +1,10 @@
 """Allocator v1 risk scalar per classified date.
 
-regime -> target scalar (allocator_regime_scalars seed: 1.00 / 0.85 / 0.55 /
-0.30), smoothed by an EWMA (alpha 0.25, seeded with the first target) and
-clipped to [0.25, 1.0] (the run's parameters, from stg_run_config), via the pure functions in python/allocator/risk.py.
+regime -> target scalar (the run's calibration's rows of the
+allocator_regime_scalars seed, int_allocator_regime_targets), smoothed by an
+EWMA (alpha, seeded with the first target) and clipped to [floor, cap] (the
+run's parameters, from stg_run_config), via the pure functions in
+python/allocator/risk.py.
 """
 
 from allocator.layers import risk_frame, targets_from_records
@@ -10,11 +12,16 @@ from allocator.layers import risk_frame, targets_from_records
 
 def model(dbt, session):
     # the gate (stg_run_config) has validated the parameters
-    run_id, alpha, floor, cap = dbt.ref("stg_run_config").project(
-        "run_id, risk_ewma_alpha, risk_scalar_floor, risk_scalar_cap"
-    ).fetchall()[0]
+    run_id, alpha, floor, cap = (
+        dbt.ref("stg_run_config")
+        .project("run_id, risk_ewma_alpha, risk_scalar_floor, risk_scalar_cap")
+        .fetchall()[0]
+    )
     targets = targets_from_records(
-        dbt.ref("allocator_regime_scalars").project("regime, target_scalar").df().to_dict("records")
+        dbt.ref("int_allocator_regime_targets")
+        .project("regime, target_scalar")
+        .df()
+        .to_dict("records")
     )
     regimes = dbt.ref("allocator_regime_v1").project("date, regime").df()
 

@@ -18,7 +18,7 @@
 
 with targets as (
 
-    select * from {{ ref('allocator_regime_scalars') }}
+    select * from {{ ref('int_allocator_regime_targets') }}
 
 ),
 
@@ -35,6 +35,7 @@ target_map as (
     parameters=parameters,
     parameter_sql=[
         ('targets', 'cast(target_map.targets_json as json)'),
+        ('calibration', 'run_config.regime_calibration'),
         ('ewma_alpha', 'run_config.risk_ewma_alpha'),
         ('scalar_floor', 'run_config.risk_scalar_floor'),
         ('scalar_cap', 'run_config.risk_scalar_cap'),

@@ -1,5 +1,5 @@
 {#-
-    Allocator v1 state: ten features per recorded date, all measured on the
+    Allocator v1 state: eleven features per recorded date, all measured on the
     UNSCALED book (portfolio_returns_unscaled), so the allocator never
     measures the effect of its own scaling. Definitions, column by column, are
     in _allocator__models.yml.
@@ -10,6 +10,7 @@
     (see int_allocator_feature_availability) stays null on every date.
 -#}
 {%- set windows = allocator.allocator_state_windows() -%}
+{%- set expanding = 'order by observation_index rows between unbounded preceding and current row' -%}
 
 with run_config as (
 
@@ -104,6 +105,7 @@ features as (
         case when present.has_trend_breadth then trend_breadth.trend_breadth_20d end as trend_breadth_20d,
         case when present.has_sleeve_concentration then sleeve_concentration.sleeve_concentration_60d end as sleeve_concentration_60d,
         case when present.has_correlation then correlation.correlation_method end as correlation_method,
+        drawdown_slope.observation_index,
     from drawdown_slope
     cross join present
     left join correlation
@@ -112,6 +114,35 @@ features as (
         on drawdown_slope.date = trend_breadth.date
     left join sleeve_concentration
         on drawdown_slope.date = sleeve_concentration.date
+
+),
+
+correlation_history as (
+
+    select
+        *,
+        -- the book's own long-run correlation: the expanding mean of its
+        -- 60-day correlation over the ready observations up to the date, as
+        -- port_rvol_long_run is for vol, so a universe that is always highly
+        -- correlated does not read as permanently stressed
+        avg(case when is_ready then corr_60d end) over ({{ expanding }}) as corr_long_run,
+        count(case when is_ready then corr_60d end) over ({{ expanding }}) as corr_history_observations,
+    from features
+
+),
+
+correlation_excess as (
+
+    select
+        *,
+        -- the rise of the 20-day correlation above the long-run level, as a
+        -- share of the room left to 1 (0 = at the book's norm, 1 = perfect
+        -- correlation); inert until the history is long enough to be a norm
+        case
+            when corr_history_observations >= {{ windows['corr_history'] }}
+                then (corr_20d - corr_long_run) / nullif(1 - corr_long_run, 0)
+        end as corr_excess,
+    from correlation_history
 
 ),
 
@@ -132,7 +163,9 @@ final as (
         case when features.is_ready then features.sleeve_concentration_60d end as sleeve_concentration_60d,
         features.is_ready,
         features.correlation_method,
-    from features
+        -- last, so the seeds' file layout (ten features, is_ready) leads
+        case when features.is_ready then features.corr_excess end as corr_excess,
+    from correlation_excess as features
     cross join run_config
 
 )

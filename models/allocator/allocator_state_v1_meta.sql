@@ -11,6 +11,8 @@
     'drawdown': 'equity compounded from 1.0; running max includes the starting 1.0',
     'dd_slope_observations': windows['slope'],
     'corr_windows': [windows['short'], windows['long']],
+    'corr_excess': '(corr_20d - m) / (1 - m), m = expanding mean of corr_60d over the ready observations up to the date; null before ' ~ windows['corr_history'] ~ ' of them',
+    'corr_history_observations': windows['corr_history'],
     'trend_breadth_observations': windows['breadth'],
     'sleeve_concentration_observations': windows['concentration'],
 } -%}

@@ -4,10 +4,15 @@
       mean_scalar  (a) a constant exposure equal to the governor's mean scalar
                    over the run's sessions;
       vol_matched  (b) a constant exposure c matched to the scaled run's
-                   realised vol: c = vol(scaled) / vol(unscaled). A constant
+                   realised vol: c = vol(scaled) / vol(whole), whole = the
+                   book at exposure 1 priced as every control is. A constant
                    exposure scales every position, so every trade and cost,
-                   by c: its net return is exactly c x the unscaled book's,
-                   and this c matches the vol without a solver;
+                   by c: its net return is c x the whole book's, and this c
+                   matches the vol without a solver. The whole book is the
+                   unscaled book, except on the first session of a window
+                   that opens inside a holding period, where the shared
+                   pricing buys the book from cash and the unscaled book
+                   does not;
       vol_target   (c) min(1, k / rv20), k bisected so its realised vol equals
                    the scaled run's (controls_vol_target_k); null when no k
                    in [0, max rv20] reaches it.
@@ -26,18 +31,51 @@ sessions as (
 
 ),
 
+unscaled as (
+
+    select * from {{ ref('portfolio_returns_unscaled') }}
+
+),
+
+weights as (
+
+    select * from {{ ref('weights_raw') }}
+
+),
+
 vol_target as (
 
     select * from {{ ref('controls_vol_target_k') }}
 
 ),
 
+whole_book_exposures as (
+
+    select
+        'whole' as book,
+        date,
+        held_rebalance_date,
+        1.0 as exposure,
+    from sessions
+
+),
+
+{{ allocator.price_exposure('whole_book_exposures', 'unscaled', 'weights', 'run_config', ['book']) }},
+
+whole_book as (
+
+    select stddev_samp(net_return) as daily_vol,
+    from priced_exposure
+
+),
+
 governor as (
 
     select
-        avg(governor_exposure) as mean_scalar,
-        stddev_samp(governor_net_return) / nullif(stddev_samp(unscaled_net_return), 0) as vol_ratio,
+        avg(sessions.governor_exposure) as mean_scalar,
+        stddev_samp(sessions.governor_net_return) / nullif(any_value(whole_book.daily_vol), 0) as vol_ratio,
     from sessions
+    cross join whole_book
 
 ),
 

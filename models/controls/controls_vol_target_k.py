@@ -21,6 +21,7 @@ def model(dbt, session):
         .project(
             "date, case when is_returns_only then null else held_rebalance_date end "
             "as held_rebalance_date, unscaled_gross_return as gross_return, "
+            "unscaled_turnover as turnover, "
             "governor_exposure, decided_rvol_20d"
         )
         .order("date")

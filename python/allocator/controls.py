@@ -44,12 +44,15 @@ class Book:
 
     ``held`` is the row of ``weights`` held each session (-1: no weights, a
     returns-only session); ``weights`` holds one row per rebalance.
+    ``opening_turnover`` is the unscaled book's turnover on its first session
+    (None: it bought its weights from cash that session).
     """
 
     gross_return: np.ndarray
     held: np.ndarray
     weights: np.ndarray
     cost_bps: float
+    opening_turnover: float | None = None
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,11 @@ def vol_target_exposure(rvol: np.ndarray, k: float, missing: float) -> np.ndarra
 def price_exposure(book: Book, exposure: np.ndarray) -> np.ndarray:
     """Net return of the book at ``exposure`` a_t each session (macros/price_exposure.sql).
 
-    First session of a rebalance: turnover sum_i |a_t w_k,i - a_(t-1) w_(k-1),i|
-    (from cash on the first session); other sessions: |a_t - a_(t-1)| x
-    sum_i |w_k,i|; returns-only sessions: |a_t - a_(t-1)|, 0 on the first.
+    First session of a rebalance: turnover sum_i |a_t w_k,i - a_(t-1) w_(k-1),i|;
+    other sessions: |a_t - a_(t-1)| x sum_i |w_k,i|; returns-only sessions:
+    |a_t - a_(t-1)|, 0 on the first. The book's first session pays a_t x the
+    unscaled book's own turnover then (nothing when the window opens inside a
+    holding period).
     """
     a = np.asarray(exposure, dtype=float)
     held = book.held
@@ -100,6 +105,9 @@ def price_exposure(book: Book, exposure: np.ndarray) -> np.ndarray:
         returns_only, 1.0, gross_exposure[np.maximum(held, 0)]
     )
     for t in np.flatnonzero(~returns_only & (previous_held != held)):
+        if t == 0 and book.opening_turnover is not None:
+            turnover[t] = a[t] * book.opening_turnover
+            continue
         old = a[t - 1] * book.weights[held[t - 1]] if t and held[t - 1] >= 0 else 0.0
         turnover[t] = float(np.abs(a[t] * book.weights[held[t]] - old).sum())
     return a * book.gross_return - turnover * book.cost_bps / 10000.0
@@ -107,8 +115,8 @@ def price_exposure(book: Book, exposure: np.ndarray) -> np.ndarray:
 
 def book_from_frames(sessions: pd.DataFrame, weights: pd.DataFrame, cost_bps: float) -> Book:
     """The book from its sessions in date order (held_rebalance_date, null for
-    a returns-only session; gross_return) and weights_raw (rebalance_date,
-    symbol, weight)."""
+    a returns-only session; gross_return; optionally turnover, the unscaled
+    book's) and weights_raw (rebalance_date, symbol, weight)."""
     matrix = (
         weights.pivot_table(
             index="rebalance_date", columns="symbol", values="weight", aggfunc="sum"
@@ -126,7 +134,14 @@ def book_from_frames(sessions: pd.DataFrame, weights: pd.DataFrame, cost_bps: fl
         ],
         dtype=int,
     )
-    return Book(sessions["gross_return"].to_numpy(dtype=float), held, values, float(cost_bps))
+    opening = (
+        float(sessions["turnover"].iloc[0])
+        if "turnover" in sessions.columns and len(sessions)
+        else None
+    )
+    return Book(
+        sessions["gross_return"].to_numpy(dtype=float), held, values, float(cost_bps), opening
+    )
 
 
 def bisect_increasing(

@@ -32,6 +32,7 @@ COLUMNS = (
     "allocator_enabled",
     "allocator_mode",
     "cadence",
+    "regime_calibration",
     "precomputed_source",
     "precomputed_source_kind",
     "apply_missing_scalar_as",
@@ -99,6 +100,7 @@ def _row(resolved: ResolvedRun) -> dict[str, Any]:
         "allocator_enabled": block["enabled"],
         "allocator_mode": block["mode"],
         "cadence": block["cadence"],
+        "regime_calibration": block["calibration"],
         "precomputed_source": resolved.precomputed_source,
         "precomputed_source_kind": resolved.precomputed_source_kind,
         "apply_missing_scalar_as": block["apply_missing_scalar_as"],
@@ -131,20 +133,21 @@ def config_frame(
 ) -> pd.DataFrame:
     """One row: the resolved run, or only `problem` when a var is wrong."""
     given = json.loads(run_vars_json)
-    rules = [
-        [
-            str(r.feature),
-            str(r.level),
-            str(r.direction),
-            float(r.enter_threshold),
-            float(r.exit_threshold),
-        ]
-        for r in regime_rules.sort_values(["feature", "level", "direction"]).itertuples()
-    ]
-    scalars = {
-        str(r.regime): float(r.target_scalar)
-        for r in regime_scalars.sort_values("regime_level").itertuples()
-    }
+    rules: dict[str, list[list[Any]]] = {}
+    ordered = regime_rules.sort_values(["calibration", "feature", "level", "direction"])
+    for r in ordered.itertuples():
+        rules.setdefault(str(r.calibration), []).append(
+            [
+                str(r.feature),
+                str(r.level),
+                str(r.direction),
+                float(r.enter_threshold),
+                float(r.exit_threshold),
+            ]
+        )
+    scalars: dict[str, dict[str, float]] = {}
+    for r in regime_scalars.sort_values(["calibration", "regime_level"]).itertuples():
+        scalars.setdefault(str(r.calibration), {})[str(r.regime)] = float(r.target_scalar)
     try:
         resolved = resolve(
             given,

@@ -7,7 +7,6 @@ inputs (no database, no clock) so it is tested without dbt.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -18,8 +17,6 @@ from allocator.risk import smooth_risk_scalar, target_scalars
 __all__ = [
     "REGIME_COLUMNS",
     "RISK_COLUMNS",
-    "config_float",
-    "config_int",
     "regime_frame",
     "required_features",
     "risk_frame",
@@ -47,28 +44,6 @@ _RULE_COLUMNS: tuple[str, ...] = (
     "enter_threshold",
     "exit_threshold",
 )
-
-
-def config_int(value: object, name: str, minimum: int) -> int:
-    """A model config value (YAML renders vars as text) as an int >= ``minimum``."""
-    try:
-        number = float(str(value))
-    except ValueError as exc:
-        raise ValueError(f"config {name} must be an integer, got {value!r}") from exc
-    if not number.is_integer() or number < minimum:
-        raise ValueError(f"config {name} must be an integer >= {minimum}, got {value!r}")
-    return int(number)
-
-
-def config_float(value: object, name: str) -> float:
-    """A model config value as a finite float."""
-    try:
-        number = float(str(value))
-    except ValueError as exc:
-        raise ValueError(f"config {name} must be a number, got {value!r}") from exc
-    if not math.isfinite(number):
-        raise ValueError(f"config {name} must be finite, got {value!r}")
-    return number
 
 
 def rules_from_frame(frame: pd.DataFrame) -> tuple[RegimeRule, ...]:

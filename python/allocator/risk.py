@@ -28,7 +28,8 @@ __all__ = [
     "target_scalars",
 ]
 
-#: Target exposure per regime (read-only).
+#: Target exposure per regime (read-only): the seeds' map, calibration
+#: seeds_v1. A run's map is its calibration's rows of the scalars seed.
 DEFAULT_REGIME_TARGETS: Mapping[str, float] = MappingProxyType(
     {"NORMAL": 1.00, "ELEVATED": 0.85, "STRESS": 0.55, "CRISIS": 0.30}
 )

@@ -24,6 +24,8 @@ from typing import Any
 
 __all__ = [
     "ALLOCATOR_V1_KEYS",
+    "CALIBRATIONS",
+    "DEFAULT_CALIBRATION",
     "DEFAULTS",
     "INPUT_VARS",
     "MODES",
@@ -52,12 +54,47 @@ ALLOCATOR_V1_KEYS = (
     "precomputed_scalar_filename",
     "apply_missing_scalar_as",
     "cadence",
+    "calibration",
 )
 # When the scalar reaches the book (the strategy's own calendar is unchanged):
 #   rebalance_lagged  the seeds': at rebalances, the previous rebalance's scalar
 #   rebalance         at rebalances, the scalar known at that rebalance's close
 #   daily             every session, the scalar decided at the previous close
 CADENCES = ("rebalance_lagged", "rebalance", "daily")
+# Named calibrations: each is a set of rows in seeds/allocator_regime_rules.csv
+# and seeds/allocator_regime_scalars.csv (column calibration) plus the
+# defaults below, which the run's explicit vars override. The keys are the
+# vars they default. benchmarks/governor_study measures both.
+CALIBRATIONS: Mapping[str, Mapping[str, Any]] = {
+    # the seeds' original governor: absolute corr_20d levels, a gentle map,
+    # the previous rebalance's scalar (demo MaxDD -18.34%, Sharpe 0.770)
+    "seeds_v1": {
+        "cadence": "rebalance_lagged",
+        "allocator_regime_min_days": 5,
+        "allocator_risk_ewma_alpha": 0.25,
+        "allocator_risk_scalar_floor": 0.25,
+        "allocator_risk_scalar_cap": 1.0,
+    },
+    # correlation against the book's own history (corr_excess), a deeper map
+    # delivered every session: the daily cadence earns the scalar one session
+    # after the close it was decided at (the rebalance cadences wait up to a
+    # month), which gives the smallest demo and S&P 500 drawdowns measured
+    "scale_free_v1": {
+        "cadence": "daily",
+        "allocator_regime_min_days": 5,
+        "allocator_risk_ewma_alpha": 0.5,
+        "allocator_risk_scalar_floor": 0.10,
+        "allocator_risk_scalar_cap": 1.0,
+    },
+}
+DEFAULT_CALIBRATION = "scale_free_v1"
+# The run vars a calibration gives a default to (allocator_v1.cadence apart).
+CALIBRATED_VARS = (
+    "allocator_regime_min_days",
+    "allocator_risk_ewma_alpha",
+    "allocator_risk_scalar_floor",
+    "allocator_risk_scalar_cap",
+)
 # A scalar below this is a material cut of exposure: what the summary, the
 # meta and the audit count as "scaled". The EWMA creeps back towards 1
 # geometrically after a stress spell; 0.99 leaves that tail (a cut of under
@@ -90,17 +127,20 @@ DEFAULTS: Mapping[str, Any] = {
         "precomputed_run_id": None,
         "precomputed_scalar_filename": "allocator_risk_v1_applied.csv",
         "apply_missing_scalar_as": 1.0,
-        "cadence": "rebalance_lagged",
+        # None: the calibration's
+        "cadence": None,
+        "calibration": DEFAULT_CALIBRATION,
     },
     # Above this many held symbols the state's average correlation uses the
     # O(N) implied estimator instead of the O(N^2) exact pairwise mean.
     "correlation_exact_max_symbols": 50,
     # Observations a regime must last before it can be left downwards.
-    "allocator_regime_min_days": 5,
+    # None here: the calibration's (CALIBRATIONS).
+    "allocator_regime_min_days": None,
     # Risk scalar = EWMA(alpha) of the regime's target, clipped to [floor, cap].
-    "allocator_risk_ewma_alpha": 0.25,
-    "allocator_risk_scalar_floor": 0.25,
-    "allocator_risk_scalar_cap": 1.0,
+    "allocator_risk_ewma_alpha": None,
+    "allocator_risk_scalar_floor": None,
+    "allocator_risk_scalar_cap": None,
     # Read the stored baseline's unscaled layers instead of recomputing them.
     "reuse_baseline_layers": False,
     # Rebuild a stored run id as a different run (kind, profile, window, inputs).
@@ -234,7 +274,22 @@ def check_path(value: object, var: str, file_exists: Callable[[str], bool]) -> s
     return text
 
 
-def _allocator_block(given: object, defaults: Mapping[str, Any]) -> dict[str, Any]:
+def _calibration(value: object, known: Sequence[str]) -> str:
+    """A calibration both defined here (CALIBRATIONS) and present in the seeds."""
+    name = "" if value is None else str(value)
+    if name not in known:
+        raise _fail(
+            "allocator_v1.calibration",
+            f"{name!r} is not a known calibration: use {', '.join(known)} (the rows of "
+            "seeds/allocator_regime_rules.csv and allocator_regime_scalars.csv whose "
+            "defaults are in run_config.CALIBRATIONS)",
+        )
+    return name
+
+
+def _allocator_block(
+    given: object, defaults: Mapping[str, Any], calibrations: Sequence[str]
+) -> dict[str, Any]:
     if not isinstance(given, Mapping):
         raise _fail(
             "allocator_v1",
@@ -263,6 +318,13 @@ def _allocator_block(given: object, defaults: Mapping[str, Any]) -> dict[str, An
             f"is {mode} but enabled is false: set enabled: true to apply scalars, or mode: off",
         )
     block["mode"], block["enabled"] = mode, enabled
+    block["calibration"] = _calibration(block["calibration"], calibrations)
+    if block["cadence"] in ("", None):
+        from_file = mode == "precomputed" and block["precomputed_run_id"] in ("", None)
+        # a scalar file holds only the seeds' lagged scalars at rebalances
+        block["cadence"] = (
+            "rebalance_lagged" if from_file else CALIBRATIONS[block["calibration"]]["cadence"]
+        )
     if block["cadence"] not in CADENCES:
         raise _fail(
             "allocator_v1.cadence",
@@ -308,16 +370,19 @@ def resolve(
     given: Mapping[str, Any],
     *,
     profiles: Sequence[Mapping[str, Any]],
-    regime_rules: Sequence[Sequence[Any]],
-    regime_scalars: Mapping[str, float],
+    regime_rules: Mapping[str, Sequence[Sequence[Any]]],
+    regime_scalars: Mapping[str, Mapping[str, float]],
     stored_runs: Mapping[str, StoredRun],
     file_exists: Callable[[str], bool],
 ) -> ResolvedRun:
     """Resolve and validate one run's vars; raise ConfigProblem naming the var.
 
-    ``given``: the vars as given (None or absent = the default in DEFAULTS;
-    the input files' defaults are already merged in by dbt or the CLI). A
-    partial allocator_v1 block is merged over its defaults.
+    ``given``: the vars as given (None or absent = the default in DEFAULTS,
+    or the calibration's in CALIBRATIONS; the input files' defaults are
+    already merged in by dbt or the CLI). A partial allocator_v1 block is
+    merged over its defaults.
+    ``regime_rules`` / ``regime_scalars``: the seeds' rows per calibration
+    (rule = feature, level, direction, enter, exit; regime -> target).
     ``stored_runs``: the published registry, for run-id reuse and baselines.
     """
     given = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
@@ -328,7 +393,12 @@ def resolve(
         raise _fail("end", f"{end} is before start {start}: the window must run forward")
     profile_name = str(given.get("strategy_profile") or "")
     profile = _profile(profile_name, profiles)
-    block = _allocator_block(given.get("allocator_v1"), DEFAULTS["allocator_v1"])
+    known = [name for name in CALIBRATIONS if name in regime_rules and name in regime_scalars]
+    block = _allocator_block(given.get("allocator_v1"), DEFAULTS["allocator_v1"], known)
+    calibration = block["calibration"]
+    for var in CALIBRATED_VARS:
+        if given.get(var) is None:
+            given[var] = CALIBRATIONS[calibration][var]
 
     inputs = {var: str(given.get(var) or "") for var in INPUT_VARS}
     if inputs["weights_path"] and inputs["portfolio_returns_path"]:
@@ -382,8 +452,9 @@ def resolve(
         "inputs": inputs,
         "precomputed_source": {"source_kind": source_kind, "source": source},
         "regime_calibration": {
-            "rules": [list(rule) for rule in regime_rules],
-            "target_scalars": dict(regime_scalars),
+            "name": calibration,
+            "rules": [list(rule) for rule in regime_rules[calibration]],
+            "target_scalars": dict(regime_scalars[calibration]),
         },
         "allocator_parameters": parameters,
     }

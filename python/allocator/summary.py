@@ -80,6 +80,7 @@ def allocator_summary(
     rebalances: Sequence[RebalanceScalar],
     top_n: int = 5,
     cadence: str | None = None,
+    calibration: str | None = None,
 ) -> str:
     """The seeds' run-log block: mode, scalar source, usage and top de-risk events.
 
@@ -93,6 +94,8 @@ def allocator_summary(
     lines = [SUMMARY_HEADER, f"Mode: {mode}"]
     if cadence:
         lines.append(f"Cadence: {cadence}")
+    if calibration:
+        lines.append(f"Calibration: {calibration}")
     lines += [f"Source: {source}", f"Rebalances: {total} total"]
     lines.append(f"Scaled (below {SCALED_BELOW:.2f}): {len(scaled)} ({fmt_pct(pct, decimals=1)})")
     if scalars:

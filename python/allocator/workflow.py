@@ -283,7 +283,7 @@ def summary_source(run: Mapping[str, Any], settings: Settings) -> str:
     if mode == "off":
         return "none: scalars computed and saved, weights not scaled"
     if mode == "compute":
-        return "computed in this run (lagged one rebalance)"
+        return "computed in this run (delivered by the run's cadence)"
     if run["precomputed_source_kind"] == "run":
         path = settings.run_dir(str(run["precomputed_source"])) / SCALAR_FILENAME
         return f"{path} (run {run['precomputed_source']})"
@@ -298,7 +298,10 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
     """
     mode = str(run["allocator_mode"])
     column = "risk_scalar_for_cadence" if mode == "off" else "risk_scalar_used"
-    cadence = json.loads(str(run["config_json"]))["allocator_v1"].get("cadence")
+    config = json.loads(str(run["config_json"]))
+    cadence = config["allocator_v1"].get("cadence")
+    # runs stored before calibrations existed record none
+    calibration = (config.get("regime_calibration") or {}).get("name")
     rows = con.execute(
         f"select cast(rebalance_date as varchar), {column}, regime "
         "from allocator_scalars_at_rebalances where run_id = ? order by rebalance_date",
@@ -307,7 +310,11 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
     rebalances = [RebalanceScalar(date, scalar, regime) for date, scalar, regime in rows]
     label = "off (scalars computed, not applied; figures are what pass 2 would apply)"
     return allocator_summary(
-        label if mode == "off" else mode, summary_source(run, settings), rebalances, cadence=cadence
+        label if mode == "off" else mode,
+        summary_source(run, settings),
+        rebalances,
+        cadence=cadence,
+        calibration=calibration,
     )
 
 

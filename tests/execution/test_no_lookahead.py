@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from tests.conftest import PROJECT_DIR, run_dbt
@@ -77,6 +78,59 @@ def test_the_perturbation_does_change_later_weights(weights_pair) -> None:
     assert any(abs(original[key] - perturbed[key]) > 1e-9 for key in after)
 
 
+def lookahead_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder weights_pair built its two databases in."""
+    return next(
+        p for p in tmp_path_factory.getbasetemp().iterdir() if p.name.startswith("lookahead")
+    )
+
+
+def state_rows(db: Path) -> dict[str, dict[str, object]]:
+    """Every column of allocator_state_v1 per date, as the build published it."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.execute(
+            "select * exclude (run_id) from artifacts.allocator_state_v1 order by date"
+        ).df()
+    frame["date"] = frame["date"].astype(str)
+    return {row["date"]: row for row in frame.to_dict("records")}
+
+
+@pytest.fixture(scope="module")
+def state_pair(tmp_path_factory: pytest.TempPathFactory, weights_pair):
+    work = lookahead_folder(tmp_path_factory)
+    return state_rows(work / "a.duckdb"), state_rows(work / "b.duckdb")
+
+
+def test_state_features_on_or_before_cutoff_are_unchanged(state_pair) -> None:
+    """Every state column, the expanding ones (corr_excess) included, uses
+    only observations up to its own date."""
+    original, perturbed = state_pair
+    before = sorted(day for day in original if day <= CUTOFF)
+    assert [day for day in sorted(perturbed) if day <= CUTOFF] == before
+    columns = [c for c in original[before[0]] if c != "date"]
+    assert "corr_excess" in columns
+    for day in before:
+        for column in columns:
+            a, b = original[day][column], perturbed[day][column]
+            if isinstance(a, str | bool):
+                assert a == b, (day, column)
+            elif pd.isna(a):
+                assert pd.isna(b), (day, column)
+            else:
+                # equal up to float summation order, as the weights above
+                assert b == pytest.approx(a, rel=1e-12, abs=1e-15), (day, column)
+    # corr_excess has a long-run level (250 ready observations) before the cutoff
+    known = [day for day in before if not pd.isna(original[day]["corr_excess"])]
+    assert len(known) > 20
+    # and the perturbation reaches it after the cutoff
+    after = [day for day in original if day > CUTOFF and day in perturbed]
+    assert any(
+        abs(original[day]["corr_excess"] - perturbed[day]["corr_excess"]) > 1e-9
+        for day in after
+        if not pd.isna(original[day]["corr_excess"])
+    )
+
+
 CADENCES = ("rebalance_lagged", "rebalance", "daily")
 
 
@@ -115,9 +169,7 @@ def build_scaled_books(db: Path, prices: Path) -> dict[str, list[tuple]]:
 @pytest.fixture(scope="module")
 def scaled_pair(tmp_path_factory: pytest.TempPathFactory, weights_pair):
     # the price files weights_pair wrote, in its own folder
-    work = next(
-        p for p in tmp_path_factory.getbasetemp().iterdir() if p.name.startswith("lookahead")
-    )
+    work = lookahead_folder(tmp_path_factory)
     return (
         build_scaled_books(work / "ca.duckdb", work / "original.parquet"),
         build_scaled_books(work / "cb.duckdb", work / "perturbed.parquet"),

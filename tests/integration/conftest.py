@@ -162,12 +162,26 @@ def _base(_: AllocatorProject) -> dict[str, Any]:
 
 
 def _compute(_: AllocatorProject) -> dict[str, Any]:
-    return {"allocator_v1": {"enabled": True, "mode": "compute"}}
+    # the seeds' cadence, which a scalar file (pre_file) can also deliver
+    return {"allocator_v1": {"enabled": True, "mode": "compute", "cadence": "rebalance_lagged"}}
+
+
+def _seeds_calibration(_: AllocatorProject) -> dict[str, Any]:
+    """The seeds' governor: calibration seeds_v1 with its own defaults
+    (cadence rebalance_lagged, alpha 0.25, floor 0.25), applied in one pass."""
+    return {"allocator_v1": {"enabled": True, "mode": "compute", "calibration": "seeds_v1"}}
 
 
 def _precomputed_run(project: AllocatorProject) -> dict[str, Any]:
     project.run("base")
-    return {"allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": "base"}}
+    return {
+        "allocator_v1": {
+            "enabled": True,
+            "mode": "precomputed",
+            "precomputed_run_id": "base",
+            "cadence": "rebalance_lagged",
+        }
+    }
 
 
 def _precomputed_file(project: AllocatorProject) -> dict[str, Any]:
@@ -182,6 +196,7 @@ def _precomputed_file(project: AllocatorProject) -> dict[str, Any]:
             "mode": "precomputed",
             "precomputed_run_id": None,
             "precomputed_scalar_filename": str(path),
+            "cadence": "rebalance_lagged",
         }
     }
 
@@ -226,6 +241,7 @@ def _no_benchmark(_: AllocatorProject) -> dict[str, Any]:
 RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
     "base": _base,
     "cmp": _compute,
+    "seeds": _seeds_calibration,
     "pre": _precomputed_run,
     "pre_file": _precomputed_file,
     "implied": _implied,

@@ -133,6 +133,58 @@ def test_compute_mode_applies_its_own_lagged_scalars(allocator_project: Allocato
     assert scaled > 10
 
 
+def book_figures(project: AllocatorProject, table: str, run_id: str) -> tuple[float, float]:
+    """MaxDD (wealth from 1.0) and Sharpe (rf 0, ddof 1, x sqrt 252) of a
+    book's daily net returns, in plain Python: not the marts' SQL."""
+    returns = [
+        row[0]
+        for row in project.query(
+            f"select net_return from {table} where run_id = ? order by date", [run_id]
+        )
+    ]
+    wealth, peak, worst = 1.0, 1.0, 0.0
+    for value in returns:
+        wealth *= 1.0 + value
+        peak = max(peak, wealth)
+        worst = min(worst, wealth / peak - 1.0)
+    mean = sum(returns) / len(returns)
+    sd = (sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)) ** 0.5
+    return worst, mean / sd * 252**0.5
+
+
+def test_the_seeds_calibration_reproduces_the_demo_figures(
+    allocator_project: AllocatorProject, base_run: str
+) -> None:
+    """Calibration seeds_v1 (cadence rebalance_lagged by its own default)
+    gives the demo figures published before calibrations existed: baseline
+    MaxDD -19.13% / Sharpe 0.778, scaled -18.34% / 0.770, 71 of 217
+    rebalances below 0.99 (README; the governor study reproduced them from
+    the stored demo run independently, benchmarks/governor_study)."""
+    p = allocator_project
+    run = p.run("seeds")
+    ((config,),) = p.query("select config_json from runs where run_id = ?", [run])
+    config = json.loads(config)
+    assert config["allocator_v1"]["cadence"] == "rebalance_lagged"
+    assert config["regime_calibration"]["name"] == "seeds_v1"
+    base_dd, base_sharpe = book_figures(p, "portfolio_returns_unscaled", base_run)
+    assert (round(base_dd, 4), round(base_sharpe, 3)) == (-0.1913, 0.778)
+    scaled_dd, scaled_sharpe = book_figures(p, "portfolio_returns_scaled", run)
+    assert (round(scaled_dd, 4), round(scaled_sharpe, 3)) == (-0.1834, 0.770)
+    # the marts say the same
+    ((mart_dd, mart_sharpe),) = p.query(
+        "select max_drawdown, sharpe from run_metrics where run_id = ?", [run]
+    )
+    assert (mart_dd, mart_sharpe) == (
+        pytest.approx(scaled_dd, abs=1e-12),
+        pytest.approx(scaled_sharpe, abs=1e-12),
+    )
+    assert p.query(
+        "select count(*), count(*) filter (where risk_scalar_used < 0.99) "
+        "from allocator_scalars_at_rebalances where run_id = ?",
+        [run],
+    ) == [(217, 71)]
+
+
 @pytest.mark.parametrize("precomputed_run", ["pre", "pre_file"])
 def test_compute_equals_precomputed_against_a_baseline(
     allocator_project: AllocatorProject, precomputed_run: str

@@ -3,6 +3,7 @@ behaviour, scale-awareness, the EWMA, missing features, the implied correlation.
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 
 from allocator.regime import transition_counts
 from allocator.risk import DEFAULT_REGIME_TARGETS, smooth_risk_scalar
-from tests.integration.conftest import AllocatorProject, result_message
+from allocator.run_config import CALIBRATIONS
+from tests.integration.conftest import PROJECT_DIR, AllocatorProject, result_message
 
 META_TABLES = (
     "allocator_state_v1_meta",
@@ -28,16 +30,37 @@ def regimes(project: AllocatorProject, run_id: str) -> dict[object, str]:
     )
 
 
-def test_calibration_figures_from_the_analysis(
-    allocator_project: AllocatorProject, base_run: str
-) -> None:
-    """The issue's behaviour targets, via analyses/allocator_regime_calibration.sql."""
-    result = allocator_project.invoke(
-        ["compile", "--select", "allocator_regime_calibration", "--vars", '{"run_id": "base"}']
+def calibration_targets(calibration: str) -> dict[str, float]:
+    """The calibration's rows of the scalars seed, read from the CSV itself."""
+    with (PROJECT_DIR / "seeds" / "allocator_regime_scalars.csv").open(newline="") as handle:
+        return {
+            row["regime"]: float(row["target_scalar"])
+            for row in csv.DictReader(handle)
+            if row["calibration"] == calibration
+        }
+
+
+def calibration_figures(project: AllocatorProject, run_id: str) -> dict[str, float]:
+    """One run's figures via analyses/allocator_regime_calibration.sql."""
+    result = project.invoke(
+        [
+            "compile",
+            "--select",
+            "allocator_regime_calibration",
+            "--vars",
+            json.dumps({"run_id": run_id}),
+        ]
     )
     assert result.success, result_message(result)
     sql = result.result.results[0].node.compiled_code
-    figures = {name: value for name, value, _ in allocator_project.query(sql)}
+    return {name: float(value) for name, value, _ in project.query(sql)}
+
+
+def test_calibration_figures_from_the_analysis(
+    allocator_project: AllocatorProject, base_run: str
+) -> None:
+    """The issue's behaviour targets, met by the default calibration (scale_free_v1)."""
+    figures = calibration_figures(allocator_project, base_run)
     assert figures["share_normal"] == pytest.approx(0.70, abs=0.05)
     assert figures["share_elevated"] == pytest.approx(0.20, abs=0.05)
     assert figures["share_stress"] == pytest.approx(0.08, abs=0.03)
@@ -45,6 +68,20 @@ def test_calibration_figures_from_the_analysis(
     assert figures["regime_changes_per_year"] < 20
     assert figures["stress_or_crisis_share_2008_q4"] >= 0.9
     assert figures["stress_or_crisis_share_2020_03"] >= 0.9
+
+
+def test_the_seeds_calibration_keeps_its_demo_figures(allocator_project: AllocatorProject) -> None:
+    """seeds_v1 classifies exactly as the seeds did before calibrations existed
+    (70.2 / 20.2 / 7.7 / 1.9%, 97 changes on 4,470 dates: the figures the
+    governor study reproduced from the stored demo run)."""
+    figures = calibration_figures(allocator_project, allocator_project.run("seeds"))
+    assert figures["share_normal"] == pytest.approx(0.702, abs=5e-4)
+    assert figures["share_elevated"] == pytest.approx(0.202, abs=5e-4)
+    assert figures["share_stress"] == pytest.approx(0.077, abs=5e-4)
+    assert figures["share_crisis"] == pytest.approx(0.019, abs=5e-4)
+    assert figures["regime_changes_per_year"] == pytest.approx(97 * 252 / 4470, abs=1e-9)
+    assert figures["stress_or_crisis_share_2008_q4"] == pytest.approx(0.969, abs=5e-4)
+    assert figures["stress_or_crisis_share_2020_03"] == 1.0
 
 
 def test_no_regime_is_invented_before_the_warm_up(
@@ -90,18 +127,32 @@ def test_regime_rows_are_consistent(allocator_project: AllocatorProject, base_ru
     assert changes == sum(r[3] for r in rows)
 
 
+@pytest.mark.parametrize(
+    ("run_id", "calibration", "alpha", "floor"),
+    [("base", "scale_free_v1", 0.5, 0.10), ("seeds", "seeds_v1", 0.25, 0.25)],
+)
 def test_risk_scalar_is_the_clipped_ewma_of_the_targets(
-    allocator_project: AllocatorProject, base_run: str
+    allocator_project: AllocatorProject, run_id: str, calibration: str, alpha: float, floor: float
 ) -> None:
+    """Each calibration's own targets and EWMA settings, as its defaults say."""
+    run = allocator_project.run(run_id)
     rows = allocator_project.query(
         "select regime, target_scalar, risk_scalar from allocator_risk_v1 "
         "where run_id = ? order by date",
-        [base_run],
+        [run],
     )
-    assert [r[1] for r in rows] == [DEFAULT_REGIME_TARGETS[r[0]] for r in rows]
-    expected = smooth_risk_scalar([r[1] for r in rows], alpha=0.25, floor=0.25, cap=1.0)
+    targets = calibration_targets(calibration)
+    if calibration == "seeds_v1":
+        assert targets == dict(DEFAULT_REGIME_TARGETS)
+    assert [r[1] for r in rows] == [targets[r[0]] for r in rows]
+    assert CALIBRATIONS[calibration]["allocator_risk_ewma_alpha"] == alpha
+    assert CALIBRATIONS[calibration]["allocator_risk_scalar_floor"] == floor
+    expected = smooth_risk_scalar([r[1] for r in rows], alpha=alpha, floor=floor, cap=1.0)
     assert np.max(np.abs(np.array([r[2] for r in rows]) - np.array(expected))) <= 1e-15
-    assert list(regimes(allocator_project, base_run).values()) == [r[0] for r in rows]
+    assert min(r[2] for r in rows) == pytest.approx(
+        floor if calibration == "scale_free_v1" else 0.30, abs=0.01
+    )
+    assert list(regimes(allocator_project, run).values()) == [r[0] for r in rows]
 
 
 def test_regime_path_is_scale_aware(allocator_project: AllocatorProject, base_run: str) -> None:
@@ -168,14 +219,18 @@ def test_meta_tables_one_row_per_run_with_the_config_hash(
         )[0][0]
     )
     assert regime_parameters["min_days"] == 5
+    assert regime_parameters["calibration"] == "scale_free_v1"
     assert len(regime_parameters["rules"]) == 9
+    assert {rule["feature"] for rule in regime_parameters["rules"]} >= {"corr_excess"}
     risk_parameters = json.loads(
         allocator_project.query(
             "select parameters from allocator_risk_v1_meta where run_id = ?", [base_run]
         )[0][0]
     )
-    assert risk_parameters["ewma_alpha"] == 0.25
-    assert risk_parameters["targets"] == dict(DEFAULT_REGIME_TARGETS)
+    assert risk_parameters["calibration"] == "scale_free_v1"
+    assert risk_parameters["ewma_alpha"] == 0.5
+    assert risk_parameters["scalar_floor"] == 0.1
+    assert risk_parameters["targets"] == calibration_targets("scale_free_v1")
 
 
 def test_implied_correlation_tracks_the_exact_one(
@@ -223,10 +278,11 @@ def test_returns_only_portfolio(allocator_project: AllocatorProject, base_run: s
         "corr_shock",
         "trend_breadth_20d",
         "sleeve_concentration_60d",
+        "corr_excess",
     }
     assert all("returns-only" in reason for reason in missing.values())
     assert allocator_project.query(
-        "select count(corr_20d), count(corr_shock), count(trend_breadth_20d), "
+        "select count(corr_20d) + count(corr_excess), count(corr_shock), count(trend_breadth_20d), "
         "count(sleeve_concentration_60d), count(correlation_method), count(dd_level) > 4000 "
         "from allocator_state_v1 where run_id = ?",
         [run],
@@ -243,7 +299,8 @@ def test_returns_only_portfolio(allocator_project: AllocatorProject, base_run: s
             "select features_missing from allocator_regime_v1_meta where run_id = ?", [run]
         )[0][0]
     )
-    assert set(regime_missing) == {"corr_20d"}
+    # the default calibration's correlation rules read corr_excess
+    assert set(regime_missing) == {"corr_excess"}
     rows = allocator_project.query(
         "select s.date, s.held_rebalance_date, s.risk_scalar_used, s.net_return, u.net_return, "
         "a.risk_scalar_used "

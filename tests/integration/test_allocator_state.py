@@ -20,6 +20,8 @@ from tests.integration.conftest import AllocatorProject
 
 TOLERANCE = 1e-9
 WARM_UP = 60
+# ready observations of corr_60d before corr_excess has a long-run level
+CORR_HISTORY = 250
 FEATURES = (
     "port_rvol_20d",
     "port_rvol_60d",
@@ -31,6 +33,7 @@ FEATURES = (
     "corr_shock",
     "trend_breadth_20d",
     "sleeve_concentration_60d",
+    "corr_excess",
 )
 
 
@@ -116,7 +119,12 @@ def independent_state(project: AllocatorProject, run_id: str) -> pd.DataFrame:
     out["sleeve_concentration_60d"] = (shares**2).sum(axis=1).where(total > 0)
 
     ready = np.arange(1, len(out) + 1) >= WARM_UP
-    out.loc[~ready, list(FEATURES)] = np.nan
+    out.loc[~ready, [f for f in FEATURES if f != "corr_excess"]] = np.nan
+    # the long-run correlation: the mean of every ready corr_60d so far
+    history = out["corr_60d"]
+    long_run = history.expanding().mean()
+    excess = (out["corr_20d"] - long_run) / (1.0 - long_run)
+    out["corr_excess"] = excess.where(history.notna().cumsum() >= CORR_HISTORY)
     out["is_ready"] = ready
     return out
 

@@ -131,7 +131,7 @@ def test_runs_lists_every_run_and_whether_its_files_are_current(
         "core_v1",
         "2021-01-06..2021-01-11",
         "off",
-        "rebalance_lagged",
+        "daily",  # the default calibration's
     ]
     assert by_id[SCALED][1] == "scaled" and by_id[SCALED][4] == "precomputed"
     assert [by_id[r][-1] for r in (BASE, SCALED, FROM_FILE)] == ["current", "missing", "missing"]

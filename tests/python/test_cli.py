@@ -429,12 +429,14 @@ def test_allocator_summary_block() -> None:
         rebalances,
         top_n=2,
         cadence="daily",
+        calibration="scale_free_v1",
     )
     assert text == "\n".join(
         [
             "=== ALLOCATOR v1 SUMMARY ===",
             "Mode: precomputed",
             "Cadence: daily",
+            "Calibration: scale_free_v1",
             "Source: reports/runs/b/allocator_risk_v1_applied.csv",
             "Rebalances: 4 total",
             "Scaled (below 0.99): 3 (75.0%)",

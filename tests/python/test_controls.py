@@ -75,6 +75,21 @@ def test_pricing_matches_a_hand_computation() -> None:
     assert price_exposure(book, a) == pytest.approx(expected, abs=1e-15)
 
 
+def test_the_first_session_pays_the_unscaled_books_opening_turnover() -> None:
+    """A window that opens inside a holding period: the unscaled book is
+    already invested (turnover 0 that session), so the controls buy nothing
+    either; opening on a rebalance, they pay their share of its entry."""
+    _, sessions, weights = hand_book()
+    a = np.array([0.5, 0.8, 0.8, 0.4, 0.4])
+    from_cash = price_exposure(book_from_frames(sessions, weights, 10.0), a)
+    held = price_exposure(book_from_frames(sessions.assign(turnover=0.0), weights, 10.0), a)
+    entered = price_exposure(book_from_frames(sessions.assign(turnover=1.0), weights, 10.0), a)
+    assert held[0] == pytest.approx(0.5 * 0.01, abs=1e-15)
+    # entering from cash at 0.5 x (0.6, -0.4) is 0.5 x the book's turnover of 1.0
+    assert entered == pytest.approx(from_cash, abs=1e-15)
+    assert held[1:] == pytest.approx(from_cash[1:], abs=1e-15)
+
+
 def test_a_constant_exposure_scales_the_whole_book() -> None:
     """(b)'s closed form: a constant c scales every trade, so the net return is c x the book's."""
     book, _, _ = hand_book()

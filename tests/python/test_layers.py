@@ -10,8 +10,6 @@ import pytest
 from allocator.layers import (
     REGIME_COLUMNS,
     RISK_COLUMNS,
-    config_float,
-    config_int,
     regime_frame,
     required_features,
     risk_frame,
@@ -115,22 +113,3 @@ def test_risk_frame_of_no_rows_is_empty_with_columns() -> None:
     )
     assert out.empty
     assert tuple(out.columns) == RISK_COLUMNS
-
-
-@pytest.mark.parametrize(("value", "expected"), [("5", 5), (5, 5), ("5.0", 5), (1, 1)])
-def test_config_int_accepts_rendered_vars(value: object, expected: int) -> None:
-    assert config_int(value, "min_days", 1) == expected
-
-
-@pytest.mark.parametrize("value", ["0", "2.5", "five", None])
-def test_config_int_rejects_bad_values(value: object) -> None:
-    with pytest.raises(ValueError, match="min_days"):
-        config_int(value, "min_days", 1)
-
-
-def test_config_float() -> None:
-    assert config_float("0.25", "ewma_alpha") == 0.25
-    with pytest.raises(ValueError, match="ewma_alpha"):
-        config_float("nan", "ewma_alpha")
-    with pytest.raises(ValueError, match="ewma_alpha"):
-        config_float("x", "ewma_alpha")

@@ -53,7 +53,8 @@ features as (
             (7, 'corr_60d', 'correlation'),
             (8, 'corr_shock', 'correlation'),
             (9, 'trend_breadth_20d', 'engine_health'),
-            (10, 'sleeve_concentration_60d', 'engine_health')
+            (10, 'sleeve_concentration_60d', 'engine_health'),
+            (11, 'corr_excess', 'correlation')
     ) as feature_list (sort_order, feature, feature_group)
 
 ),

@@ -34,6 +34,7 @@ final as (
         corr_20d,
         corr_60d,
         corr_shock,
+        corr_excess,
         trend_breadth_20d,
         sleeve_concentration_60d,
         port_rvol_long_run,

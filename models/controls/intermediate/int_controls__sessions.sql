@@ -47,6 +47,7 @@ final as (
         daily_scalars.risk_scalar_used as governor_exposure,
         state.port_rvol_20d as decided_rvol_20d,
         unscaled.gross_return as unscaled_gross_return,
+        unscaled.turnover as unscaled_turnover,
         unscaled.net_return as unscaled_net_return,
         scaled.net_return as governor_net_return,
     from unscaled
