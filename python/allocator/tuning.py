@@ -12,8 +12,9 @@ every configuration on them:
   models/exposure/allocator_scalars_daily.sql;
 * the pricing is macros/price_exposure.sql's: the book earns ``a_t`` times the
   unscaled gross return, and pays the profile's cost on ``sum_i |a_t w_k,i -
-  a_(t-1) w_(k-1),i|`` on the first session of a rebalance and ``|a_t -
-  a_(t-1)|`` times the gross exposure on the others.
+  a_(t-1) w_(k-1),i|`` on the first session of a rebalance, ``|a_t -
+  a_(t-1)|`` times the gross exposure on the others, and ``a_t`` times the
+  unscaled book's own turnover on the book's first session.
 
 So a configuration's net returns equal those of a full run with the same
 settings (the tests check it to 1e-12).  Metrics, constraints and the
@@ -265,6 +266,7 @@ class BaselineBook:
     session_dates: NDArray[np.datetime64]
     held: NDArray[np.datetime64]
     gross_return: NDArray[np.float64]
+    turnover: NDArray[np.float64]
     rebalance_dates: NDArray[np.datetime64]
     weight_dates: NDArray[np.datetime64]
     weights: NDArray[np.float64]
@@ -293,6 +295,7 @@ class BaselineBook:
             session_dates=_dates(sessions["date"]),
             held=_dates(sessions["held_rebalance_date"]),
             gross_return=sessions["gross_return"].to_numpy(dtype=np.float64),
+            turnover=sessions["turnover"].to_numpy(dtype=np.float64),
             rebalance_dates=np.sort(_dates(rebalances["rebalance_date"])),
             weight_dates=_dates(pd.Series(pivot.index)),
             weights=pivot.fillna(0.0).to_numpy(dtype=np.float64),
@@ -318,6 +321,7 @@ class _SessionPlan:
 
     source: NDArray[np.intp]  # (3, n_sessions) index into the risk series, -1 = missing
     returns_only: NDArray[np.bool_]
+    opening: NDArray[np.bool_]  # the book's first session: a_t x the unscaled book's turnover
     first: NDArray[np.bool_]
     same: NDArray[np.bool_]
     new_weights: NDArray[np.intp]  # weights row of the held rebalance, -1 = none
@@ -333,13 +337,8 @@ def _session_plan(book: BaselineBook) -> _SessionPlan:
     held = np.where(np.isnat(book.held), previous_date, book.held)
     previous_held = np.concatenate([[np.datetime64("NaT", "D")], held[:-1]])
     returns_only = np.isnat(book.held)
-    # `is distinct from`: NaT against a date is distinct, NaT against NaT is not
-    distinct = np.where(
-        np.isnat(previous_held) | np.isnat(held),
-        np.isnat(previous_held) != np.isnat(held),
-        previous_held != held,
-    )
-    first = ~returns_only & distinct
+    opening = ~returns_only & np.isnat(previous_held)
+    first = ~returns_only & ~np.isnat(previous_held) & ~np.isnat(held) & (previous_held != held)
     same = ~returns_only & ~np.isnat(held) & (previous_held == held)
 
     risk_at = _positions(book.rebalance_dates, book.feature_dates)  # computed at each rebalance
@@ -356,6 +355,7 @@ def _session_plan(book: BaselineBook) -> _SessionPlan:
         _SessionPlan(
             source=np.stack([by_cadence[cadence] for cadence in CADENCES]),
             returns_only=returns_only,
+            opening=opening,
             first=first,
             same=same,
             new_weights=new_weights,
@@ -377,6 +377,7 @@ def _empty_plan() -> _SessionPlan:
         empty.astype(bool),
         empty.astype(bool),
         empty.astype(bool),
+        empty.astype(bool),
         empty,
         empty,
         np.empty(0),
@@ -394,6 +395,7 @@ def _price(
     step = np.abs(exposure - previous)
     turnover[plan.returns_only] = step[plan.returns_only]
     turnover[plan.same] = step[plan.same] * plan.gross_exposure[plan.same, None]
+    turnover[plan.opening] = exposure[plan.opening] * book.turnover[plan.opening, None]
     zero = np.zeros(book.weights.shape[1])
     for t in np.flatnonzero(plan.first):
         new = book.weights[plan.new_weights[t]] if plan.new_weights[t] >= 0 else zero

@@ -42,8 +42,14 @@ GOVERNOR = Governor(
 )
 
 
-def _book(rng: np.random.Generator, n: int = 160, warmup: int = 12) -> BaselineBook:
-    """A weights book: monthly-ish rebalances, 3 symbols, features from session `warmup`."""
+def _book(
+    rng: np.random.Generator, n: int = 160, warmup: int = 12, opens_held: bool = False
+) -> BaselineBook:
+    """A weights book: monthly-ish rebalances, 3 symbols, features from session `warmup`.
+
+    ``opens_held``: the window opens inside a holding period (the first
+    session already holds a rebalance's weights) instead of before any.
+    """
     dates = pd.bdate_range("2020-01-01", periods=n)
     rebalances = dates[::17]
     held = pd.Series(dates).map(lambda d: rebalances[rebalances < d].max())
@@ -57,10 +63,19 @@ def _book(rng: np.random.Generator, n: int = 160, warmup: int = 12) -> BaselineB
     vol = np.abs(np.cumsum(rng.normal(0, 0.25, n - warmup))) + 0.5
     dd = -np.abs(np.cumsum(rng.normal(0, 0.2, n - warmup)))
     dd[rng.choice(n - warmup, 5, replace=False)] = np.nan
+    features = pd.DataFrame({"date": dates[warmup:], "vol": vol, "dd": dd})
+    start = 3 if opens_held else 0
+    dates, held = dates[start:], held[start:].reset_index(drop=True)
+    n -= start
     return BaselineBook.from_frames(
-        pd.DataFrame({"date": dates[warmup:], "vol": vol, "dd": dd}),
+        features,
         pd.DataFrame(
-            {"date": dates, "held_rebalance_date": held, "gross_return": rng.normal(0, 0.01, n)}
+            {
+                "date": dates,
+                "held_rebalance_date": held,
+                "gross_return": rng.normal(0, 0.01, n),
+                "turnover": rng.uniform(0, 0.5, n),
+            }
         ),
         pd.DataFrame({"rebalance_date": rebalances}),
         weights,
@@ -108,9 +123,17 @@ def _reference(book: BaselineBook, row: pd.Series) -> pd.DataFrame:
                 exposure = risk.get(rebalances[k - 1], missing) if k else missing
         else:
             exposure = missing
-        if held is not None and held != previous_held:
+        if np.isnat(book.held[t]):
+            # no weights held: priced as a returns-only book, gross exposure 1
+            turnover = abs(
+                exposure - (exposure if previous_exposure is None else previous_exposure)
+            )
+        elif previous_held is None:
+            # the book's first session: the unscaled book's own entry, scaled
+            turnover = exposure * book.turnover[t]
+        elif held != previous_held:
             new = weights.get(held, {})
-            old = weights.get(previous_held, {}) if previous_held is not None else {}
+            old = weights.get(previous_held, {})
             turnover = sum(
                 abs(exposure * new.get(s, 0.0) - (previous_exposure or 0.0) * old.get(s, 0.0))
                 for s in set(new) | set(old)
@@ -129,10 +152,10 @@ def _reference(book: BaselineBook, row: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["risk_scalar_used", "turnover", "net_return"])
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_every_configuration_equals_the_one_at_a_time_reading(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "opens_held"), [(1, False), (2, True), (3, True)])
+def test_every_configuration_equals_the_one_at_a_time_reading(seed: int, opens_held: bool) -> None:
     rng = np.random.default_rng(seed)
-    book = _book(rng)
+    book = _book(rng, opens_held=opens_held)
     raw = grid_product(
         {
             "elevated_multiplier": [0.9, 1.1],
