@@ -32,6 +32,7 @@ import argparse
 import dataclasses
 import difflib
 import importlib.metadata
+import json
 import os
 import re
 import sys
@@ -233,6 +234,28 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _governor_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--governor-config",
+        metavar="FILE",
+        help="a whole governor (regime rules, scalar map, min_days, alpha, floor, cap, "
+        "cadence) as JSON, e.g. the file `allocator tune` writes; part of the run's config hash",
+    )
+
+
+def _governor_config(args: argparse.Namespace) -> str | None:
+    """The --governor-config file's canonical settings as JSON, or None."""
+    from allocator.governor_config import read_governor_config
+
+    path = getattr(args, "governor_config", None)
+    if not path:
+        return None
+    try:
+        return json.dumps(read_governor_config(path), sort_keys=True)
+    except ValueError as exc:
+        raise AllocatorError(f"--governor-config: {exc}") from exc
+
+
 def _inputs(args: argparse.Namespace) -> dict[str, str]:
     given = {var: getattr(args, var, None) for var in validate.INPUT_OPTIONS}
     return validate.input_vars(given, Path.cwd())
@@ -258,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         "write reports/runs/<run_id>/ and print the allocator summary.",
     )
     _window_options(run, required=True)
+    _governor_option(run)
     run.add_argument(
         "--run-id", help="default: <profile>_<YYYYMMDD>_<YYYYMMDD>_<base|compute|scaled>"
     )
@@ -280,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         "comparison: two_pass_comparison.{json,md,html} in the scaled run's folder.",
     )
     _window_options(two_pass, required=False)
+    _governor_option(two_pass)
     two_pass.add_argument(
         "--baseline-run-id", help="reuse this stored baseline (skips pass 1); default: a new one"
     )
@@ -440,6 +465,7 @@ def _cmd_run(args: argparse.Namespace, settings: workflow.Settings) -> None:
         args.precomputed_run_id,
         inputs=tuple(sorted(inputs.items())),
         replace_run=args.replace,
+        governor_config_json=_governor_config(args),
     )
     workflow.run(settings, request, _emit)
 
@@ -493,7 +519,11 @@ def _cmd_two_pass(
         )
     )
     validate.check_run_id(scaled_id, "--scaled-run-id")
-    baseline = dataclasses.replace(baseline, replace_run=bool(getattr(args, "replace", False)))
+    baseline = dataclasses.replace(
+        baseline,
+        replace_run=bool(getattr(args, "replace", False)),
+        governor_config_json=_governor_config(args),
+    )
     started = time.perf_counter()
     comparison = workflow.two_pass(
         settings, baseline, scaled_id, _emit, reuse_baseline=bool(args.baseline_run_id)

@@ -33,6 +33,8 @@ COLUMNS = (
     "allocator_mode",
     "cadence",
     "regime_calibration",
+    "regime_rules_json",
+    "regime_targets_json",
     "precomputed_source",
     "precomputed_source_kind",
     "apply_missing_scalar_as",
@@ -101,6 +103,10 @@ def _row(resolved: ResolvedRun) -> dict[str, Any]:
         "allocator_mode": block["mode"],
         "cadence": block["cadence"],
         "regime_calibration": block["calibration"],
+        # the rules and map the run classifies with: its calibration's seed
+        # rows, or a governor config's (int_allocator_regime_rules / _targets)
+        "regime_rules_json": json.dumps(config["regime_calibration"]["rules"]),
+        "regime_targets_json": json.dumps(config["regime_calibration"]["target_scalars"]),
         "precomputed_source": resolved.precomputed_source,
         "precomputed_source_kind": resolved.precomputed_source_kind,
         "apply_missing_scalar_as": block["apply_missing_scalar_as"],

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from allocator.governor_config import check_governor_config
+
 __all__ = [
     "ALLOCATOR_V1_KEYS",
     "CALIBRATIONS",
@@ -88,6 +90,8 @@ CALIBRATIONS: Mapping[str, Mapping[str, Any]] = {
     },
 }
 DEFAULT_CALIBRATION = "scale_free_v1"
+# The calibration name of a run whose governor comes from var governor_config.
+GOVERNOR_CONFIG_CALIBRATION = "governor_config"
 # The run vars a calibration gives a default to (allocator_v1.cadence apart).
 CALIBRATED_VARS = (
     "allocator_regime_min_days",
@@ -147,6 +151,10 @@ DEFAULTS: Mapping[str, Any] = {
     "replace_run": False,
     # Build and test without storing the run (a dry run, or a partial build).
     "publish_run": True,
+    # One governor's whole settings (python/allocator/governor_config.py, e.g.
+    # the file `allocator tune` writes): they replace the calibration's rules
+    # and map and the vars they name, and enter the config hash.
+    "governor_config": None,
 }
 
 
@@ -366,6 +374,36 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], keys: Sequence[
     ]
 
 
+def _governor(given: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The governor_config var's canonical settings, or None; refuses a var it contradicts."""
+    content = given.get("governor_config")
+    if content is None:
+        return None
+    try:
+        governor = check_governor_config(content)
+    except ValueError as exc:
+        raise _fail("governor_config", str(exc)) from exc
+    block = given.get("allocator_v1") if isinstance(given.get("allocator_v1"), Mapping) else {}
+    clashes = [
+        f"{var} {given[var]!r}"
+        for var in CALIBRATED_VARS
+        if given.get(var) is not None and given[var] != governor[var]
+    ]
+    if block.get("cadence") not in (None, "", governor["cadence"]):
+        clashes.append(f"allocator_v1.cadence {block['cadence']!r}")
+    # the default calibration is what a block without one holds: not a choice
+    if block.get("calibration") not in (None, "", DEFAULT_CALIBRATION):
+        clashes.append(f"allocator_v1.calibration {block['calibration']!r}")
+    if clashes:
+        raise _fail(
+            "governor_config",
+            "sets the whole governor, but these vars are given too: "
+            + ", ".join(clashes)
+            + "; drop them or edit the governor config",
+        )
+    return governor
+
+
 def resolve(
     given: Mapping[str, Any],
     *,
@@ -395,6 +433,13 @@ def resolve(
     profile = _profile(profile_name, profiles)
     known = [name for name in CALIBRATIONS if name in regime_rules and name in regime_scalars]
     block = _allocator_block(given.get("allocator_v1"), DEFAULTS["allocator_v1"], known)
+    governor = _governor(given)
+    if governor is not None:
+        # a whole governor: the calibration it replaces names nothing any more
+        block["calibration"] = GOVERNOR_CONFIG_CALIBRATION
+        block["cadence"] = governor["cadence"]
+        for var in CALIBRATED_VARS:
+            given[var] = governor[var]
     calibration = block["calibration"]
     for var in CALIBRATED_VARS:
         if given.get(var) is None:
@@ -453,8 +498,13 @@ def resolve(
         "precomputed_source": {"source_kind": source_kind, "source": source},
         "regime_calibration": {
             "name": calibration,
-            "rules": [list(rule) for rule in regime_rules[calibration]],
-            "target_scalars": dict(regime_scalars[calibration]),
+            "rules": [
+                list(rule)
+                for rule in (governor or {}).get("regime_rules", regime_rules.get(calibration))
+            ],
+            "target_scalars": dict(
+                (governor or {}).get("target_scalars", regime_scalars.get(calibration))
+            ),
         },
         "allocator_parameters": parameters,
     }

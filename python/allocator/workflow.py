@@ -90,6 +90,8 @@ class RunRequest:
     replace_run: bool = False
     # input-file vars (prices_path, ...) that differ from dbt_project.yml's
     inputs: tuple[tuple[str, str], ...] = ()
+    # a governor-config file's canonical settings as JSON (var governor_config)
+    governor_config_json: str | None = None
 
     def parse_vars(self) -> dict[str, Any]:
         """The vars dbt reads while parsing: the sources' file locations."""
@@ -108,6 +110,8 @@ class RunRequest:
             dbt_vars["reuse_baseline_layers"] = True
         if self.replace_run:
             dbt_vars["replace_run"] = True
+        if self.governor_config_json:
+            dbt_vars["governor_config"] = json.loads(self.governor_config_json)
         return {**dbt_vars, **self.parse_vars()}
 
 

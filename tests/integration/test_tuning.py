@@ -10,6 +10,7 @@ built for a sample of them.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from pathlib import Path
 from statistics import NormalDist
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from allocator.tuning import governor_document, governor_from_config_json
 from tests.integration.conftest import NO_TESTS, AllocatorProject, result_message
 
 TUNING_ID = "tt"
@@ -33,7 +35,8 @@ GRID = [
     (1.15, 1.15, 1.2, 5, (1.0, 0.85, 0.55, 0.30), 0.5, 0.25, "rebalance"),
     (1.0, 1.0, 1.0, 5, (1.0, 0.85, 0.55, 0.30), 0.25, 0.25, "rebalance"),
     (0.85, 0.85, 1.0, 5, (1.0, 0.85, 0.55, 0.30), 0.25, 0.25, "rebalance_lagged"),
-    (1.0, 1.0, 1.0, 5, (1.0, 0.85, 0.55, 0.30), 0.25, 0.25, "rebalance_lagged"),  # = defaults
+    # = the baseline cmp's governor: scale_free_v1 delivered at the seeds' cadence
+    (1.0, 1.0, 1.0, 5, (1.0, 0.70, 0.35, 0.10), 0.5, 0.10, "rebalance_lagged"),
 ]
 SHARE_TARGETS = {
     "normal": (0.70, 0.10),
@@ -110,28 +113,25 @@ def test_defaults_equal_the_baseline_scaled_book(tuning: AllocatorProject) -> No
     assert np.max(np.abs(sweep["net_return"].to_numpy() - run["net_return"].to_numpy())) <= 1e-12
 
 
-@pytest.mark.parametrize("config_id", [1, 8])
+@pytest.mark.parametrize("config_id", [1, 2, 3])
 def test_sample_configuration_equals_a_full_run(tuning: AllocatorProject, config_id: int) -> None:
-    """A full compute run with the configuration's settings (run vars: min_days,
-    alpha, floor, cadence; these rows keep the baseline's thresholds and map)."""
+    """A full compute run with the configuration as its governor config (var
+    governor_config, what `allocator run --governor-config` passes)."""
     row = tuning.frame(
         "select * from marts.tuning_configurations where tuning_id = ? and config_id = ?",
         [TUNING_ID, config_id],
     ).iloc[0]
-    assert (row["elevated_multiplier"], row["stress_multiplier"], row["crisis_multiplier"]) == (
-        1.0,
-        1.0,
-        1.0,
-    )
+    (config_json,) = tuning.query(
+        "select config_json from marts.runs where run_id = ?", [BASELINE]
+    )[0]
+    document = governor_document(governor_from_config_json(config_json), row.to_dict())
     run_id = f"tuned_{config_id}"
     result = tuning.invoke(
         ["build", *NO_TESTS],
         {
             "run_id": run_id,
-            "allocator_v1": {"enabled": True, "mode": "compute", "cadence": row["cadence"]},
-            "allocator_regime_min_days": int(row["min_days"]),
-            "allocator_risk_ewma_alpha": float(row["alpha"]),
-            "allocator_risk_scalar_floor": float(row["floor"]),
+            "allocator_v1": {"enabled": True, "mode": "compute"},
+            "governor_config": json.loads(json.dumps(document)),
         },
     )
     assert result.success, result_message(result)
@@ -148,6 +148,9 @@ def test_sample_configuration_equals_a_full_run(tuning: AllocatorProject, config
     assert list(sweep["date"]) == list(run["date"])
     assert np.max(np.abs(sweep["risk_scalar_used"] - run["risk_scalar_used"])) <= 1e-12
     assert np.max(np.abs(sweep["net_return"] - run["net_return"])) <= 1e-12
+    # the run classified with the configuration's own rules
+    (stored,) = tuning.query("select config_json from marts.runs where run_id = ?", [run_id])[0]
+    assert json.loads(stored)["regime_calibration"]["name"] == "governor_config"
 
 
 def _window_metrics(frame: pd.DataFrame) -> dict[str, float]:

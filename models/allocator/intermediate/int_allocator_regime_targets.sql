@@ -1,6 +1,8 @@
 {#-
-    Regime -> target risk scalar of the run's calibration
-    (stg_run_config.regime_calibration): its rows of the scalars seed.
+    Regime -> target risk scalar the run scales with, as the gate resolved
+    it (stg_run_config.regime_targets_json): its calibration's rows of the
+    scalars seed (stg_run_config.regime_calibration), or a governor
+    config's map (var governor_config).
 -#}
 with run_config as (
 
@@ -14,16 +16,21 @@ targets as (
 
 ),
 
+levels as (
+
+    select distinct regime, regime_level, from targets
+
+),
+
 final as (
 
     select
-        targets.calibration,
-        targets.regime,
-        targets.regime_level,
-        targets.target_scalar,
-    from targets
-    inner join run_config
-        on targets.calibration = run_config.regime_calibration
+        run_config.regime_calibration as calibration,
+        levels.regime,
+        levels.regime_level,
+        cast(json_extract(run_config.regime_targets_json, '$.' || levels.regime) as double) as target_scalar,
+    from levels
+    cross join run_config
 
 )
 

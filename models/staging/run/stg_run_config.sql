@@ -56,6 +56,8 @@ final as (
         cast(checked.allocator_mode as {{ dbt.type_string() }}) as allocator_mode,
         cast(checked.cadence as {{ dbt.type_string() }}) as cadence,
         cast(checked.regime_calibration as {{ dbt.type_string() }}) as regime_calibration,
+        cast(checked.regime_rules_json as {{ dbt.type_string() }}) as regime_rules_json,
+        cast(checked.regime_targets_json as {{ dbt.type_string() }}) as regime_targets_json,
         cast(checked.precomputed_source as {{ dbt.type_string() }}) as precomputed_source,
         cast(checked.precomputed_source_kind as {{ dbt.type_string() }}) as precomputed_source_kind,
         cast(checked.apply_missing_scalar_as as {{ dbt.type_float() }}) as apply_missing_scalar_as,

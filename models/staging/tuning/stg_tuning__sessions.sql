@@ -18,6 +18,7 @@ final as (
         unscaled.date,
         unscaled.held_rebalance_date,
         unscaled.gross_return,
+        unscaled.turnover,
         unscaled.net_return,
     from unscaled
     inner join tuning_config
