@@ -19,8 +19,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from allocator.governor_config import read_governor_config
+from allocator.tune import TuneRequest, tune
 from allocator.tuning import governor_document, governor_from_config_json
-from tests.integration.conftest import NO_TESTS, AllocatorProject, result_message
+from allocator.workflow import Settings
+from tests.integration.conftest import (
+    NO_TESTS,
+    PROJECT_DIR,
+    AllocatorProject,
+    dbt_environment,
+    result_message,
+)
 
 TUNING_ID = "tt"
 BASELINE = "cmp"
@@ -276,3 +285,30 @@ def test_grid_path_is_required_to_exist(tuning: AllocatorProject, tmp_path: Path
     assert (
         tuning.query("select count(*) from marts.tuning_summary where tuning_id = 'bad'")[0][0] == 0
     )
+
+
+def test_allocator_tune_writes_the_chosen_governor_config(
+    tuning: AllocatorProject, tmp_path: Path
+) -> None:
+    """The command's path: build, publish, then the governor config a run accepts."""
+    settings = Settings(project_dir=PROJECT_DIR, db_path=tuning.db_path, reports_dir=tmp_path)
+    grid = tuning.work_dir / "tuning_grid.csv"
+    request = TuneRequest(
+        baseline_run_id=BASELINE, tuning_id="cli", grid_path=grid, objective="sharpe"
+    )
+    lines: list[str] = []
+    with dbt_environment(tuning.db_path):
+        path = tune(settings, request, lines.append)
+    document = read_governor_config(path)
+    chosen = tuning.frame(
+        "select * from marts.tuning_configurations where tuning_id = 'cli' and is_chosen"
+    ).iloc[0]
+    best = tuning.frame(
+        "select config_id from marts.tuning_configurations where tuning_id = 'cli' "
+        "and is_admissible order by sharpe desc, config_id limit 1"
+    )
+    assert int(chosen["config_id"]) == (int(best.iloc[0, 0]) if len(best) else 0)
+    assert document["cadence"] == chosen["cadence"]
+    assert document["allocator_risk_ewma_alpha"] == chosen["alpha"]
+    assert (tmp_path / "tuning" / "cli" / "tuning_report.html").is_file()
+    assert any("deflated Sharpe ratio" in line for line in lines)
