@@ -21,6 +21,7 @@ of arrays; no database.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -100,39 +101,68 @@ def vol_target_exposure_many(
     rvol: NDArray[np.float64], k: NDArray[np.float64], missing: float
 ) -> NDArray[np.float64]:
     """min(1, k_c / rvol) per column; 1 where rvol is 0; ``missing`` where unknown."""
-    known = np.isfinite(rvol)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.minimum(1.0, k[None, :] / rvol)
-    return np.where(known & (rvol > 0), ratio, np.where(known & (rvol == 0), 1.0, missing))
+    return _VolTargetRule.of(rvol, missing).exposure(k)
+
+
+@dataclass(frozen=True)
+class _VolTargetRule:
+    """controls.vol_target_exposure's cases, decided once for a bisection's many k."""
+
+    positive: NDArray[np.bool_]
+    divisor: NDArray[np.float64]  # rvol where positive, 1 elsewhere (no division warnings)
+    otherwise: NDArray[np.float64]  # 1 where rvol is 0, ``missing`` where unknown
+
+    @classmethod
+    def of(cls, rvol: NDArray[np.float64], missing: float) -> _VolTargetRule:
+        known = np.isfinite(rvol)
+        positive = known & (rvol > 0)
+        return cls(
+            positive,
+            np.where(positive, rvol, 1.0),
+            np.where(known & (rvol == 0), 1.0, missing),
+        )
+
+    def exposure(
+        self, k: NDArray[np.float64], columns: NDArray[np.intp] | None = None
+    ) -> NDArray[np.float64]:
+        """The exposure of scale k[j] in column columns[j] (all columns when None)."""
+        every = columns is None or columns.size == self.positive.shape[1]
+        pick = slice(None) if every else columns
+        out = np.divide(k[None, :], self.divisor[:, pick])
+        np.minimum(out, 1.0, out=out)
+        np.copyto(out, self.otherwise[:, pick], where=~self.positive[:, pick])
+        return out
 
 
 def bisect_increasing_many(
-    f: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+    f: Callable[[NDArray[np.float64], NDArray[np.intp]], NDArray[np.float64]],
     target: NDArray[np.float64],
     low: NDArray[np.float64],
     high: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """:func:`allocator.controls.bisect_increasing` on a vector of brackets.
 
-    ``f`` maps a vector of x to a vector of f(x), one per bracket. Every
-    bracket takes exactly the steps the scalar version takes (a bracket that
-    has reached adjacent doubles stops moving), so each x equals its result;
-    NaN where the target is outside [f(low), f(high)].
+    ``f(x, j)`` is f of bracket j[i] at x[i], for the brackets ``j``. Every
+    bracket takes exactly the steps the scalar version takes and stops where
+    it stops (adjacent doubles); only the brackets still moving are
+    evaluated. So each x equals the scalar result; NaN where the target is
+    outside [f(low), f(high)].
     """
+    everyone = np.arange(target.size)
     low, high = low.astype(np.float64).copy(), high.astype(np.float64).copy()
-    f_low, f_high = f(low), f(high)
+    f_low, f_high = f(low, everyone), f(high, everyone)
     solvable = (f_low <= target) & (target <= f_high)
     active = solvable.copy()
     for _ in range(MAX_HALVINGS):
         middle = 0.5 * (low + high)
         active &= (middle != low) & (middle != high)
-        if not active.any():
+        moving = np.flatnonzero(active)
+        if moving.size == 0:
             break
-        f_middle = f(np.where(active, middle, low))
-        below = active & (f_middle < target)
-        above = active & ~(f_middle < target)
-        low, f_low = np.where(below, middle, low), np.where(below, f_middle, f_low)
-        high, f_high = np.where(above, middle, high), np.where(above, f_middle, f_high)
+        f_middle = f(middle[moving], moving)
+        below = f_middle < target[moving]
+        low[moving[below]], f_low[moving[below]] = middle[moving[below]], f_middle[below]
+        high[moving[~below]], f_high[moving[~below]] = middle[moving[~below]], f_middle[~below]
     nearer_low = np.abs(f_low - target) <= np.abs(f_high - target)
     return np.where(solvable, np.where(nearer_low, low, high), np.nan)
 
@@ -150,10 +180,10 @@ def _solve_vol_target_k(
     k = np.full(rvol.shape[1], np.nan)
     if reachable.size == 0:
         return k
-    rvol_reached = rvol[:, reachable]
+    rule = _VolTargetRule.of(rvol[:, reachable], governor.apply_missing_scalar_as)
 
-    def vol_at(scale: NDArray[np.float64]) -> NDArray[np.float64]:
-        exposure = vol_target_exposure_many(rvol_reached, scale, governor.apply_missing_scalar_as)
+    def vol_at(scale: NDArray[np.float64], columns: NDArray[np.intp]) -> NDArray[np.float64]:
+        exposure = rule.exposure(scale, columns)
         return daily_vols(_price(book, plan, exposure, governor.transaction_cost_bps)[2])
 
     k[reachable] = bisect_increasing_many(

@@ -386,3 +386,47 @@ def test_timing_skill_and_its_constraint(tuning: AllocatorProject) -> None:
         # a constant exposure earns the whole book's Sharpe whatever its size
         assert row["vol_matched_exposure"] > 0
     assert not (grid["is_admissible"] & (grid["timing_skill"] == "failure")).any()
+
+
+@pytest.mark.parametrize("min_sharpe", [0.5, 0.78])
+def test_maxdd_objective_picks_the_shallowest_drawdown_above_the_minimum_sharpe(
+    tuning: AllocatorProject, min_sharpe: float
+) -> None:
+    tuning_id = f"dd{int(min_sharpe * 100)}"
+    result = tuning.invoke(
+        ["build", "--select", "tag:tuning", *NO_TESTS],
+        {
+            "tuning_id": tuning_id,
+            "tuning_baseline_run_id": BASELINE,
+            "tuning_grid_path": str(tuning.work_dir / "tuning_grid.csv"),
+            "tuning_objective": "maxdd",
+            "tuning_min_sharpe": min_sharpe,
+            "tuning_pbo_splits": 8,
+        },
+    )
+    assert result.success, result_message(result)
+    grid = tuning.frame(
+        "select * from marts.tuning_configurations where tuning_id = ? order by config_id",
+        [tuning_id],
+    ).set_index("config_id")
+    sessions = _sessions(tuning)
+    sessions["date"] = pd.to_datetime(sessions["date"])
+    admissible = {}
+    for config_id, frame in sessions.groupby("config_id"):
+        metrics = _window_metrics(frame)
+        admissible[config_id] = (
+            _admissible(metrics)
+            and metrics["sharpe"] >= min_sharpe
+            and grid.loc[config_id, "timing_skill"] != "failure"
+        )
+        assert grid.loc[config_id, "objective_score"] == pytest.approx(
+            metrics["max_drawdown"], rel=0, abs=1e-10
+        )
+    assert grid["is_admissible"].to_dict() == admissible
+    candidates = grid[list(admissible.values())]
+    expected = (
+        candidates.sort_values(["max_drawdown"], ascending=False, kind="stable").index[0]
+        if len(candidates)
+        else 0
+    )
+    assert grid.index[grid["is_chosen"]].tolist() == [expected]
