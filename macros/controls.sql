@@ -23,3 +23,16 @@
         {'book': 'vol_target', 'order': 5, 'label': '(c) vol target min(1, k / rv20)'},
     ]) }}
 {%- endmacro %}
+
+
+{#- timing_skill from the number of controls (b) and (c) the governor beats
+    strictly on both MaxDD and Sharpe (null: a control or the governor is not
+    measurable): a leverage cut at the same vol is the bar. -#}
+{% macro timing_skill_status(controls_beaten) -%}
+    case
+        when {{ controls_beaten }} is null then 'warning'
+        when {{ controls_beaten }} = 2 then 'good'
+        when {{ controls_beaten }} = 1 then 'warning'
+        else 'failure'
+    end
+{%- endmacro %}

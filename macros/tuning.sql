@@ -29,6 +29,16 @@
 {%- endmacro %}
 
 
+{#- The whole-sample constraint on timing: a configuration whose governor
+    beats neither control at its own vol, (b) nor (c), on both MaxDD and
+    Sharpe (timing_skill failure) is a leverage cut, not a governor. The
+    walk-forward's training windows do not apply it: the controls are
+    measured on the whole sample, which would leak the test years. -#}
+{% macro tuning_meets_timing_skill(prefix='') -%}
+    {{ prefix }}timing_skill <> 'failure'
+{%- endmacro %}
+
+
 {#- The objective to maximise, from a row's cagr, max_drawdown and sharpe:
     calmar (CAGR / |MaxDD|), sharpe, or maxdd (the shallowest drawdown; the
     minimum Sharpe is a constraint of its own, tuning_meets_min_sharpe). -#}

@@ -218,12 +218,7 @@ timing_skill as (
         scaled_run_id,
         10 as flag_order,
         'timing_skill' as flag,
-        case
-            when controls_beaten is null then 'warning'
-            when controls_beaten = 2 then 'good'
-            when controls_beaten = 1 then 'warning'
-            else 'failure'
-        end as status,
+        {{ allocator.timing_skill_status('controls_beaten') }} as status,
         cast(controls_beaten as {{ dbt.type_float() }}) as measured_value,
         case
             when controls_beaten = 2 then 'beats_both'

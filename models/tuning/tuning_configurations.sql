@@ -1,7 +1,9 @@
 {#-
     One row per (tuning_id, configuration): its settings, its metrics and
-    behaviour over the whole sample, whether it meets every constraint
-    (macros/tuning.sql), its objective score and rank. The chosen
+    behaviour over the whole sample, the two-pass audit's controls at its
+    vol ((b) constant, (c) vol target: tuning_config_controls) and its
+    timing_skill, whether it meets every constraint (macros/tuning.sql), its
+    objective score and rank. The chosen
     configuration is the admissible one with the best score (ties: the
     lowest config_id); when none is admissible the defaults (config 0) are
     kept, since the sweep found nothing that honours the targets.
@@ -24,6 +26,47 @@ metrics as (
 
 ),
 
+controls as (
+
+    select * from {{ ref('tuning_config_controls') }}
+
+),
+
+controls_beaten as (
+
+    -- as the two-pass timing_skill (two_pass_flag_measures): a control counts
+    -- when the governor beats it strictly on both MaxDD and Sharpe; null when
+    -- a control or the governor is not measurable
+    select
+        metrics.config_id,
+        case
+            when metrics.max_drawdown is not null and metrics.sharpe is not null
+                and controls.vol_matched_max_drawdown is not null and controls.vol_matched_sharpe is not null
+                and controls.vol_target_max_drawdown is not null and controls.vol_target_sharpe is not null
+                then
+                    case when metrics.max_drawdown > controls.vol_matched_max_drawdown and metrics.sharpe > controls.vol_matched_sharpe then 1 else 0 end
+                    + case when metrics.max_drawdown > controls.vol_target_max_drawdown and metrics.sharpe > controls.vol_target_sharpe then 1 else 0 end
+        end as controls_beaten,
+    from metrics
+    inner join controls
+        on metrics.config_id = controls.config_id
+
+),
+
+with_timing_skill as (
+
+    select
+        metrics.*,
+        controls.* exclude (config_id),
+        {{ allocator.timing_skill_status('controls_beaten.controls_beaten') }} as timing_skill,
+    from metrics
+    inner join controls
+        on metrics.config_id = controls.config_id
+    inner join controls_beaten
+        on metrics.config_id = controls_beaten.config_id
+
+),
+
 scored as (
 
     select
@@ -32,10 +75,11 @@ scored as (
         metrics.* exclude (config_id),
         metrics.cagr / nullif(abs(metrics.max_drawdown), 0) as calmar,
         {{ allocator.tuning_meets_constraints('metrics.') }}
+            and {{ allocator.tuning_meets_timing_skill('metrics.') }}
             and {{ allocator.tuning_meets_min_sharpe('tuning_config.objective', 'tuning_config.min_sharpe', 'metrics.') }} as is_admissible,
         {{ allocator.tuning_objective_score('tuning_config.objective', 'metrics.') }} as objective_score,
     from grid
-    inner join metrics
+    inner join with_timing_skill as metrics
         on grid.config_id = metrics.config_id
     cross join tuning_config
 
@@ -92,6 +136,13 @@ final as (
         ranked.share_months_flagged,
         ranked.mean_scalar,
         ranked.turnover_per_year,
+        ranked.vol_matched_exposure,
+        ranked.vol_target_k,
+        ranked.vol_matched_max_drawdown,
+        ranked.vol_matched_sharpe,
+        ranked.vol_target_max_drawdown,
+        ranked.vol_target_sharpe,
+        ranked.timing_skill,
         ranked.is_admissible,
         ranked.objective_score,
         ranked.objective_rank,

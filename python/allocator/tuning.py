@@ -385,25 +385,42 @@ def _empty_plan() -> _SessionPlan:
     )
 
 
+#: Elements of one (first sessions, configurations, symbols) block of the rebalance turnover.
+_FIRST_SESSION_BLOCK = 4_000_000
+
+
 def _price(
     book: BaselineBook, plan: _SessionPlan, exposure: NDArray[np.float64], cost_bps: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Gross return, turnover and net return of each (session, configuration)."""
+    """Gross return, turnover and net return of each (session, configuration).
+
+    Whole-array steps, the rebalance sessions in blocks: the controls' bisection
+    prices every configuration some 60 times (allocator.tuning_controls).
+    """
     gross = book.gross_return[:, None] * exposure
-    previous = np.vstack([exposure[:1], exposure[:-1]])
-    turnover = np.zeros_like(exposure)
-    step = np.abs(exposure - previous)
-    turnover[plan.returns_only] = step[plan.returns_only]
-    turnover[plan.same] = step[plan.same] * plan.gross_exposure[plan.same, None]
+    # in place: each (sessions, configurations) temporary costs as much as the arithmetic
+    turnover = np.empty_like(exposure)
+    turnover[0] = 0.0
+    np.subtract(exposure[1:], exposure[:-1], out=turnover[1:])
+    np.abs(turnover, out=turnover)
+    turnover *= np.where(plan.returns_only, 1.0, np.where(plan.same, plan.gross_exposure, 0.0))[
+        :, None
+    ]
     turnover[plan.opening] = exposure[plan.opening] * book.turnover[plan.opening, None]
-    zero = np.zeros(book.weights.shape[1])
-    for t in np.flatnonzero(plan.first):
-        new = book.weights[plan.new_weights[t]] if plan.new_weights[t] >= 0 else zero
-        old = book.weights[plan.old_weights[t]] if t > 0 and plan.old_weights[t] >= 0 else zero
-        old_exposure = exposure[t - 1] if t > 0 else np.zeros(exposure.shape[1])
-        turnover[t] = np.abs(exposure[t][:, None] * new - old_exposure[:, None] * old).sum(axis=1)
-    cost = turnover * cost_bps / 10000.0
-    return gross, turnover, gross - cost
+    first = np.flatnonzero(plan.first)  # never session 0: it has a previous held rebalance
+    weights = np.vstack([book.weights, np.zeros((1, book.weights.shape[1]))])  # row -1: none
+    n_configs, n_symbols = exposure.shape[1], book.weights.shape[1]
+    block = max(1, _FIRST_SESSION_BLOCK // max(1, n_configs * n_symbols))
+    for start in range(0, first.size, block):
+        t = first[start : start + block]
+        # (symbols, sessions, configurations): the sum runs over whole contiguous planes
+        moved = weights[plan.new_weights[t]].T[:, :, None] * exposure[t][None]
+        moved -= weights[plan.old_weights[t]].T[:, :, None] * exposure[t - 1][None]
+        turnover[t] = np.abs(moved, out=moved).sum(axis=0)
+    net = turnover * cost_bps
+    net /= 10000.0
+    np.subtract(gross, net, out=net)
+    return gross, turnover, net
 
 
 def sweep_chunks(

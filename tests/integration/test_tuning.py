@@ -312,3 +312,121 @@ def test_allocator_tune_writes_the_chosen_governor_config(
     assert document["allocator_risk_ewma_alpha"] == chosen["alpha"]
     assert (tmp_path / "tuning" / "cli" / "tuning_report.html").is_file()
     assert any("deflated Sharpe ratio" in line for line in lines)
+
+
+# --- controls and timing_skill per configuration -----------------------------------------
+
+SCALED = "cmp_scaled"
+
+
+@pytest.fixture(scope="module")
+def scaled_of_baseline(tuning: AllocatorProject) -> AllocatorProject:
+    """A two-pass scaled run of the tuning's baseline: its scalars, its cadence."""
+    result = tuning.invoke(
+        ["build", *NO_TESTS],
+        {
+            "run_id": SCALED,
+            "allocator_v1": {
+                "enabled": True,
+                "mode": "precomputed",
+                "precomputed_run_id": BASELINE,
+                "cadence": "rebalance_lagged",
+            },
+        },
+    )
+    assert result.success, result_message(result)
+    return tuning
+
+
+def test_defaults_controls_equal_the_two_pass_controls(
+    scaled_of_baseline: AllocatorProject,
+) -> None:
+    """Config 0 is the baseline's own governor: its (b) and (c) are the two-pass's."""
+    mine = scaled_of_baseline.frame(
+        "select * from marts.tuning_configurations where tuning_id = ? and config_id = 0",
+        [TUNING_ID],
+    ).iloc[0]
+    controls = scaled_of_baseline.frame(
+        "select * from marts.two_pass_controls where scaled_run_id = ?", [SCALED]
+    ).set_index("book")
+    for book in ("vol_matched", "vol_target"):
+        expected = controls.loc[book]
+        parameter = "vol_matched_exposure" if book == "vol_matched" else "vol_target_k"
+        assert mine[parameter] == pytest.approx(expected["exposure_parameter"], rel=0, abs=1e-10)
+        for metric in ("max_drawdown", "sharpe"):
+            assert mine[f"{book}_{metric}"] == pytest.approx(expected[metric], rel=0, abs=1e-10)
+    governor = controls.loc["governor"]
+    assert mine["sharpe"] == pytest.approx(governor["sharpe"], rel=0, abs=1e-10)
+    (status,) = scaled_of_baseline.query(
+        "select status from marts.two_pass_flags where scaled_run_id = ? and flag = 'timing_skill'",
+        [SCALED],
+    )[0]
+    assert mine["timing_skill"] == status
+
+
+def _beaten(row: pd.Series, control: str) -> bool:
+    return bool(
+        row["max_drawdown"] > row[f"{control}_max_drawdown"]
+        and row["sharpe"] > row[f"{control}_sharpe"]
+    )
+
+
+def test_timing_skill_and_its_constraint(tuning: AllocatorProject) -> None:
+    grid = tuning.frame(
+        "select * from marts.tuning_configurations where tuning_id = ? order by config_id",
+        [TUNING_ID],
+    )
+    for _, row in grid.iterrows():
+        if pd.isna(row["vol_target_sharpe"]) or pd.isna(row["vol_matched_sharpe"]):
+            expected = "warning"
+        else:
+            beaten = _beaten(row, "vol_matched") + _beaten(row, "vol_target")
+            expected = {2: "good", 1: "warning", 0: "failure"}[beaten]
+        assert row["timing_skill"] == expected
+        # a constant exposure earns the whole book's Sharpe whatever its size
+        assert row["vol_matched_exposure"] > 0
+    assert not (grid["is_admissible"] & (grid["timing_skill"] == "failure")).any()
+
+
+@pytest.mark.parametrize("min_sharpe", [0.5, 0.78])
+def test_maxdd_objective_picks_the_shallowest_drawdown_above_the_minimum_sharpe(
+    tuning: AllocatorProject, min_sharpe: float
+) -> None:
+    tuning_id = f"dd{int(min_sharpe * 100)}"
+    result = tuning.invoke(
+        ["build", "--select", "tag:tuning", *NO_TESTS],
+        {
+            "tuning_id": tuning_id,
+            "tuning_baseline_run_id": BASELINE,
+            "tuning_grid_path": str(tuning.work_dir / "tuning_grid.csv"),
+            "tuning_objective": "maxdd",
+            "tuning_min_sharpe": min_sharpe,
+            "tuning_pbo_splits": 8,
+        },
+    )
+    assert result.success, result_message(result)
+    grid = tuning.frame(
+        "select * from marts.tuning_configurations where tuning_id = ? order by config_id",
+        [tuning_id],
+    ).set_index("config_id")
+    sessions = _sessions(tuning)
+    sessions["date"] = pd.to_datetime(sessions["date"])
+    admissible = {}
+    for config_id, frame in sessions.groupby("config_id"):
+        metrics = _window_metrics(frame)
+        admissible[config_id] = (
+            _admissible(metrics)
+            and metrics["sharpe"] >= min_sharpe
+            and grid.loc[config_id, "timing_skill"] != "failure"
+        )
+        assert grid.loc[config_id, "objective_score"] == pytest.approx(
+            metrics["max_drawdown"], rel=0, abs=1e-10
+        )
+    assert grid["is_admissible"].to_dict() == admissible
+    candidates = grid[list(admissible.values())]
+    expected = (
+        candidates.sort_values(["max_drawdown"], ascending=False, kind="stable").index[0]
+        if len(candidates)
+        else 0
+    )
+    assert grid.index[grid["is_chosen"]].tolist() == [expected]

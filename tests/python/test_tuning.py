@@ -247,3 +247,120 @@ def test_governor_from_a_published_config_json() -> None:
     governor = governor_from_config_json(json.dumps(config))
     assert governor.targets == (1.0, 0.8, 0.5, 0.2)
     assert governor.cadence == "daily" and governor.transaction_cost_bps == 5.0
+
+
+# --- controls (b) and (c) per configuration ---------------------------------------------
+
+
+def _decision_dates(book: BaselineBook, cadence: str) -> list:
+    """The close each session's scalar is decided at (allocator_scalars_daily.sql), or None."""
+    rebalances = list(book.rebalance_dates)
+    dates = []
+    for t in range(book.session_dates.size):
+        held = book.held[t] if not np.isnat(book.held[t]) else book.session_dates[t - 1]
+        if cadence == "daily":
+            dates.append(book.session_dates[t - 1] if t else None)
+        elif t and held in rebalances:
+            k = rebalances.index(held)
+            lagged = rebalances[k - 1] if k else None
+            dates.append(held if cadence == "rebalance" else lagged)
+        elif held in rebalances:
+            k = rebalances.index(held)
+            dates.append(held if cadence == "rebalance" else (rebalances[k - 1] if k else None))
+        else:
+            dates.append(None)
+    return dates
+
+
+def _metrics(returns: np.ndarray) -> tuple[float, float]:
+    """Sharpe and MaxDD as macros/book_metrics.sql defines them, in pandas."""
+    series = pd.Series(returns)
+    sharpe = series.mean() / series.std(ddof=1) * np.sqrt(252)
+    wealth = (1 + series).cumprod()
+    drawdown = wealth / np.maximum(1.0, wealth.cummax()) - 1
+    return float(sharpe), float(drawdown.min())
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_vectorised_controls_equal_the_single_book_functions(seed: int) -> None:
+    # a window opening inside a holding period, as a published baseline's does
+    # (the synthetic book's returns-only first session has no SQL counterpart)
+    from dataclasses import replace
+
+    from allocator.controls import (
+        book_from_frames,
+        daily_vol,
+        price_exposure,
+        solve_vol_target_k,
+        vol_target_exposure,
+    )
+    from allocator.tuning_controls import configuration_controls
+
+    rng = np.random.default_rng(seed)
+    book = _book(rng, opens_held=True)
+    rvol20 = rng.uniform(0.002, 0.03, book.feature_dates.size)
+    rvol20[rng.choice(rvol20.size, 4, replace=False)] = np.nan
+    book = replace(book, features={**book.features, "port_rvol_20d": rvol20})
+    raw = grid_product(
+        {
+            "elevated_multiplier": [0.9, 1.1],
+            "min_days": [1, 4],
+            "targets": [None, [1.0, 0.6, 0.3, 0.1]],
+            "cadence": ["rebalance_lagged", "rebalance", "daily"],
+        }
+    )
+    grid = resolve_grid(raw, GOVERNOR)
+    controls = configuration_controls(book, GOVERNOR, grid, chunk=5).set_index("config_id")
+    sessions = pd.concat(list(sweep_chunks(book, GOVERNOR, grid)))
+    weights = pd.DataFrame(
+        [
+            {"rebalance_date": pd.Timestamp(d), "symbol": s, "weight": w}
+            for d, row in zip(book.weight_dates, book.weights, strict=True)
+            for s, w in enumerate(row)
+        ]
+    )
+    single = book_from_frames(
+        pd.DataFrame(
+            {
+                "held_rebalance_date": pd.to_datetime(book.held),
+                "gross_return": book.gross_return,
+                "turnover": book.turnover,
+            }
+        ),
+        weights,
+        GOVERNOR.transaction_cost_bps,
+    )
+    whole = price_exposure(single, np.ones(book.session_dates.size))
+    rv_at = dict(zip(book.feature_dates, rvol20, strict=True))
+    solved = 0
+    for config_id, row in grid.set_index("config_id").iterrows():
+        mine = controls.loc[config_id]
+        governor_exposure = sessions.loc[sessions["config_id"] == config_id, "risk_scalar_used"]
+        governor_net = price_exposure(single, governor_exposure.to_numpy())
+        c = daily_vol(governor_net) / daily_vol(whole)
+        assert mine["vol_matched_exposure"] == pytest.approx(c, rel=0, abs=1e-12)
+        sharpe, max_drawdown = _metrics(c * whole)
+        assert mine["vol_matched_sharpe"] == pytest.approx(sharpe, rel=0, abs=1e-12)
+        assert mine["vol_matched_max_drawdown"] == pytest.approx(max_drawdown, rel=0, abs=1e-12)
+
+        rvol = np.array(
+            [
+                np.nan if d is None else rv_at.get(d, np.nan)
+                for d in _decision_dates(book, row["cadence"])
+            ]
+        )
+        scale = solve_vol_target_k(
+            single, rvol, governor_exposure.to_numpy(), GOVERNOR.apply_missing_scalar_as
+        )
+        if scale.k is None:
+            assert np.isnan(mine["vol_target_k"])
+            continue
+        solved += 1
+        assert mine["vol_target_k"] == pytest.approx(scale.k, rel=0, abs=1e-12)
+        control = price_exposure(
+            single, vol_target_exposure(rvol, scale.k, GOVERNOR.apply_missing_scalar_as)
+        )
+        sharpe, max_drawdown = _metrics(control)
+        assert mine["vol_target_sharpe"] == pytest.approx(sharpe, rel=0, abs=1e-12)
+        assert mine["vol_target_max_drawdown"] == pytest.approx(max_drawdown, rel=0, abs=1e-12)
+    assert solved > len(grid) // 2
