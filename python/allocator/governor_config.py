@@ -24,7 +24,7 @@ from typing import Any
 
 from allocator.regime import LEVELS, RegimeRule
 
-__all__ = ["GOVERNOR_SETTINGS", "check_governor_config", "read_governor_config"]
+__all__ = ["CADENCES", "GOVERNOR_SETTINGS", "check_governor_config", "read_governor_config"]
 
 #: The settings a governor config must give (all of them: a file is a whole governor).
 GOVERNOR_SETTINGS: tuple[str, ...] = (
@@ -37,7 +37,11 @@ GOVERNOR_SETTINGS: tuple[str, ...] = (
     "cadence",
 )
 _PROVENANCE = "chosen_by"
-_CADENCES = ("rebalance_lagged", "rebalance", "daily")
+# When the scalar reaches the book (the strategy's own calendar is unchanged):
+#   rebalance_lagged  the seeds': at rebalances, the previous rebalance's scalar
+#   rebalance         at rebalances, the scalar known at that rebalance's close
+#   daily             every session, the scalar decided at the previous close
+CADENCES = ("rebalance_lagged", "rebalance", "daily")
 
 
 def _number(content: Mapping[str, Any], key: str, low: float, high: float, low_open: bool) -> float:
@@ -113,9 +117,9 @@ def check_governor_config(content: object) -> dict[str, Any]:
         raise ValueError(
             f"governor config: allocator_risk_scalar_floor {floor:g} is above the cap {cap:g}"
         )
-    if content["cadence"] not in _CADENCES:
+    if content["cadence"] not in CADENCES:
         raise ValueError(
-            f"governor config cadence: {content['cadence']!r} is not one of {', '.join(_CADENCES)}"
+            f"governor config cadence: {content['cadence']!r} is not one of {', '.join(CADENCES)}"
         )
     return {
         "regime_rules": sorted(checked, key=lambda rule: (rule[0], rule[1], rule[2])),

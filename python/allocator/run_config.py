@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from allocator.governor_config import check_governor_config
+from allocator.governor_config import CADENCES, check_governor_config
 
 __all__ = [
     "ALLOCATOR_V1_KEYS",
@@ -58,11 +58,6 @@ ALLOCATOR_V1_KEYS = (
     "cadence",
     "calibration",
 )
-# When the scalar reaches the book (the strategy's own calendar is unchanged):
-#   rebalance_lagged  the seeds': at rebalances, the previous rebalance's scalar
-#   rebalance         at rebalances, the scalar known at that rebalance's close
-#   daily             every session, the scalar decided at the previous close
-CADENCES = ("rebalance_lagged", "rebalance", "daily")
 # Named calibrations: each is a set of rows in seeds/allocator_regime_rules.csv
 # and seeds/allocator_regime_scalars.csv (column calibration) plus the
 # defaults below, which the run's explicit vars override. The keys are the

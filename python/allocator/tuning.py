@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from allocator.governor_config import CADENCES
 from allocator.regime import LEVELS, RegimeRule
 from allocator.sweep import classify_regimes_many, smooth_many, targets_many
 
@@ -51,7 +52,6 @@ __all__ = [
     "sweep_chunks",
 ]
 
-CADENCES: tuple[str, ...] = ("rebalance_lagged", "rebalance", "daily")
 TARGET_COLUMNS: tuple[str, ...] = tuple(f"target_{level.lower()}" for level in LEVELS)
 MULTIPLIER_COLUMNS: tuple[str, ...] = tuple(f"{level.lower()}_multiplier" for level in LEVELS[1:])
 #: A grid row: blanks take the baseline's value (multipliers 1).
