@@ -455,7 +455,8 @@ def test_drawdown_episodes_match_the_study(two_pass: TwoPass) -> None:
     )
     expected = study_drawdown_episodes(base, 5)
     assert mart["episode_rank"].tolist() == [1, 2, 3, 4, 5]
-    assert (mart["cadence"] == "rebalance_lagged").all() and (mart["baseline_run_id"] == BASE).all()
+    (cadence,) = set(mart["cadence"])
+    assert (mart["baseline_run_id"] == BASE).all()
     for row, episode in zip(mart.itertuples(), expected, strict=True):
         peak, trough = dates[episode["peak"]], dates[episode["trough"]]
         end = episode["recovery"] if episode["recovery"] is not None else len(dates) - 1
@@ -475,11 +476,16 @@ def test_drawdown_episodes_match_the_study(two_pass: TwoPass) -> None:
         assert str(row.first_alarm_date)[:10] == alarm
         assert row.detection_lag_sessions == dates.get_loc(alarm) - episode["peak"]
         assert bool(row.is_alarm_before_trough) == (alarm <= trough)
-        # rebalance_lagged: the scalar decided at the first rebalance at or
-        # after the alarm is used from the next rebalance, whose weights earn
-        # from the session after it
         decided_at = int(rebalances.searchsorted(alarm))
-        earning = first_session_after(dates, rebalances[decided_at + 1])
+        earning = {
+            # the scalar decided at the alarm's close scales the next session
+            "daily": first_session_after(dates, alarm),
+            # the scalar known at the first rebalance at or after the alarm
+            # earns with that rebalance's weights, from the session after it
+            "rebalance": first_session_after(dates, rebalances[decided_at]),
+            # the seeds': that scalar is used from the next rebalance
+            "rebalance_lagged": first_session_after(dates, rebalances[decided_at + 1]),
+        }[cadence]
         assert str(row.first_earning_date)[:10] == earning
         assert row.delivery_lag_sessions == dates.get_loc(earning) - dates.get_loc(alarm)
     # episodes never share a day below water
@@ -692,9 +698,9 @@ def overlay_book(
 
 def test_controls_match_an_independent_pandas_computation(two_pass: TwoPass) -> None:
     """The three controls rebuilt from the baseline's published book, weights and
-    state and the governor's scalars: exposures by the seeds' cadence (the held
-    rebalance's scalar, decided at the rebalance before it), the scaled book's
-    costs, empyrical metrics; equal to the SQL to 1e-10."""
+    state and the governor's scalars: exposures decided at the close the run's
+    cadence decides the governor's scalar, the scaled book's costs, empyrical
+    metrics; equal to the SQL to 1e-10."""
     book = two_pass.query(
         "select date, held_rebalance_date, gross_return, net_return "
         "from portfolio_returns_unscaled where run_id = ? order by date",
@@ -722,7 +728,7 @@ def test_controls_match_an_independent_pandas_computation(two_pass: TwoPass) -> 
     config = json.loads(
         two_pass.query("select config_json from runs where run_id = ?", [SCALED]).iloc[0, 0]
     )
-    assert config["allocator_v1"]["cadence"] == "rebalance_lagged"
+    cadence = config["allocator_v1"]["cadence"]
     missing = float(config["allocator_v1"]["apply_missing_scalar_as"])
     profiles = pd.read_csv(PROJECT_DIR / "seeds" / "strategy_profiles.csv")
     cost_bps = float(profiles.set_index("strategy_profile").loc[PROFILE, "transaction_cost_bps"])
@@ -736,9 +742,14 @@ def test_controls_match_an_independent_pandas_computation(two_pass: TwoPass) -> 
     assert np.abs(net_at(a_gov) - governor["net_return"].to_numpy()).max() < 1e-15
     assert np.abs(net_at(np.ones(len(book))) - book["net_return"].to_numpy()).max() < 1e-15
 
-    # rebalance_lagged: the held rebalance's scalar was decided at the rebalance before it
-    previous = dict(zip(rebalances[1:], rebalances[:-1], strict=True))
-    decided_at = [previous.get(r) for r in book["held_rebalance_date"]]
+    # the close each session's exposure was decided at, by the run's cadence
+    if cadence == "daily":  # the previous session's close
+        decided_at = [None, *book["date"].iloc[:-1]]
+    elif cadence == "rebalance":  # the held rebalance's own close
+        decided_at = list(book["held_rebalance_date"])
+    else:  # the seeds': the rebalance before the held one
+        previous = dict(zip(rebalances[1:], rebalances[:-1], strict=True))
+        decided_at = [previous.get(r) for r in book["held_rebalance_date"]]
     rv20 = np.array([state.get(d, np.nan) if d is not None else np.nan for d in decided_at])
 
     def vol_target(k: float) -> np.ndarray:
@@ -970,9 +981,12 @@ def dbt_parse(env: Mapping[str, str], target: Path, dbt_vars: Mapping[str, Any])
     manifest.pop("metadata")
     for section in manifest.values():
         if isinstance(section, dict):
-            for node in section.values():
-                if isinstance(node, dict):
-                    node.pop("created_at", None)
+            for entry in section.values():
+                # "disabled" holds a list of nodes per id (the tuning stage
+                # without tuning_id), the other sections one node
+                for node in entry if isinstance(entry, list) else [entry]:
+                    if isinstance(node, dict):
+                        node.pop("created_at", None)
     return manifest
 
 
