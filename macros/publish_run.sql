@@ -131,8 +131,10 @@
 {%- endmacro %}
 
 
-{#- Why this invocation's run cannot be published, or none. -#}
-{% macro unpublishable_reason(results) -%}
+{#- Each node's status in this invocation (unique_id -> status), and the
+    nodes that did not pass as 'name (status)': what both publish hooks
+    check before storing anything. -#}
+{% macro result_statuses(results) -%}
     {%- set statuses = {} -%}
     {%- set failed = [] -%}
     {%- for result in results -%}
@@ -142,6 +144,15 @@
             {%- do failed.append(result.node.name ~ ' (' ~ status ~ ')') -%}
         {%- endif -%}
     {%- endfor -%}
+    {{ return({'statuses': statuses, 'failed': failed}) }}
+{%- endmacro %}
+
+
+{#- Why this invocation's run cannot be published, or none. -#}
+{% macro unpublishable_reason(results) -%}
+    {%- set checked = allocator.result_statuses(results) -%}
+    {%- set statuses = checked['statuses'] -%}
+    {%- set failed = checked['failed'] -%}
     {%- if failed -%}
         {{ return('failed: ' ~ failed[:5] | join(', ') ~ (' and ' ~ (failed | length - 5) ~ ' more' if failed | length > 5 else '')) }}
     {%- endif -%}

@@ -17,15 +17,9 @@
 
 {% macro publish_tuning(results) -%}
     {%- set tuning_id = var('tuning_id') | string -%}
-    {%- set statuses = {} -%}
-    {%- set failed = [] -%}
-    {%- for result in results -%}
-        {%- set status = result.status | string | lower -%}
-        {%- do statuses.update({result.node.unique_id: status}) -%}
-        {%- if status in ['error', 'fail', 'runtime error', 'skipped'] -%}
-            {%- do failed.append(result.node.name ~ ' (' ~ status ~ ')') -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set checked = allocator.result_statuses(results) -%}
+    {%- set statuses = checked['statuses'] -%}
+    {%- set failed = checked['failed'] -%}
     {%- if failed -%}
         {{ log("Tuning " ~ tuning_id ~ " not published (failed: " ~ failed[:5] | join(', ') ~ "): every stored tuning is as it was.", info=true) }}
         {{ return('') }}
