@@ -8,16 +8,18 @@ reads), the tuning's summary and its HTML report to
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from allocator import database, dbt_invoke
-from allocator.errors import AllocatorError
-from allocator.tuning import governor_document, governor_from_config_json
-from allocator.tuning_report import load_tuning, write_tuning_html
+from allocator import database, dbt_invoke, validate
+from allocator.errors import BuildFailed, InputError
+from allocator.tuning import OBJECTIVES, governor_document, governor_from_config_json
+from allocator.tuning_report import load_tuning, timing_skill_counts, write_tuning_html
 
 Emit = Callable[[str], None]
 
@@ -46,6 +48,51 @@ class TuneRequest:
         return {name: value for name, value in given.items() if value is not None}
 
 
+def request(
+    run_id: str,
+    tuning_id: str | None = None,
+    grid: str | os.PathLike | None = None,
+    objective: str = "calmar",
+    min_sharpe: float | None = None,
+    walk_forward: int | None = None,
+    output: str | os.PathLike | None = None,
+) -> TuneRequest:
+    """A checked tuning request (ids, objective, paths made absolute)."""
+    validate.check_run_id(run_id)
+    if objective not in OBJECTIVES:
+        raise InputError(f"--objective {objective!r} is not valid: use {', '.join(OBJECTIVES)}")
+    tuning_id = tuning_id or f"{run_id}_{objective}"
+    validate.check_run_id(tuning_id, "--tuning-id")
+    return TuneRequest(
+        baseline_run_id=run_id,
+        tuning_id=tuning_id,
+        grid_path=Path(grid).resolve() if grid else None,
+        objective=objective,
+        min_sharpe=min_sharpe,
+        min_train_years=walk_forward,
+        output=Path(output).resolve() if output else None,
+    )
+
+
+def apply_command(baseline_run_id: str, governor_config: Path) -> str:
+    """The command that audits a tuning's choice on its baseline's book."""
+    return (
+        f"allocator two-pass --baseline-run-id {shlex.quote(baseline_run_id)} "
+        f"--governor-config {shlex.quote(str(governor_config))}"
+    )
+
+
+def check_baseline(settings: Any, run_id: str) -> None:
+    """The baseline must be a stored run built with the allocator off (one line if not)."""
+    with database.read_only(settings.db_path) as con:
+        run = database.require_run(con, run_id, settings.db_path)
+    if run.get("allocator_mode") != "off":
+        raise InputError(
+            f"run '{run_id}' is a {run.get('run_kind')} run (mode {run.get('allocator_mode')}): "
+            "tune a baseline, built with the allocator off (e.g. demo_base)"
+        )
+
+
 def chosen_document(
     summary: dict[str, Any], configurations: Any, config_json: str
 ) -> dict[str, Any]:
@@ -65,6 +112,7 @@ def chosen_document(
 
 def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     """Build and publish the tuning, then write its files; returns the governor-config path."""
+    check_baseline(settings, request.baseline_run_id)
     database.check_writable(settings.db_path)
     started = time.perf_counter()
     emit(
@@ -81,7 +129,7 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     )
     if not outcome.success:
         details = "\n".join("  " + line for e in outcome.errors for line in e.splitlines())
-        raise AllocatorError(
+        raise BuildFailed(
             f"tuning {request.tuning_id} failed: {outcome.describe()}\n{details}\n"
             f"Nothing was stored: every tuning and run in {settings.db_path} is as it was."
         )
@@ -101,9 +149,12 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     (folder / "tuning_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     report = write_tuning_html(folder / "tuning_report.html", summary, configurations, folds)
     emit(summary_text(summary))
+    emit(f"timing_skill (against the controls (b) and (c)): {timing_skill_counts(configurations)}")
     emit(f"  governor config  {output}")
     emit(f"  report           {report}")
     emit(f"  ({time.perf_counter() - started:.1f} s)")
+    emit("apply it (a new baseline under this governor, then the scaled run and the audit):")
+    emit(f"  {apply_command(request.baseline_run_id, output)}")
     return output
 
 
