@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from allocator import database, dbt_invoke, validate
+from allocator import database, dbt_invoke, progress, validate
 from allocator.errors import BuildFailed, InputError
 from allocator.tuning import OBJECTIVES, governor_document, governor_from_config_json
 from allocator.tuning_report import load_tuning, timing_skill_counts, write_tuning_html
@@ -119,14 +119,16 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
         f"tune: dbt build --select tag:tuning tuning_id={request.tuning_id} "
         f"baseline={request.baseline_run_id} ..."
     )
-    outcome = dbt_invoke.invoke(
-        "build",
-        settings.project_dir,
-        request.dbt_vars(),
-        settings.verbose,
-        None,
-        ("--select", "tag:tuning"),
-    )
+    # the sweep and the controls report their configurations as they go
+    with progress.step_reporting(emit):
+        outcome = dbt_invoke.invoke(
+            "build",
+            settings.project_dir,
+            request.dbt_vars(),
+            settings.verbose,
+            None,
+            ("--select", "tag:tuning"),
+        )
     if not outcome.success:
         details = "\n".join("  " + line for e in outcome.errors for line in e.splitlines())
         raise BuildFailed(

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from allocator import progress
 from allocator.governor_config import CADENCES
 from allocator.regime import LEVELS, RegimeRule
 from allocator.sweep import classify_regimes_many, smooth_many, targets_many
@@ -554,6 +555,7 @@ def sweep_relation(
     left open for the caller (dbt) to close.
     """
     session.execute(f"drop table if exists {table}")
+    swept = progress.steps("tune: configurations swept", len(grid))
     for index, frame in enumerate(sweep_chunks(book, governor, grid)):
         session.register("tuning_sweep_chunk", frame)
         if index == 0:
@@ -567,6 +569,7 @@ def sweep_relation(
         session.unregister("tuning_sweep_chunk")
         del frame
         _commit_and_continue(session)
+        swept.advance(min((index + 1) * DEFAULT_CHUNK, len(grid)))
     return session.table(table)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from allocator import progress
 from allocator.controls import MAX_HALVINGS
 from allocator.tuning import (
     CADENCES,
@@ -204,6 +205,7 @@ def configuration_controls(
     whole = _price(book, plan, np.ones((book.session_dates.size, 1)), cost)[2][:, 0]
     whole_vol = daily_vols(whole[:, None])[0]
     parts = []
+    priced = progress.steps("tune: configurations' controls priced", len(grid))
     for start in range(0, len(grid), chunk):
         part = grid.iloc[start : start + chunk]
         _, exposure = configuration_paths(book, governor, part, plan)
@@ -239,6 +241,7 @@ def configuration_controls(
                 }
             )
         )
+        priced.advance(start + len(part))
     if not parts:
         return pd.DataFrame({column: [] for column in CONTROL_COLUMNS})
     return pd.concat(parts, ignore_index=True)
