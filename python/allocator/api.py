@@ -48,6 +48,8 @@ OWN_BOOK_PROFILES = {"weights_file": "own_weights", "returns_file": "own_returns
 Data = str | os.PathLike | pd.DataFrame | pd.Series
 DateLike = str | dt.date
 Log = Callable[[str], None] | None
+#: A risk-free rate: annual, as a fraction; or a file or Series of them by date.
+RiskFree = float | str | os.PathLike | pd.Series | None
 
 
 # --------------------------------------------------------------------------
@@ -255,6 +257,7 @@ def execute_run(
     mode: str | None = None,
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    risk_free_rate: RiskFree = None,
     replace: bool = False,
     log: Log = print,
 ) -> str:
@@ -286,9 +289,34 @@ def execute_run(
         inputs=tuple(sorted(book.inputs.items())),
         replace_run=replace,
         governor_config_json=governor_config_json(governor_config),
+        risk_free_rate=risk_free_var(risk_free_rate, settings),
     )
     workflow.run(settings, request, emit)
     return run_id
+
+
+def risk_free_var(value: RiskFree, settings: workflow.Settings) -> float | str | None:
+    """The risk-free rate as the dbt var: an annual rate (a number, or a
+    text such as "0.02"), or a file of annual rates (date, rate) as an
+    absolute path; a pandas Series of annual rates by date is written to one."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Series):
+        frame = value.rename("rate").rename_axis("date").reset_index()
+        table = input_tables.read_input(frame, "risk_free_path", settings.db_path.parent)
+        return str(table.path)
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    if text.lower().endswith((".csv", ".parquet")):
+        return str(input_tables.checked_path(text, "risk_free_rate"))
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            f"risk_free_rate {text!r} is neither an annual rate (e.g. 0.02) nor a .csv or "
+            ".parquet file of them (date, rate)"
+        ) from None
 
 
 def governor_config_json(config: str | os.PathLike | Mapping[str, Any] | None) -> str | None:
@@ -332,6 +360,7 @@ def execute_two_pass(
     scaled_run_id: str | None = None,
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    risk_free_rate: RiskFree = None,
     replace: bool = False,
     default_ids: tuple[str, str] | None = None,
     log: Log = print,
@@ -410,7 +439,9 @@ def execute_two_pass(
             else validate.default_run_id(book.label, book.start, book.end, "scaled", tag)
         )
     validate.check_run_id(scaled_id, "--scaled-run-id")
-    baseline = dataclasses.replace(baseline, replace_run=replace)
+    baseline = dataclasses.replace(
+        baseline, replace_run=replace, risk_free_rate=risk_free_var(risk_free_rate, settings)
+    )
     comparison = workflow.two_pass(settings, baseline, scaled_id, emit, reuse_baseline=reuse)
     return AuditIds(baseline.run_id, scaled_id, comparison)
 
@@ -678,6 +709,7 @@ def run(
     mode: str | None = None,
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    risk_free_rate: RiskFree = None,
     replace: bool = False,
     log: Log = print,
     **where: Any,
@@ -688,8 +720,11 @@ def run(
     ``portfolio_returns``: your own book instead of the built-in sleeves
     (then no profile is needed: the run is labelled own_weights or
     own_returns). ``mode``: off (default), compute, or precomputed with
-    ``precomputed_run_id``. ``where``: project_dir, db_path, reports_dir,
-    verbose, tests (see :func:`settings`).
+    ``precomputed_run_id``. ``risk_free_rate``: what Sharpe and Sortino
+    measure returns in excess of: an annual rate (0.02), or a CSV/Parquet
+    file or a pandas Series of annual rates by date (default 0).
+    ``where``: project_dir, db_path, reports_dir, verbose, tests (see
+    :func:`settings`).
     """
     settings_ = _settings(where)
     built = execute_run(
@@ -706,6 +741,7 @@ def run(
         mode=mode,
         precomputed_run_id=precomputed_run_id,
         governor_config=governor_config,
+        risk_free_rate=risk_free_rate,
         replace=replace,
         log=log,
     )
@@ -726,6 +762,7 @@ def two_pass(
     scaled_run_id: str | None = None,
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    risk_free_rate: RiskFree = None,
     replace: bool = False,
     log: Log = print,
     **where: Any,
@@ -751,6 +788,7 @@ def two_pass(
         scaled_run_id=scaled_run_id,
         tag=tag,
         governor_config=governor_config,
+        risk_free_rate=risk_free_rate,
         replace=replace,
         log=log,
     )

@@ -216,6 +216,13 @@ def _window_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tag", help="what generated run ids add (they are named after the profile or the file)"
     )
+    parser.add_argument(
+        "--risk-free-rate",
+        metavar="RATE|FILE",
+        help="what Sharpe and Sortino measure returns in excess of: an annual rate (0.02), or "
+        "a CSV or Parquet file of annual rates (date, rate), each holding until the next "
+        "(default 0)",
+    )
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
@@ -480,6 +487,7 @@ def _book(args: argparse.Namespace) -> dict[str, Any]:
         "end": end,
         "tag": args.tag,
         "governor_config": args.governor_config,
+        "risk_free_rate": args.risk_free_rate,
         "replace": args.replace,
     }
 
@@ -521,7 +529,7 @@ def _cmd_demo(args: argparse.Namespace, settings: workflow.Settings) -> None:
     args.end = workflow.DEMO_END.isoformat()
     args.baseline_run_id = args.scaled_run_id = args.tag = None
     args.prices_path = args.benchmark_path = args.weights_path = None
-    args.portfolio_returns_path = args.governor_config = None
+    args.portfolio_returns_path = args.governor_config = args.risk_free_rate = None
     args.replace = False
     _cmd_two_pass(
         args, settings, defaults=(workflow.DEMO_BASELINE_RUN_ID, workflow.DEMO_SCALED_RUN_ID)

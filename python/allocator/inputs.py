@@ -41,6 +41,8 @@ ROLES: Mapping[str, tuple[tuple[str, ...], str]] = {
     "benchmark_path": (("date", "symbol", "close"), "close"),
     "weights_path": (("date", "symbol", "weight"), "weight"),
     "portfolio_returns_path": (("date", "portfolio_return"), "portfolio_return"),
+    # annual risk-free rates by date (var risk_free_rate)
+    "risk_free_path": (("date", "rate"), "rate"),
 }
 #: What each role is called in messages.
 ROLE_NAMES = {
@@ -48,6 +50,7 @@ ROLE_NAMES = {
     "benchmark_path": "benchmark",
     "weights_path": "weights",
     "portfolio_returns_path": "portfolio returns",
+    "risk_free_path": "risk-free rates",
 }
 #: Column names taken for the date column of a wide table.
 DATE_NAMES = ("date", "dates", "datetime", "timestamp", "time", "day", "index", "")
@@ -99,7 +102,7 @@ class InputTable:
         )
         line = (
             f"{kind}: {self.name} is a {self.layout} {what} table, {len(self.dates):,} dates "
-            f"{span}{symbols} (fingerprint {self.fingerprint})"
+            f"{span}{symbols} (sha256 {self.fingerprint})"
         )
         if self.converted:
             line += f"; written long to {self.path}"
@@ -187,14 +190,14 @@ def _melt(frame: pd.DataFrame, role: str, origin: str) -> pd.DataFrame:
             f"{origin} has only a date column ({date_column!r}): a wide table has one column per "
             f"symbol after it, a long one the columns {', '.join(long_columns)}"
         )
-    if role == "portfolio_returns_path":
+    if role in ("portfolio_returns_path", "risk_free_path"):
         if len(values) != 1:
             raise InputError(
                 f"{origin}: a returns book is one series: give the columns date, "
                 f"portfolio_return (found {len(values)} value columns: "
                 f"{', '.join(map(str, values[:5]))})"
             )
-        out = pd.DataFrame({"date": frame[date_column], "portfolio_return": frame[values[0]]})
+        out = pd.DataFrame({"date": frame[date_column], value: frame[values[0]]})
     else:
         out = frame.melt(
             id_vars=[date_column], value_vars=values, var_name="symbol", value_name=value
@@ -211,8 +214,8 @@ def _frame_of(data: pd.DataFrame | pd.Series, role: str) -> pd.DataFrame:
     """A pandas object as a table with a date column."""
     if isinstance(data, pd.Series):
         name = data.name if data.name not in (None, "") else None
-        if role == "portfolio_returns_path":
-            frame = data.rename("portfolio_return").to_frame()
+        if role in ("portfolio_returns_path", "risk_free_path"):
+            frame = data.rename(ROLES[role][1]).to_frame()
         else:
             frame = data.rename(str(name or ROLE_NAMES[role])).to_frame()
     else:
@@ -295,7 +298,7 @@ def read_input(
     """
     from allocator.validate import INPUT_OPTIONS
 
-    option = option or INPUT_OPTIONS[role]
+    option = option or INPUT_OPTIONS.get(role, "--risk-free-rate")
     con = duckdb.connect()
     try:
         if isinstance(data, (pd.DataFrame, pd.Series)):

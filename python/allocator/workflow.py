@@ -92,6 +92,8 @@ class RunRequest:
     inputs: tuple[tuple[str, str], ...] = ()
     # a governor-config file's canonical settings as JSON (var governor_config)
     governor_config_json: str | None = None
+    # var risk_free_rate: an annual rate, or the path of a file of them
+    risk_free_rate: float | str | None = None
 
     def parse_vars(self) -> dict[str, Any]:
         """The vars dbt reads while parsing: the sources' file locations."""
@@ -112,6 +114,8 @@ class RunRequest:
             dbt_vars["replace_run"] = True
         if self.governor_config_json:
             dbt_vars["governor_config"] = json.loads(self.governor_config_json)
+        if self.risk_free_rate not in (None, 0, 0.0, ""):
+            dbt_vars["risk_free_rate"] = self.risk_free_rate
         return {**dbt_vars, **self.parse_vars()}
 
 

@@ -276,3 +276,130 @@ def test_input_files_of_a_stored_run() -> None:
     }
     assert runs.input_files(row) == "p.parquet#12345678, w.csv"
     assert runs.input_files({"config_json": "{}"}) == runs.NONE
+
+
+def _seed_governor(calibration: str = "scale_free_v1") -> dict:
+    """The seeds' governor of a calibration, in governor-config form."""
+    rules = pd.read_csv(PROJECT_DIR / "seeds" / "allocator_regime_rules.csv")
+    rules = rules[rules["calibration"] == calibration]
+    scalars = pd.read_csv(PROJECT_DIR / "seeds" / "allocator_regime_scalars.csv")
+    scalars = scalars[scalars["calibration"] == calibration]
+    return {
+        "regime_rules": rules[
+            ["feature", "level", "direction", "enter_threshold", "exit_threshold"]
+        ].values.tolist(),
+        "target_scalars": dict(zip(scalars["regime"], scalars["target_scalar"], strict=True)),
+        "allocator_regime_min_days": 5,
+        "allocator_risk_ewma_alpha": 0.5,
+        "allocator_risk_scalar_floor": 0.1,
+        "allocator_risk_scalar_cap": 1.0,
+        "cadence": "daily",
+    }
+
+
+def test_two_pass_with_a_tuned_governor_rebuilds_the_baseline_it_needs(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """two-pass --baseline-run-id X --governor-config F: the scalars come from
+    the baseline, so a governor other than X's gets a baseline of its own on
+    X's book (pass 1 again); X's own governor reuses X."""
+    governor = _seed_governor()
+    config = {
+        "regime_calibration": {
+            "name": "scale_free_v1",
+            "rules": governor["regime_rules"],
+            "target_scalars": governor["target_scalars"],
+        },
+        "allocator_parameters": {
+            "regime_min_days": 5,
+            "risk_ewma_alpha": 0.5,
+            "risk_scalar_floor": 0.1,
+            "risk_scalar_cap": 1.0,
+        },
+        "allocator_v1": {"cadence": "daily"},
+        "inputs": {"prices_path": "data/demo/sp500_prices.parquet"},
+    }
+    with duckdb.connect(str(env / "api.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.runs as select 'demo_base' as run_id, 'off' as allocator_mode, "
+            "'core_v1' as strategy_profile, date '2005-01-03' as start_date, "
+            "date '2022-12-28' as end_date, ? as config_json",
+            [json.dumps(config)],
+        )
+    calls = []
+    monkeypatch.setattr(
+        api.workflow,
+        "two_pass",
+        lambda settings, baseline, scaled, emit, reuse_baseline: (
+            calls.append((baseline, scaled, reuse_baseline)) or {}
+        ),
+    )
+    tuned = env / "governor_config.json"
+    tuned.write_text(
+        json.dumps({**governor, "allocator_regime_min_days": 10, "chosen_by": {"tuning_id": "t1"}})
+    )
+    lines: list[str] = []
+    ids = api.execute_two_pass(
+        api.settings(), baseline_run_id="demo_base", governor_config=tuned, log=lines.append
+    )
+    baseline, scaled, reuse = calls[-1]
+    assert (ids.baseline_run_id, ids.scaled_run_id, reuse) == (
+        "demo_base_t1",
+        "demo_base_t1_scaled",
+        False,
+    )
+    assert (baseline.strategy_profile, baseline.start, baseline.end) == (
+        "core_v1",
+        dt.date(2005, 1, 3),
+        dt.date(2022, 12, 28),
+    )
+    assert json.loads(baseline.governor_config_json)["allocator_regime_min_days"] == 10
+    assert "pass 1 rebuilds the baseline on the same book as demo_base_t1" in lines[0]
+    # the baseline's own governor: nothing to rebuild
+    same = env / "same.json"
+    same.write_text(json.dumps(governor))
+    api.execute_two_pass(api.settings(), baseline_run_id="demo_base", governor_config=same)
+    baseline, scaled, reuse = calls[-1]
+    assert (baseline.run_id, scaled, reuse, baseline.governor_config_json) == (
+        "demo_base",
+        "demo_scaled",
+        True,
+        None,
+    )
+
+
+def test_compare_reads_the_snapshots_while_an_allocator_run_writes(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, reports = env / "api.duckdb", env / "reports"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.runs as select * from (values ('a'), ('b')) as t(run_id)")
+        con.execute(
+            "create table marts.portfolio_returns as select run_id, "
+            "date '2021-01-01' + cast(i as integer) as date, "
+            "0.001 * (i % 3 - 1) as portfolio_return, 1.0 as equity, 0.0 as drawdown "
+            "from (values ('a'), ('b')) as r(run_id), range(1, 40) as t(i)"
+        )
+        con.execute(
+            "create table marts.run_metrics as select run_id, 0.05 as cagr, 0.1 as ann_vol, "
+            "0.5 as sharpe, -0.1 as max_drawdown, -0.02 as worst_month, -0.03 as worst_quarter "
+            "from (values ('a'), ('b')) as t(run_id)"
+        )
+        snapshots.write_snapshots(con, reports)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_AS_ALLOCATOR, str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert cli.main(["compare", "a", "b", "--out-dir", str(env / "cmp")]) == 0
+        out = capsys.readouterr().out
+        assert "reading the Parquet snapshots" in out
+        assert (env / "cmp" / "run_comparison.html").is_file()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,0 +1,36 @@
+{#- The risk-free rate Sharpe and Sortino are measured against (var
+    risk_free_rate, checked by the gate in python/allocator/run_config.py):
+    an annual rate (default 0), or the path of a file of annual rates
+    (date, rate), each holding until the next; dates before the file's
+    first take its first rate. -#}
+{% macro risk_free_rate() -%}
+    {%- set given = var('risk_free_rate', none) -%}
+    {%- if given is string and ((given | lower).endswith('.csv') or (given | lower).endswith('.parquet')) -%}
+        {{ return(given) }}
+    {%- endif -%}
+    {{ return((given or 0) | float) }}
+{%- endmacro %}
+
+
+{#- `relation`'s rows with risk_free_return, the day's rate: (1 + annual
+    rate) ^ (1 / sessions a year) - 1, as quantstats turns an annual rf
+    into a per-period one. rates_relation: stg_run__risk_free_rates. A zero
+    rate gives 0.0, so the metrics are those of a zero rate bit for bit. -#}
+{% macro with_risk_free_return(relation, rates_relation, date_column='date') -%}
+    {%- set given = allocator.risk_free_rate() -%}
+    {%- if given is string -%}
+    select
+        daily.*,
+        power(1 + coalesce(
+            (select rates.annual_rate from {{ rates_relation }} as rates
+             where rates.date <= daily.{{ date_column }} order by rates.date desc limit 1),
+            (select rates.annual_rate from {{ rates_relation }} as rates order by rates.date limit 1)
+        ), 1.0 / {{ allocator.sessions_per_year() }}) - 1 as risk_free_return,
+    from {{ relation }} as daily
+    {%- else -%}
+    select
+        daily.*,
+        power(1 + {{ given }}, 1.0 / {{ allocator.sessions_per_year() }}) - 1 as risk_free_return,
+    from {{ relation }} as daily
+    {%- endif -%}
+{%- endmacro %}
