@@ -388,10 +388,7 @@ def valid_window(
     if portfolio_source == "returns_file":
         needed, reason = 0, "the first date of the returns"
     elif portfolio_source == "weights_file":
-        needed, reason = (
-            1,
-            "one session after the first date (the opening weights are decided there)",
-        )
+        needed, reason = 1, "one session after the first date, where the opening weights are set"
     else:
         needed = history_needed(profile or {})
         reason = (
