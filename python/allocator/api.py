@@ -888,9 +888,15 @@ class InputCheck:
 
     def text(self) -> str:
         table = self.table
-        lines = [table.describe(), f"rows: {table.rows:,}"]
+        rows, columns = table.shape
+        lines = [
+            table.describe(),
+            f"shape: {rows:,} rows x {columns} columns as given; {table.rows:,} long rows",
+        ]
         if table.symbols:
-            lines.append(f"symbols: {table.symbols}")
+            names = ", ".join(table.symbol_names[:20])
+            more = f", ... ({table.symbols - 20} more)" if table.symbols > 20 else ""
+            lines.append(f"symbols: {table.symbols} ({names}{more})")
         if self.window is not None:
             lines.append(
                 f"earliest valid start for {self.strategy_profile}: {self.window.earliest_start} "

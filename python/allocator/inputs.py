@@ -74,6 +74,8 @@ class InputTable:
     rows: int
     symbols: int
     dates: tuple[dt.date, ...]  # sorted sessions with a value
+    symbol_names: tuple[str, ...] = ()  # sorted
+    shape: tuple[int, int] = (0, 0)  # the source's rows and columns, as given
 
     @property
     def name(self) -> str:
@@ -265,22 +267,34 @@ def _stem(name: str) -> str:
     return _UNSAFE_NAME.sub("_", name)[:40] or "input"
 
 
-def _sessions(con: duckdb.DuckDBPyConnection, path: Path, role: str) -> tuple[int, int, list[Any]]:
-    """Rows, symbols and the sorted dates with a value, as staging will read them."""
+def _sessions(
+    con: duckdb.DuckDBPyConnection, path: Path, role: str
+) -> tuple[int, list[str], list[Any]]:
+    """Rows, the symbols and the sorted dates with a value, as staging will read them."""
     _, value = ROLES[role]
     parsed_date = (
         "coalesce(try_cast(cast(date as varchar) as date), "
         "cast(try_cast(cast(date as varchar) as timestamp) as date))"
     )
     number = f"try_cast(cast({value} as varchar) as double)"
-    symbol = "count(distinct symbol)" if "symbol" in ROLES[role][0] else "0"
-    (rows, symbols) = con.execute(f"select count(*), {symbol} from {_reader(path)}").fetchone()
+    (rows,) = con.execute(f"select count(*) from {_reader(path)}").fetchone()
+    symbols = (
+        [
+            str(row[0])
+            for row in con.execute(
+                f"select distinct trim(cast(symbol as varchar)) as s from {_reader(path)} "
+                "where symbol is not null order by s"
+            ).fetchall()
+        ]
+        if "symbol" in ROLES[role][0]
+        else []
+    )
     dates = con.execute(
         f"select distinct {parsed_date} as d from {_reader(path)} "
         f"where {number} is not null and not isnan({number}) and {parsed_date} is not null "
         "order by d"
     ).fetchall()
-    return int(rows), int(symbols), [row[0] for row in dates]
+    return int(rows), symbols, [row[0] for row in dates]
 
 
 def read_input(
@@ -308,6 +322,7 @@ def read_input(
             origin = f"{option} ({kind})"
             if not len(frame):
                 raise InputError(f"{origin} is empty")
+            shape = (len(data), 1 if isinstance(data, pd.Series) else len(data.columns))
             long = _long_frame(frame, role) if layout == "long" else _melt(frame, role, origin)
             long = _dated(long)
             fingerprint = frame_fingerprint(long)
@@ -328,8 +343,10 @@ def read_input(
             source = str(source_path)
             if layout == "long":
                 path = source_path
+                shape = (-1, len(columns))  # rows counted below
             else:
                 frame = con.execute(f"select * from {_reader(source_path)}").df()
+                shape = frame.shape
                 long = _melt(frame, role, f"{option} {source_path.name}")
                 target = (
                     work_dir / CONVERTED_DIR / f"{_stem(source_path.stem)}__{fingerprint}.parquet"
@@ -338,8 +355,19 @@ def read_input(
         rows, symbols, dates = _sessions(con, path, role)
     finally:
         con.close()
+    shape = (rows if shape[0] < 0 else shape[0], shape[1])
     return InputTable(
-        role, source, file_format, layout, path, fingerprint, rows, symbols, tuple(dates)
+        role,
+        source,
+        file_format,
+        layout,
+        path,
+        fingerprint,
+        rows,
+        len(symbols),
+        tuple(dates),
+        tuple(symbols),
+        (int(shape[0]), int(shape[1])),
     )
 
 
