@@ -1,14 +1,15 @@
-{#- The risk-free rate Sharpe and Sortino are measured against (var
-    risk_free_rate, checked by the gate in python/allocator/run_config.py):
-    an annual rate (default 0), or the path of a file of annual rates
-    (date, rate), each holding until the next; dates before the file's
-    first take its first rate. -#}
+{#- The risk-free rate Sharpe and Sortino are measured against, checked by
+    the gate (python/allocator/run_config.py): var risk_free_rate, an annual
+    rate (default 0), or var risk_free_path, a file of annual rates (date,
+    rate) each holding until the next; dates before the file's first take
+    its first rate. -#}
 {% macro risk_free_rate() -%}
-    {%- set given = var('risk_free_rate', none) -%}
-    {%- if given is string and ((given | lower).endswith('.csv') or (given | lower).endswith('.parquet')) -%}
-        {{ return(given) }}
-    {%- endif -%}
-    {{ return((given or 0) | float) }}
+    {{ return((var('risk_free_rate', none) or 0) | float) }}
+{%- endmacro %}
+
+
+{% macro risk_free_path() -%}
+    {{ return(var('risk_free_path', none) or '') }}
 {%- endmacro %}
 
 
@@ -17,8 +18,7 @@
     into a per-period one. rates_relation: stg_run__risk_free_rates. A zero
     rate gives 0.0, so the metrics are those of a zero rate bit for bit. -#}
 {% macro with_risk_free_return(relation, rates_relation, date_column='date') -%}
-    {%- set given = allocator.risk_free_rate() -%}
-    {%- if given is string -%}
+    {%- if allocator.risk_free_path() -%}
     select
         daily.*,
         power(1 + coalesce(
@@ -30,7 +30,7 @@
     {%- else -%}
     select
         daily.*,
-        power(1 + {{ given }}, 1.0 / {{ allocator.sessions_per_year() }}) - 1 as risk_free_return,
+        power(1 + {{ allocator.risk_free_rate() }}, 1.0 / {{ allocator.sessions_per_year() }}) - 1 as risk_free_return,
     from {{ relation }} as daily
     {%- endif -%}
 {%- endmacro %}

@@ -309,7 +309,7 @@ def risk_free_var(value: RiskFree, settings: workflow.Settings) -> float | str |
         return float(value)
     text = str(value)
     if text.lower().endswith((".csv", ".parquet")):
-        return str(input_tables.checked_path(text, "risk_free_rate"))
+        return str(input_tables.checked_path(text, "risk_free_path"))
     try:
         return float(text)
     except ValueError:

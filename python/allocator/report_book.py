@@ -204,16 +204,16 @@ def _book(con: Any, run_id: str, label: str, weight_column: str) -> Book:
 
 
 def risk_free_text(config_json: str | None) -> str:
-    """What the Sharpe and Sortino figures are in excess of."""
+    """What the Sharpe and Sortino figures are in excess of (the run's config)."""
     try:
-        rate = json.loads(config_json or "{}").get("risk_free_rate")
+        given = json.loads(config_json or "{}").get("risk_free") or {}
     except (ValueError, AttributeError):
-        rate = None
-    if rate is None:
-        return "a zero risk-free rate (var risk_free_rate, --risk-free-rate, to give one)"
-    if isinstance(rate, str):
-        return f"the annual risk-free rates of {rate}, each held until the next"
-    return f"an annual risk-free rate of {_pct(float(rate))}"
+        given = {}
+    if "path" in given:
+        return f"the annual risk-free rates of {given['path']}, each held until the next"
+    if "rate" in given:
+        return f"an annual risk-free rate of {_pct(float(given['rate']))}"
+    return "a zero risk-free rate (--risk-free-rate gives one)"
 
 
 def load_book_sections(con: Any, baseline_run_id: str, scaled_run_id: str) -> dict[str, Any]:

@@ -150,9 +150,10 @@ DEFAULTS: Mapping[str, Any] = {
     # the file `allocator tune` writes): they replace the calibration's rules
     # and map and the vars they name, and enter the config hash.
     "governor_config": None,
-    # Sharpe and Sortino measure returns in excess of this: an annual rate,
-    # or a file of annual rates (date, rate); None or 0: a zero rate.
+    # Sharpe and Sortino measure returns in excess of the risk-free rate: an
+    # annual rate, or a file of annual rates (date, rate); none: zero.
     "risk_free_rate": None,
+    "risk_free_path": None,
 }
 
 
@@ -372,15 +373,16 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], keys: Sequence[
     ]
 
 
-def _risk_free(value: object, file_exists: Callable[[str], bool]) -> float | str | None:
-    """The risk-free rate: an annual rate as a fraction, or a file of them; None for 0."""
-    if value in (None, "", 0, 0.0):
-        return None
-    text = str(value)
-    if text.lower().endswith(FILE_SUFFIXES):
-        return check_path(text, "risk_free_rate", file_exists)
-    rate = _number(value, "risk_free_rate", -0.5, 1.0, False)
-    return rate or None
+def _risk_free(given: Mapping[str, Any], file_exists: Callable[[str], bool]) -> dict[str, Any]:
+    """The risk-free rate: {"rate": annual} or {"path": file of annual rates}; {} for none."""
+    rate, path = given.get("risk_free_rate"), given.get("risk_free_path")
+    if path not in (None, ""):
+        if rate not in (None, 0, 0.0):
+            raise _fail("risk_free_path", "and risk_free_rate are both set: set one of them")
+        return {"path": check_path(path, "risk_free_path", file_exists)}
+    if rate in (None, 0, 0.0):
+        return {}
+    return {"rate": _number(rate, "risk_free_rate", -0.5, 1.0, False)}
 
 
 def _governor(given: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -517,9 +519,9 @@ def resolve(
         },
         "allocator_parameters": parameters,
     }
-    risk_free = _risk_free(given.get("risk_free_rate"), file_exists)
-    if risk_free is not None:  # absent when zero: the hash of such runs is as before
-        config["risk_free_rate"] = risk_free
+    risk_free = _risk_free(given, file_exists)
+    if risk_free:  # absent when zero: the hash of such runs is as before
+        config["risk_free"] = risk_free
     unscaled_from = None
     if reuse:
         unscaled_from = _reusable_baseline(run_id, block, config, stored_runs)

@@ -92,7 +92,7 @@ class RunRequest:
     inputs: tuple[tuple[str, str], ...] = ()
     # a governor-config file's canonical settings as JSON (var governor_config)
     governor_config_json: str | None = None
-    # var risk_free_rate: an annual rate, or the path of a file of them
+    # an annual rate (var risk_free_rate), or the path of a file of them (risk_free_path)
     risk_free_rate: float | str | None = None
 
     def parse_vars(self) -> dict[str, Any]:
@@ -114,7 +114,9 @@ class RunRequest:
             dbt_vars["replace_run"] = True
         if self.governor_config_json:
             dbt_vars["governor_config"] = json.loads(self.governor_config_json)
-        if self.risk_free_rate not in (None, 0, 0.0, ""):
+        if isinstance(self.risk_free_rate, str) and self.risk_free_rate:
+            dbt_vars["risk_free_path"] = self.risk_free_rate
+        elif self.risk_free_rate:
             dbt_vars["risk_free_rate"] = self.risk_free_rate
         return {**dbt_vars, **self.parse_vars()}
 

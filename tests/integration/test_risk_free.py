@@ -30,7 +30,7 @@ def test_sharpe_and_sortino_measure_excess_returns_over_a_rate_series(
             "strategy_profile": "trend_only_v1",
             "start": "2015-01-02",
             "end": "2016-12-30",
-            "risk_free_rate": str(rates),
+            "risk_free_path": str(rates),
         },
     )
     assert result.success, result_message(result)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace as dataclasses_replace
 from pathlib import Path
 
 import duckdb
@@ -403,3 +404,24 @@ def test_compare_reads_the_snapshots_while_an_allocator_run_writes(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_risk_free_rate_is_a_number_a_file_or_a_series(env: Path) -> None:
+    settings = api.settings()
+    assert api.risk_free_var(0.02, settings) == 0.02
+    assert api.risk_free_var("0.035", settings) == 0.035
+    rates = env / "bills.csv"
+    rates.write_text("date,rate\n2021-01-04,0.01\n")
+    assert api.risk_free_var(rates, settings) == str(rates)
+    series = pd.Series([0.01, 0.02], index=pd.to_datetime(["2021-01-04", "2021-06-01"]))
+    converted = Path(str(api.risk_free_var(series, settings)))
+    assert duckdb.sql(f"select * from '{converted}'").fetchall()[1][1] == 0.02
+    with pytest.raises(allocator.InputError, match="neither an annual rate"):
+        api.risk_free_var("two percent", settings)
+    # the dbt vars: a number is risk_free_rate, a file risk_free_path
+    request = api.workflow.RunRequest("r", "core_v1", dt.date(2021, 1, 4), dt.date(2021, 2, 1))
+    assert "risk_free_rate" not in request.dbt_vars()
+    assert dataclasses_replace(request, risk_free_rate=0.02).dbt_vars()["risk_free_rate"] == 0.02
+    assert dataclasses_replace(request, risk_free_rate="/r.csv").dbt_vars()["risk_free_path"] == (
+        "/r.csv"
+    )

@@ -1,12 +1,12 @@
 {#- The risk-free rate file's rows (date, annual rate as a fraction), when
-    var risk_free_rate names a file; no rows for a constant rate. Not a
+    var risk_free_path names one; no rows for a constant rate. Not a
     typed input of the book (tag unscaled): a scaled run that reads its
     baseline's layers builds it too, as every metric needs it
     (macros/risk_free.sql with_risk_free_return). -#}
 -- the gate checks the var before anything reads it
 -- depends_on: {{ ref('stg_run_config') }}
-{%- set given = allocator.risk_free_rate() -%}
-{%- if given is string %}
+{%- set given = allocator.risk_free_path() -%}
+{%- if given %}
 {{ allocator.assert_valid_input(
     allocator.read_long_file(given), given, 'risk-free rate',
     required_columns=['date', 'rate'],
