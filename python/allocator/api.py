@@ -395,14 +395,16 @@ def execute_two_pass(
         if governor is not None and governor != stored_governor(settings, baseline_run_id):
             # the scalars come from the baseline: a new governor needs a new
             # baseline on the same book (pass 1 again, under its own id)
-            label = tag or _governor_label(governor_config) or "governed"
+            label = tag or _governor_label(governor_config, baseline_run_id) or "governed"
             emit(
                 f"governor config: differs from baseline {baseline_run_id}'s, so pass 1 "
                 f"rebuilds the baseline on the same book as {baseline_run_id}_{label}"
             )
             baseline = dataclasses.replace(
                 baseline,
-                run_id=validate.check_run_id(f"{baseline_run_id}_{label}"[:64], "baseline run id"),
+                run_id=validate.check_run_id(
+                    _with_suffix(baseline_run_id, label), "baseline run id"
+                ),
                 governor_config_json=governor,
             )
             reuse = False
@@ -475,11 +477,19 @@ def _scaled_id(baseline_run_id: str) -> str:
     stem = (
         baseline_run_id[: -len("_base")] if baseline_run_id.endswith("_base") else baseline_run_id
     )
-    return f"{stem}_scaled"[:64]
+    return _with_suffix(stem, "scaled")
 
 
-def _governor_label(config: Any) -> str | None:
-    """A governor file's tuning id (`allocator tune` records it), else its file stem."""
+def _with_suffix(stem: str, suffix: str) -> str:
+    """``stem_suffix`` within the 64 characters of a run id: the stem is cut,
+    never the suffix, so two ids built from one stem stay apart."""
+    return f"{stem[: 63 - len(suffix)].rstrip('_')}_{suffix}"
+
+
+def _governor_label(config: Any, baseline_run_id: str = "") -> str | None:
+    """A governor file's tuning id (`allocator tune` records it) without the
+    baseline's id it starts with (my_run_base_calmar -> calmar), else its
+    file stem."""
     if config is None or isinstance(config, Mapping):
         return None
     path = Path(config)
@@ -488,6 +498,8 @@ def _governor_label(config: Any) -> str | None:
     except (OSError, ValueError, AttributeError):
         chosen = {}
     name = str(chosen.get("tuning_id") or path.stem)
+    if baseline_run_id and name.startswith(f"{baseline_run_id}_"):
+        name = name[len(baseline_run_id) + 1 :]
     return validate.run_label(name)
 
 
@@ -618,7 +630,12 @@ class TwoPass:
 
     @property
     def verdict(self) -> str:
-        return str(self.comparison.get("verdict") or "")
+        """The report's one-line verdict (report.headline, its one definition):
+        the worst flag, the MaxDD and Sharpe moves and timing_skill."""
+        from allocator.report import _flag_rows, headline
+
+        line = headline(self.comparison, _flag_rows(self.comparison.get("flags")))
+        return f"{line['status']}: {line['text']}" if line else ""
 
     def report(self) -> Path:
         """The audit's HTML report (reports/runs/<scaled>/two_pass_comparison.html)."""

@@ -425,3 +425,25 @@ def test_a_risk_free_rate_is_a_number_a_file_or_a_series(env: Path) -> None:
     assert dataclasses_replace(request, risk_free_rate="/r.csv").dbt_vars()["risk_free_path"] == (
         "/r.csv"
     )
+
+
+def test_the_tuned_governors_run_ids_stay_apart_at_any_length(tmp_path: Path) -> None:
+    """The command `allocator tune` prints (two-pass --baseline-run-id X
+    --governor-config F) names the new baseline X_<objective>, not X_X_<objective>
+    cut at 64 characters, which made the scaled id equal the baseline's."""
+    base = "my_closes_20160331_20221228_base"
+    tuned = tmp_path / "governor_config.json"
+    tuned.write_text(json.dumps({"chosen_by": {"tuning_id": f"{base}_calmar"}}))
+    label = api._governor_label(tuned, base)
+    assert label == "calmar"
+    governed = api._with_suffix(base, label)
+    assert (governed, api._scaled_id(governed)) == (
+        "my_closes_20160331_20221228_base_calmar",
+        "my_closes_20160331_20221228_base_calmar_scaled",
+    )
+    long_base, long_label = "a" * 60 + "_base", "b" * 40
+    governed = api._with_suffix(long_base, long_label)
+    scaled = api._scaled_id(governed)
+    assert governed.endswith(long_label) and scaled.endswith("_scaled")
+    assert len({long_base, governed, scaled}) == 3
+    assert max(map(len, (governed, scaled))) <= 64
