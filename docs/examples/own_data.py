@@ -33,6 +33,7 @@ closes.tail(3)
 
 # %%
 audit = allocator.two_pass(closes)
+print(audit.verdict)  # the report's first line: is it better than a leverage cut?
 audit  # in Jupyter: the verdict, the metrics, the controls and the flags
 
 # %% [markdown]
