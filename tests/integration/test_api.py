@@ -50,6 +50,9 @@ def test_the_example_notebook_audits_a_wide_dataframe(
     assert set(audit.regimes["regime"].dropna()) <= {"NORMAL", "ELEVATED", "STRESS", "CRISIS"}
     first = audit.returns["date"].min()
     assert pd.Timestamp("2020-03-30") <= first < pd.Timestamp("2020-04-06")
+    # the report's one-line verdict, as the notebook prints it
+    assert audit.verdict.split(":")[0] in {"good", "warning", "failure"}
+    assert "timing_skill" in audit.verdict and audit.verdict in out
     assert "two-pass audit" in audit._repr_html_()
     assert audit.report().is_file()
 
