@@ -9,17 +9,22 @@
     invocation never publishes a run.
 -#}
 
-{#- True when this invocation builds a tuning (var tuning_id given). -#}
+{#- True when this invocation builds a tuning (var tuning_id given; the
+    tuning models are enabled on the same test in dbt_project.yml). -#}
 {% macro is_tuning() -%}
-    {{ return((var('tuning_id', '') | string) not in ['', 'None']) }}
+    {{ return(var.has_var('tuning_id')) }}
 {%- endmacro %}
 
 
 {% macro publish_tuning(results) -%}
-    {%- set tuning_id = var('tuning_id') | string -%}
     {%- set checked = allocator.result_statuses(results) -%}
     {%- set statuses = checked['statuses'] -%}
     {%- set failed = checked['failed'] -%}
+    {#- the id as the tuning's config resolved it, else as given (never rendered) -#}
+    {%- set tuning_id = allocator.run_var('tuning_id') | string -%}
+    {%- if statuses.get('model.' ~ project_name ~ '.stg_tuning_config') == 'success' -%}
+        {%- set tuning_id = run_query("select tuning_id from " ~ target.schema ~ ".stg_tuning_config").rows[0][0] -%}
+    {%- endif -%}
     {%- if failed -%}
         {{ log("Tuning " ~ tuning_id ~ " not published (failed: " ~ failed[:5] | join(', ') ~ "): every stored tuning is as it was.", info=true) }}
         {{ return('') }}
@@ -42,7 +47,7 @@
             {%- do models.append(node.name) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if (var('publish_run', true) | string | lower) == 'false' -%}
+    {%- if (allocator.run_var('publish_run', true) | string | lower) == 'false' -%}
         {{ log("Built tuning " ~ tuning_id ~ "; not published (publish_run: false).", info=true) }}
         {{ return('') }}
     {%- endif -%}

@@ -1,4 +1,4 @@
-"""Glue of the gate model (models/staging/run/stg_run__resolved.py): reads the
+"""Glue of the gate model (models/run/stg_run__resolved.py): reads the
 published registry, calls the resolver and returns one row. Kept apart from
 run_config so the rules stay a pure function of plain inputs."""
 
@@ -16,43 +16,27 @@ from allocator.run_config import (
     ResolvedRun,
     StoredRun,
     resolve,
+    sql_literal,
 )
+from allocator.run_parameters import contract_columns
 
 #: Where the published registry lives (see macros/publish_run.sql).
 REGISTRY = ("marts", "runs")
-#: The gate's columns; a problem row has them all, null but `problem`.
+#: The gate's columns, as its contract (models/run/_run__models.yml) lists
+#: them, without the two dbt fills in (invocation id, start time); a problem
+#: row has them all, null but `problem`.
 COLUMNS = (
     "problem",
-    "run_id",
-    "run_kind",
-    "strategy_profile",
-    "start_date",
-    "end_date",
-    "portfolio_source",
-    "allocator_enabled",
-    "allocator_mode",
-    "cadence",
-    "regime_calibration",
-    "regime_rules_json",
-    "regime_targets_json",
-    "precomputed_source",
-    "precomputed_source_kind",
-    "apply_missing_scalar_as",
-    "unscaled_layers_from_run_id",
-    "replaces_run_id",
-    "stale_scaled_run_ids",
-    "correlation_exact_max_symbols",
-    "regime_min_days",
-    "risk_ewma_alpha",
-    "risk_scalar_floor",
-    "risk_scalar_cap",
-    "materially_scaled_below",
-    "config_json",
-    "config_hash",
-    "baseline_config_json",
-    "baseline_config_hash",
-    "baseline_input_fingerprint",
+    *(column.name for column in contract_columns() if column.meta.get("from") != "dbt"),
 )
+#: The relation each input file is bound to (the sources of
+#: models/staging/_staging__sources.yml) and the columns of its empty stand-in.
+INPUT_RELATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "prices_path": ("input__prices", ("date", "symbol", "close")),
+    "benchmark_path": ("input__benchmark", ("date", "symbol", "close")),
+    "weights_path": ("input__weights", ("date", "symbol", "weight", "sleeve")),
+    "portfolio_returns_path": ("input__portfolio_returns", ("date", "portfolio_return")),
+}
 
 
 def stored_runs(session: Any) -> dict[str, StoredRun]:
@@ -89,44 +73,79 @@ def stored_runs(session: Any) -> dict[str, StoredRun]:
 def _row(resolved: ResolvedRun) -> dict[str, Any]:
     config = resolved.config
     baseline = resolved.baseline
-    parameters = config["allocator_parameters"]
     block = config["allocator_v1"]
-    return {
-        "problem": None,
-        "run_id": resolved.run_id,
-        "run_kind": resolved.kind,
-        "strategy_profile": config["strategy_profile"],
-        "start_date": config["start"],
-        "end_date": config["end"],
-        "portfolio_source": config["portfolio_source"],
-        "allocator_enabled": block["enabled"],
-        "allocator_mode": block["mode"],
-        "cadence": block["cadence"],
-        "regime_calibration": block["calibration"],
-        # the rules and map the run classifies with: its calibration's seed
-        # rows, or a governor config's (int_allocator_regime_rules / _targets)
-        "regime_rules_json": json.dumps(config["regime_calibration"]["rules"]),
-        "regime_targets_json": json.dumps(config["regime_calibration"]["target_scalars"]),
-        "precomputed_source": resolved.precomputed_source,
-        "precomputed_source_kind": resolved.precomputed_source_kind,
-        "apply_missing_scalar_as": block["apply_missing_scalar_as"],
-        "unscaled_layers_from_run_id": resolved.unscaled_layers_from_run_id,
-        "replaces_run_id": resolved.replaces,
-        "stale_scaled_run_ids": json.dumps(list(resolved.stale_scaled_runs)),
-        "correlation_exact_max_symbols": parameters["correlation_exact_max_symbols"],
-        "regime_min_days": parameters["regime_min_days"],
-        "risk_ewma_alpha": parameters["risk_ewma_alpha"],
-        "risk_scalar_floor": parameters["risk_scalar_floor"],
-        "risk_scalar_cap": parameters["risk_scalar_cap"],
-        "materially_scaled_below": MATERIALLY_SCALED_BELOW,
-        "config_json": resolved.config_json,
-        "config_hash": resolved.config_hash,
-        "baseline_config_json": json.dumps(dict(baseline.config), sort_keys=True)
-        if baseline
-        else None,
-        "baseline_config_hash": baseline.config_hash if baseline else None,
-        "baseline_input_fingerprint": baseline.input_fingerprint if baseline else None,
-    }
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    # the profile's parameters, then every run parameter as resolved
+    for column in contract_columns():
+        if column.meta.get("profile"):
+            row[column.name] = config["profile"][column.name]
+    row.update(resolved.values)
+    row.update(
+        {
+            "run_kind": resolved.kind,
+            "start_date": config["start"],
+            "end_date": config["end"],
+            "portfolio_source": config["portfolio_source"],
+            "allocator_enabled": block["enabled"],
+            "allocator_mode": block["mode"],
+            "cadence": block["cadence"],
+            "regime_calibration": block["calibration"],
+            # the rules and map the run classifies with: its calibration's seed
+            # rows, or a governor config's (int_allocator_regime_rules / _targets)
+            "regime_rules_json": json.dumps(config["regime_calibration"]["rules"]),
+            "regime_targets_json": json.dumps(config["regime_calibration"]["target_scalars"]),
+            "precomputed_source": resolved.precomputed_source,
+            "precomputed_source_kind": resolved.precomputed_source_kind,
+            "apply_missing_scalar_as": block["apply_missing_scalar_as"],
+            "precomputed_run_id": block["precomputed_run_id"],
+            "precomputed_scalar_filename": block["precomputed_scalar_filename"],
+            "unscaled_layers_from_run_id": resolved.unscaled_layers_from_run_id,
+            "replaces_run_id": resolved.replaces,
+            "stale_scaled_run_ids": json.dumps(list(resolved.stale_scaled_runs)),
+            **config["allocator_parameters"],
+            **config["inputs"],
+            "materially_scaled_below": MATERIALLY_SCALED_BELOW,
+            "config_json": resolved.config_json,
+            "config_hash": resolved.config_hash,
+            "baseline_config_json": json.dumps(dict(baseline.config), sort_keys=True)
+            if baseline
+            else None,
+            "baseline_config_hash": baseline.config_hash if baseline else None,
+            "baseline_input_fingerprint": baseline.input_fingerprint if baseline else None,
+        }
+    )
+    return {name: row[name] for name in COLUMNS}
+
+
+def input_reader(path: str, columns: tuple[str, ...]) -> str:
+    """The query that reads one checked input file (an empty typed relation when off).
+
+    CSV is read as text so staging, not the reader, decides what is
+    malformed and can name the offending row.
+    """
+    if not path:
+        return (
+            "select " + ", ".join(f"cast(null as varchar) as {c}" for c in columns) + " where false"
+        )
+    if path.lower().endswith(".parquet"):
+        return f"select * from read_parquet({sql_literal(path)})"
+    return f"select * from read_csv({sql_literal(path)}, all_varchar = true, header = true)"
+
+
+def bind_inputs(session: Any, schema: str, frame: pd.DataFrame) -> None:
+    """Point the sources' relations at the input files the gate checked.
+
+    Called by the gate model after resolving: with a problem nothing is
+    bound (the build stops at stg_run_config, and every model that reads an
+    input depends on it), so no reader ever sees a path the gate refused.
+    Each path is a SQL literal built by sql_literal, never a format string.
+    """
+    row = frame.iloc[0]
+    if row["problem"] is not None:
+        return
+    for var, (relation, columns) in INPUT_RELATIONS.items():
+        reader = input_reader(str(row[var] or ""), columns)
+        session.execute(f'create or replace view "{schema}"."{relation}" as {reader}')
 
 
 def config_frame(

@@ -17,7 +17,8 @@ from pathlib import Path
 from allocator.errors import AllocatorError
 from allocator.run_config import FILE_SUFFIXES, GLOB_CHARACTERS, MODES, RUN_ID_PATTERN
 
-TAG_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+# matched whole (fullmatch): `$` alone would accept a trailing newline
+TAG_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 def parse_date(text: str, option: str) -> dt.date:
@@ -43,7 +44,7 @@ def check_window(start: dt.date, end: dt.date) -> None:
 
 def check_run_id(run_id: str, option: str = "--run-id") -> str:
     """A run id dbt accepts (it also becomes a folder name under reports/runs)."""
-    if not RUN_ID_PATTERN.match(run_id or ""):
+    if not RUN_ID_PATTERN.fullmatch(run_id or ""):
         raise AllocatorError(
             f"{option} '{run_id}' is not valid: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit (e.g. core_v1_base)"
@@ -53,7 +54,7 @@ def check_run_id(run_id: str, option: str = "--run-id") -> str:
 
 def check_tag(tag: str) -> str:
     """A suffix appended to generated run ids."""
-    if not TAG_PATTERN.match(tag or ""):
+    if not TAG_PATTERN.fullmatch(tag or ""):
         raise AllocatorError(
             f"--tag '{tag}' is not valid: use 1-32 letters, digits, '_', '.' or '-' "
             "(e.g. q4_review)"

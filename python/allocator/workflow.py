@@ -367,12 +367,10 @@ def check_stored_run(settings: Settings, run_id: str, option: str) -> dict[str, 
 
 
 def project_input_defaults(project_dir: Path) -> dict[str, str]:
-    """The input-file vars as dbt_project.yml sets them."""
-    import yaml  # a dependency of dbt-core, imported here as only this needs it
+    """The input-file vars' defaults (their definitions, models/run/_run__models.yml)."""
+    from allocator import run_parameters
 
-    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
-    defaults = project.get("vars") or {}
-    return {var: str(defaults.get(var) or "") for var in validate.INPUT_OPTIONS}
+    return {var: str(run_parameters.parameter(var).default or "") for var in validate.INPUT_OPTIONS}
 
 
 def baseline_request(
