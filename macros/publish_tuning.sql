@@ -26,7 +26,8 @@
         {%- set tuning_id = run_query("select tuning_id from " ~ target.schema ~ ".stg_tuning_config").rows[0][0] -%}
     {%- endif -%}
     {%- if failed -%}
-        {{ log("Tuning " ~ tuning_id ~ " not published (failed: " ~ failed[:5] | join(', ') ~ "): every stored tuning is as it was.", info=true) }}
+        {%- do allocator.free_tuning_scratch() -%}
+        {{ log("Tuning " ~ tuning_id ~ " not published (failed: " ~ failed[:5] | join(', ') ~ "): every stored tuning is as it was; its scratch tables are dropped.", info=true) }}
         {{ return('') }}
     {%- endif -%}
     {%- set models = [] -%}
@@ -82,4 +83,18 @@
     {%- do run_query(statements | join(';\n')) -%}
     {{ log("Published tuning " ~ tuning_id ~ " into " ~ (models | length) ~ " marts in one transaction.", info=true) }}
     {{ return('') }}
+{%- endmacro %}
+
+
+{#- A failed tuning's scratch space: the sweep's long tables in the build
+    schema (a configuration's book per session: gigabytes for a large grid)
+    are dropped and the database checkpointed, so the space is free for the
+    next build and, where those blocks end the file, DuckDB truncates it. A
+    killed tuning leaves them until the next tuning drops them first. -#}
+{% macro free_tuning_scratch() -%}
+    {%- do run_query(
+        'drop table if exists ' ~ target.schema ~ '.tuning_sessions__chunks;\n'
+        ~ 'drop table if exists ' ~ target.schema ~ '.tuning_sessions;\n'
+        ~ 'checkpoint'
+    ) -%}
 {%- endmacro %}

@@ -22,9 +22,10 @@
 {%- endmacro %}
 
 
-{#- The run parameters' definitions: stg_run_config's columns with meta.var. -#}
-{% macro run_parameters() -%}
-    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.stg_run_config') if execute else none -%}
+{#- The run parameters' definitions: stg_run_config's columns with meta.var
+    (the tuning's: stg_tuning_config's). -#}
+{% macro run_parameters(model_name='stg_run_config') -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ model_name) if execute else none -%}
     {%- set found = [] -%}
     {%- for column in (node.columns.values() if node else []) if (column.meta or {}).get('var') -%}
         {%- do found.append(column) -%}
@@ -33,10 +34,10 @@
 {%- endmacro %}
 
 
-{#- The dbt vars a run reads (allocator_v1 once for its keys). -#}
-{% macro run_var_names() -%}
+{#- The dbt vars a run (or a tuning) reads (allocator_v1 once for its keys). -#}
+{% macro run_var_names(model_name='stg_run_config') -%}
     {%- set names = [] -%}
-    {%- for column in allocator.run_parameters() -%}
+    {%- for column in allocator.run_parameters(model_name) -%}
         {%- set name = column.meta['var'].split('.')[0] -%}
         {%- if name not in names -%}
             {%- do names.append(name) -%}
@@ -56,7 +57,8 @@
         {#- dbt_project.yml is the project's own code, not a caller's value -#}
         {{ return(var(name)) }}
     {%- endif -%}
-    {%- for column in allocator.run_parameters() if column.meta['var'] == name and 'default' in column.meta -%}
+    {%- for column in allocator.run_parameters() + allocator.run_parameters('stg_tuning_config')
+        if column.meta['var'] == name and 'default' in column.meta -%}
         {{ return(column.meta['default']) }}
     {%- endfor -%}
     {{ return(default) }}
@@ -95,4 +97,15 @@
         {%- endif -%}
     {%- endfor -%}
     {{ allocator.sql_literal(tojson(given, sort_keys=true)) }}
+{%- endmacro %}
+
+
+{#- The sweep's pre-hook: DuckDB's memory limit as the tuning's config
+    resolved and checked it (stg_tuning_config.memory_limit), never a var. -#}
+{% macro set_tuning_memory_limit() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set limit = run_query("select memory_limit from " ~ ref('stg_tuning_config')).rows[0][0] -%}
+    set memory_limit = {{ allocator.sql_literal(limit) }}
 {%- endmacro %}

@@ -12,6 +12,7 @@ import pandas as pd
 
 from allocator.run_config import (
     MATERIALLY_SCALED_BELOW,
+    RUN_ID_PATTERN,
     ConfigProblem,
     ResolvedRun,
     StoredRun,
@@ -148,16 +149,44 @@ def bind_inputs(session: Any, schema: str, frame: pd.DataFrame) -> None:
         session.execute(f'create or replace view "{schema}"."{relation}" as {reader}')
 
 
-def config_frame(
-    run_vars_json: str,
-    *,
-    profiles: pd.DataFrame,
-    regime_rules: pd.DataFrame,
-    regime_scalars: pd.DataFrame,
-    session: Any,
-) -> pd.DataFrame:
-    """One row: the resolved run, or only `problem` when a var is wrong."""
-    given = json.loads(run_vars_json)
+#: What a scaled run reads of its baseline's published layers and must find
+#: there, non-empty: the applied scalars always; with reuse_baseline_layers,
+#: the book and the allocator's layers too.
+BASELINE_LAYERS = ("allocator_risk_v1_applied",)
+REUSED_LAYERS = (
+    "portfolio_returns_unscaled",
+    "allocator_state_v1",
+    "allocator_regime_v1",
+    "allocator_risk_v1",
+)
+
+
+def baseline_gaps(session: Any, baseline: str, reuse: bool) -> list[str]:
+    """The published layers of ``baseline`` a scaled run reads that are
+    missing or hold no row of it."""
+    gaps = []
+    for layer in (*BASELINE_LAYERS, *(REUSED_LAYERS if reuse else ())):
+        exists = session.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'artifacts' and table_name = ?",
+            [layer],
+        ).fetchone()[0]
+        rows = (
+            session.execute(
+                f"select count(*) from artifacts.{layer} where run_id = ?", [baseline]
+            ).fetchone()[0]
+            if exists
+            else 0
+        )
+        if not rows:
+            gaps.append(layer)
+    return gaps
+
+
+def seed_calibrations(
+    regime_rules: pd.DataFrame, regime_scalars: pd.DataFrame
+) -> tuple[dict[str, list[list[Any]]], dict[str, dict[str, float]]]:
+    """The regime seeds' rows per calibration: rules and regime -> target."""
     rules: dict[str, list[list[Any]]] = {}
     ordered = regime_rules.sort_values(["calibration", "feature", "level", "direction"])
     for r in ordered.itertuples():
@@ -173,18 +202,63 @@ def config_frame(
     scalars: dict[str, dict[str, float]] = {}
     for r in regime_scalars.sort_values(["calibration", "regime_level"]).itertuples():
         scalars.setdefault(str(r.calibration), {})[str(r.regime)] = float(r.target_scalar)
+    return rules, scalars
+
+
+def config_row(
+    given: dict[str, Any],
+    *,
+    profiles: list[dict[str, Any]],
+    rules: dict[str, list[list[Any]]],
+    scalars: dict[str, dict[str, float]],
+    session: Any,
+) -> dict[str, Any]:
+    """The gate's row: the resolved run, or only `problem` (one line) when a var is wrong."""
     try:
         resolved = resolve(
             given,
-            profiles=profiles.to_dict("records"),
+            profiles=profiles,
             regime_rules=rules,
             regime_scalars=scalars,
             stored_runs=stored_runs(session),
             file_exists=os.path.isfile,
         )
+        baseline = resolved.baseline
+        if baseline is not None:
+            gaps = baseline_gaps(
+                session, baseline.run_id, resolved.unscaled_layers_from_run_id is not None
+            )
+            if gaps:
+                raise ConfigProblem(
+                    f"var allocator_v1.precomputed_run_id: baseline '{baseline.run_id}' is "
+                    f"incomplete: no published rows in artifacts.{', artifacts.'.join(gaps)}; "
+                    "rebuild the baseline (allocator run, or dbt build) before a scaled run"
+                )
     except ConfigProblem as problem:
-        run_id = given.get("run_id") or "demo"
+        run_id = str(given.get("run_id") or "demo")
+        # a refused id is shown escaped, so the message stays one line
+        shown = f"'{run_id}'" if RUN_ID_PATTERN.fullmatch(run_id) else repr(run_id)
         row = dict.fromkeys(COLUMNS)
-        row["problem"] = f"run '{run_id}': {problem}"
-        return pd.DataFrame([row], columns=list(COLUMNS), dtype=object)
-    return pd.DataFrame([_row(resolved)], columns=list(COLUMNS), dtype=object)
+        row["problem"] = f"run {shown}: {problem}"
+        return row
+    return _row(resolved)
+
+
+def config_frame(
+    run_vars_json: str,
+    *,
+    profiles: pd.DataFrame,
+    regime_rules: pd.DataFrame,
+    regime_scalars: pd.DataFrame,
+    session: Any,
+) -> pd.DataFrame:
+    """One row: the resolved run, or only `problem` when a var is wrong."""
+    rules, scalars = seed_calibrations(regime_rules, regime_scalars)
+    row = config_row(
+        json.loads(run_vars_json),
+        profiles=profiles.to_dict("records"),
+        rules=rules,
+        scalars=scalars,
+        session=session,
+    )
+    return pd.DataFrame([row], columns=list(COLUMNS), dtype=object)

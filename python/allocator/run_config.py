@@ -465,6 +465,8 @@ def resolve(
         },
         "allocator_parameters": parameters,
     }
+    if source_kind == "run" and source:
+        check_same_window(config, stored_runs[source])
     unscaled_from = None
     if reuse:
         unscaled_from = _reusable_baseline(run_id, block, config, stored_runs)
@@ -538,6 +540,20 @@ def _precomputed_source(
             "serve as a baseline; name a run built with mode off",
         )
     return "run", baseline
+
+
+def check_same_window(config: Mapping[str, Any], stored: StoredRun) -> None:
+    """A scaled run applies its baseline's scalars over the baseline's own
+    window: any other window would compare two different periods."""
+    window = (config["start"], config["end"])
+    stored_window = (stored.config.get("start"), stored.config.get("end"))
+    if window != stored_window:
+        raise _fail(
+            "allocator_v1.precomputed_run_id",
+            f"baseline '{stored.run_id}' covers {stored_window[0]} to {stored_window[1]}, this "
+            f"run {window[0]} to {window[1]}: a scaled run uses its baseline's window (set start "
+            "and end to the baseline's, or build a baseline for this window first)",
+        )
 
 
 def _reusable_baseline(

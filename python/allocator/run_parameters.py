@@ -28,8 +28,8 @@ import datetime as dt
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ __all__ = [
 
 #: The gate model whose contract holds the definitions.
 GATE_MODEL = "stg_run_config"
+#: The model whose columns define the tuning vars the same way.
+TUNING_MODEL = "stg_tuning_config"
 #: Its YAML, relative to the dbt project.
 CONTRACT_FILE = Path("models") / "run" / "_run__models.yml"
 # Characters refused in any given text: braces (Jinja's {{ {% {#, and the
@@ -103,6 +105,10 @@ class RunParameter:
     maximum: float | None = None
     min_exclusive: bool = False
     choices: tuple[str, ...] | None = None
+    # a pattern the whole text must match
+    pattern: str | None = None
+    # the upper bound when the caller lifts the limits (tuning_override_limits)
+    max_with_override: float | None = None
     # where the default comes from when it is not a constant: the calibration's
     default_from: str | None = None
     # the config_json group a plain value lands in (allocator_parameters)
@@ -139,14 +145,23 @@ def project_root() -> Path:
 
 
 @functools.cache
-def contract_columns(root: Path | None = None) -> tuple[ContractColumn, ...]:
-    """The gate model's contract columns, in order."""
+def _models() -> tuple[Path, list[dict[str, Any]]]:
+    """The definitions file and its models, parsed once per process."""
     import yaml  # a dependency of dbt-core
 
-    path = (root or project_root()) / CONTRACT_FILE
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for model in document.get("models", []):
-        if model.get("name") == GATE_MODEL:
+    # libyaml's loader when present: the CLI reads this file at every start
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    path = project_root() / CONTRACT_FILE
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    return path, list(document.get("models", []))
+
+
+@functools.cache
+def contract_columns(model_name: str = GATE_MODEL) -> tuple[ContractColumn, ...]:
+    """A config model's columns, in order (the gate's: its contract)."""
+    path, models = _models()
+    for model in models:
+        if model.get("name") == model_name:
             return tuple(
                 ContractColumn(
                     name=str(column["name"]),
@@ -156,14 +171,14 @@ def contract_columns(root: Path | None = None) -> tuple[ContractColumn, ...]:
                 )
                 for column in model["columns"]
             )
-    raise LookupError(f"{path}: no model {GATE_MODEL}")
+    raise LookupError(f"{path}: no model {model_name}")
 
 
 @functools.cache
-def parameters(root: Path | None = None) -> tuple[RunParameter, ...]:
-    """Every run parameter, in contract order."""
+def parameters(model_name: str = GATE_MODEL) -> tuple[RunParameter, ...]:
+    """Every run parameter (or, for TUNING_MODEL, tuning parameter), in column order."""
     found = []
-    for column in contract_columns(root):
+    for column in contract_columns(model_name):
         meta = column.meta
         if "var" not in meta:
             continue
@@ -179,6 +194,8 @@ def parameters(root: Path | None = None) -> tuple[RunParameter, ...]:
                 maximum=meta.get("max"),
                 min_exclusive=bool(meta.get("min_exclusive", False)),
                 choices=tuple(str(c) for c in choices) if choices is not None else None,
+                pattern=meta.get("pattern"),
+                max_with_override=meta.get("max_with_override"),
                 default_from=meta.get("default_from"),
                 group=meta.get("group"),
             )
@@ -186,18 +203,18 @@ def parameters(root: Path | None = None) -> tuple[RunParameter, ...]:
     return tuple(found)
 
 
-def parameter(var: str) -> RunParameter:
+def parameter(var: str, model_name: str = GATE_MODEL) -> RunParameter:
     """The definition of one var (``allocator_v1.mode`` for a block key)."""
-    for candidate in parameters():
+    for candidate in parameters(model_name):
         if candidate.var == var:
             return candidate
     raise KeyError(var)
 
 
-def defaults() -> dict[str, Any]:
+def defaults(model_name: str = GATE_MODEL) -> dict[str, Any]:
     """Every var's default, the allocator_v1 block as one mapping."""
     result: dict[str, Any] = {}
-    for item in parameters():
+    for item in parameters(model_name):
         if "." in item.var:
             block, key = item.var.split(".", 1)
             result.setdefault(block, {})[key] = item.default
@@ -245,8 +262,11 @@ def check_local_path(text: str, var: str) -> None:
         )
 
 
-def check_value(item: RunParameter, value: object) -> Any:
-    """One given value as the parameter's type, within its bounds, or ConfigProblem."""
+def check_value(item: RunParameter, value: object, override_limits: bool = False) -> Any:
+    """One given value as the parameter's type, within its bounds, or ConfigProblem.
+
+    ``override_limits``: a bound with ``max_with_override`` is lifted to it.
+    """
     if item.python_type is bool:
         if isinstance(value, bool):
             return value
@@ -254,17 +274,24 @@ def check_value(item: RunParameter, value: object) -> Any:
             return str(value).lower() == "true"
         raise ConfigProblem(f"var {item.var}: {value!r} is not valid: use true or false")
     if item.python_type in (int, float):
-        return _number(item, value)
+        return _number(item, value, override_limits)
     text = "" if value is None else str(value)
     check_text(text, item.var)
     if item.choices is not None and text not in item.choices:
         raise ConfigProblem(f"var {item.var}: {text!r} is not valid: use {', '.join(item.choices)}")
+    if item.pattern is not None and not re.fullmatch(item.pattern, text):
+        raise ConfigProblem(f"var {item.var}: {text!r} is not valid: {item.doc}")
     return text
 
 
-def _number(item: RunParameter, value: object) -> int | float:
+def _number(item: RunParameter, value: object, override_limits: bool = False) -> int | float:
     kind = "an integer" if item.python_type is int else "a number"
+    lifted = override_limits and item.max_with_override is not None
+    if lifted:
+        item = replace(item, maximum=item.max_with_override)
     wanted = f"use {kind} in {item.bounds_text()}"
+    if item.max_with_override is not None and not lifted:
+        wanted += f" (up to {item.max_with_override:g} with the override of the limits)"
     if isinstance(value, bool):
         raise ConfigProblem(f"var {item.var}: {value!r} is not {kind}: {wanted}")
     if isinstance(value, (int, float)):
@@ -289,10 +316,10 @@ def _number(item: RunParameter, value: object) -> int | float:
     return number
 
 
-def given_names(items: Sequence[RunParameter] | None = None) -> tuple[str, ...]:
+def given_names(model_name: str = GATE_MODEL) -> tuple[str, ...]:
     """The dbt vars a run reads, each once (allocator_v1 for its keys)."""
     names: list[str] = []
-    for item in items or parameters():
+    for item in parameters(model_name):
         if item.top_var not in names:
             names.append(item.top_var)
     return tuple(names)
