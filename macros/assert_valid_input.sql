@@ -66,6 +66,10 @@
     {%- endif -%}
     {%- set invalid = [] -%}
     {%- for file in (paths or [path]) -%}
+        {#- A URL would make DuckDB reach the network; the gate refuses it the same way. -#}
+        {%- if modules.re.match('^[A-Za-z][A-Za-z0-9+.-]*://', file | string) -%}
+            {%- do invalid.append('INVALID ' ~ file ~ ': names a URL or scheme; give a local file') -%}
+        {%- else -%}
         {%- set relation = allocator.read_long_file(file) if allocator.file_exists(file) else '(select 1 as missing)' -%}
         {%- set problem = allocator.input_problem(
             relation, file, label,
@@ -78,6 +82,7 @@
             {%- do invalid.append('INVALID ' ~ problem) -%}
         {%- else -%}
             {{ print('OK ' ~ file) }}
+        {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if invalid -%}
