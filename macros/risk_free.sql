@@ -2,14 +2,17 @@
     the gate (python/allocator/run_config.py): var risk_free_rate, an annual
     rate (default 0), or var risk_free_path, a file of annual rates (date,
     rate) each holding until the next; dates before the file's first take
-    its first rate. -#}
+    its first rate. Read as given (macros/run_vars.sql given_vars: never
+    rendered); both default to off, and dbt's unit tests, which compile
+    these models without the graph run_var reads the defaults from, need no
+    more. -#}
 {% macro risk_free_rate() -%}
-    {{ return((var('risk_free_rate', none) or 0) | float) }}
+    {{ return((allocator.given_vars().get('risk_free_rate') or 0) | float) }}
 {%- endmacro %}
 
 
 {% macro risk_free_path() -%}
-    {{ return(var('risk_free_path', none) or '') }}
+    {{ return(allocator.given_vars().get('risk_free_path') or '') }}
 {%- endmacro %}
 
 

@@ -1003,17 +1003,19 @@ def tune(
     walk_forward: int | None = None,
     tuning_id: str | None = None,
     output: str | os.PathLike | None = None,
+    override_limits: bool = False,
     log: Log = print,
     **where: Any,
 ) -> Tuning:
     """Sweep governor configurations over a stored baseline and choose one
     walk-forward; returns the tuning (its summary, configurations, folds and
-    the governor-config file that applies it)."""
+    the governor-config file that applies it). ``override_limits`` lifts the
+    limits on the grid's size and the CSCV blocks (`--override-limits`)."""
     from allocator import tune as tuning_stage
 
     settings_ = _settings(where)
     request = tuning_stage.request(
-        run_id, tuning_id, grid, objective, min_sharpe, walk_forward, output
+        run_id, tuning_id, grid, objective, min_sharpe, walk_forward, output, override_limits
     )
     path = tuning_stage.tune(settings_, request, _emit(log))
     return load_tuning(request.tuning_id, governor_config=path, settings=settings_)

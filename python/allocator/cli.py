@@ -15,11 +15,12 @@ this process.
                   [--strategy-profile P]
     allocator tune --run-id BASE [--grid FILE] [--objective calmar|sharpe|maxdd]
                   [--min-sharpe X] [--walk-forward YEARS] [--tuning-id ID] [--output FILE]
+                  [--override-limits]
     allocator regime-report --run-id ID [--top N]
     allocator export --run-id ID
     allocator snapshot
     allocator runs [--json]
-    allocator delete --run-id ID [--with-scaled]
+    allocator delete --run-id ID [--with-dependents]
     allocator compare A B [--out-dir DIR]
     allocator demo [--no-tests]
     allocator init DIR
@@ -379,13 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete a stored run from the database and its reports folder",
         description="Remove every row of a run from every published table (artifacts.*, "
         "marts.*) in one transaction, then its reports/runs/<run_id>/ folder. A baseline "
-        "that stored scaled runs use is refused unless --with-scaled deletes them too.",
+        "that stored scaled runs or tunings use is refused unless --with-dependents deletes "
+        "them too.",
     )
     delete.add_argument("--run-id", required=True)
     delete.add_argument(
+        "--with-dependents",
         "--with-scaled",
+        dest="with_scaled",
         action="store_true",
-        help="also delete the scaled runs built on this baseline (same transaction)",
+        help="also delete the scaled runs and tunings built on this baseline (same transaction)",
     )
 
     compare = commands.add_parser(
@@ -433,6 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="calendar years before the first yearly re-selection (default 3)",
     )
     tune.add_argument("--tuning-id", help="default: <run-id>_<objective>")
+    tune.add_argument(
+        "--override-limits",
+        action="store_true",
+        help="allow a grid above 10,000 configurations (up to 200,000) and up to 26 CSCV blocks",
+    )
     tune.add_argument(
         "--output",
         metavar="FILE",
@@ -559,6 +568,7 @@ def _cmd_tune(args: argparse.Namespace, settings: workflow.Settings) -> None:
         args.min_sharpe,
         args.walk_forward,
         args.output,
+        args.override_limits,
     )
     tune.tune(settings, request, _emit)
 

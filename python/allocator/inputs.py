@@ -31,8 +31,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from allocator import validate
 from allocator.errors import InputError
-from allocator.run_config import FILE_SUFFIXES, GLOB_CHARACTERS
 
 #: The input roles, as dbt vars, with the long layout's columns and the
 #: column that holds the value (a missing value = no observation).
@@ -143,21 +143,9 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
 
 
 def checked_path(text: str | Path, option: str, cwd: Path | None = None) -> Path:
-    """An input file named literally: .csv or .parquet, existing, no glob characters."""
-    path = Path(text).expanduser()
-    path = path if path.is_absolute() else (cwd or Path.cwd()) / path
-    if path.suffix.lower() not in FILE_SUFFIXES:
-        raise InputError(f"{option} {text}: use a .csv or .parquet file (wide or long)")
-    if not path.is_file():
-        raise InputError(f"{option} {text}: no such file ({path})")
-    wildcards = sorted(GLOB_CHARACTERS.intersection(str(path.resolve())))
-    if wildcards:
-        raise InputError(
-            f"{option} {text}: the path contains {' '.join(wildcards)}, which DuckDB would "
-            "expand as a pattern and so read other files: name one file without these "
-            "characters (rename it or link it)"
-        )
-    return path.resolve()
+    """An input file named literally: .csv or .parquet, existing, no glob
+    characters (validate.input_file, the one check of a path a user gives)."""
+    return Path(validate.input_file(str(text), option, cwd or Path.cwd()))
 
 
 def _columns(con: duckdb.DuckDBPyConnection, path: Path, option: str) -> list[str]:

@@ -3,12 +3,12 @@
     typed input of the book (tag unscaled): a scaled run that reads its
     baseline's layers builds it too, as every metric needs it
     (macros/risk_free.sql with_risk_free_return). -#}
--- the gate checks the var before anything reads it
+-- read only once the gate has checked the path and bound the source to it
 -- depends_on: {{ ref('stg_run_config') }}
 {%- set given = allocator.risk_free_path() -%}
 {%- if given %}
 {{ allocator.assert_valid_input(
-    allocator.read_long_file(given), given, 'risk-free rate',
+    source('market_data', 'risk_free_rates'), given, 'risk-free rate',
     required_columns=['date', 'rate'],
     key_columns=['date'],
     value_column='rate',
@@ -17,7 +17,7 @@
 
 with source as (
 
-    select * from {{ allocator.read_long_file(given) }}
+    select * from {{ source('market_data', 'risk_free_rates') }}
 
 ),
 
