@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 from statistics import NormalDist
 
@@ -313,7 +314,7 @@ def test_allocator_tune_writes_the_chosen_governor_config(
     assert (tmp_path / "tuning" / "cli" / "tuning_report.html").is_file()
     assert any("deflated Sharpe ratio" in line for line in lines)
     # issue 22: per-configuration progress, timing_skill, and the command that applies it
-    assert any(line.startswith("tune: configurations swept: 10/10, ") for line in lines)
+    assert any(re.match(r"tune: configurations swept: (\d+)/\1, ", line) for line in lines)
     assert any(
         line.startswith("timing_skill (against the controls (b) and (c)): good ") for line in lines
     )
