@@ -68,15 +68,19 @@ def baseline_arguments(cli_args: Sequence[str], run_id: str) -> list[str]:
 def two_pass_arguments(
     cli_args: Sequence[str], name: str, governor_config: Path | None = None
 ) -> list[str]:
-    extra = ["--governor-config", str(governor_config)] if governor_config else []
+    # the stored {name}_base was built with the project's defaults, and a
+    # scaled pass takes its baseline's scalars: another governor needs a
+    # baseline of its own (pass 1 builds one)
+    if governor_config:
+        baseline = ["--governor-config", str(governor_config)]
+    else:
+        baseline = ["--baseline-run-id", f"{name}_base"]
     return [
         "two-pass",
         "--strategy-profile",
         PROFILE,
         *cli_args,
-        *extra,
-        "--baseline-run-id",
-        f"{name}_base",
+        *baseline,
         "--scaled-run-id",
         f"{name}_scaled",
         "--replace",

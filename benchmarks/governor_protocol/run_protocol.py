@@ -21,7 +21,9 @@ evaluate on the others, never on a universe (or its data) used to calibrate.
 4. The table prints per universe; the default calibration is the one chosen
    on all universes.
 
-Writes docs/governor_protocol.md (``--results``) and a JSON of every
+Writes docs/governor_protocol.md (``--results``), the calibration chosen
+on all universes as chosen_governor.json beside this file (a governor
+config: ``allocator two-pass ... --governor-config``) and a JSON of every
 figure into the work folder.
 """
 
@@ -270,7 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "`candidates.py`, measured on each stored baseline with the project's tuning sweep. "
         "Data: `data/PROVENANCE.md`. Criteria per universe: NORMAL >= 40%, CRISIS <= 10%, "
         "months flagged <= 35%, no STRESS/CRISIS spell over 504 sessions, MaxDD better "
-        "than the baseline and than control (b); timing_skill not a failure on two thirds.",
+        "than the baseline and than control (b); timing_skill not a failure on two thirds. "
+        "Rerun: `.venv/bin/python benchmarks/governor_protocol/run_protocol.py --work "
+        "/tmp/protocol` (about 20 minutes; `--reuse` keeps the baselines built).",
         "",
         f"Run by `run_protocol.py` ({len(names)} universes, {len(candidates)} calibrations, "
         f"{time.perf_counter() - started:.0f} s on a shared 2-core machine).",
@@ -327,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines.append(f"| {name} | " + " | ".join(c["flags"].get(f, "") for f in flags) + " |")
     text = "\n".join(lines) + "\n"
     args.results.write_text(text)
+    # the chosen calibration as a file `--governor-config` applies to any run
+    (HERE / "chosen_governor.json").write_text(json.dumps(default.document(), indent=2) + "\n")
     (work / "protocol.json").write_text(
         json.dumps({"results": results, "chosen": chosen, "default": default_name}, default=str)
     )

@@ -108,3 +108,44 @@ def test_choose_honours_admissibility_and_order() -> None:
     assert protocol.choose(results, ["u"], ["x", "y"], lambda name, _: name != "x") == "y"
     with pytest.raises(ValueError):
         protocol.choose(results, ["u"], ["x"], lambda *_: False)
+
+
+def test_the_grid_starts_with_the_project_default() -> None:
+    """The protocol's "before" column is the seeds' scale_free_v1 calibration."""
+    import csv
+
+    from candidates import grid
+
+    root = HERE.parents[1]
+    with (root / "seeds" / "allocator_regime_rules.csv").open() as handle:
+        seeded = sorted(
+            (
+                r["feature"],
+                r["level"],
+                r["direction"],
+                float(r["enter_threshold"]),
+                float(r["exit_threshold"]),
+            )
+            for r in csv.DictReader(handle)
+            if r["calibration"] == "scale_free_v1"
+        )
+    with (root / "seeds" / "allocator_regime_scalars.csv").open() as handle:
+        targets = tuple(
+            float(r["target_scalar"])
+            for r in sorted(csv.DictReader(handle), key=lambda r: int(r["regime_level"]))
+            if r["calibration"] == "scale_free_v1"
+        )
+    first = grid()[0]
+    rules = sorted(
+        (r.feature, r.level, r.direction, r.enter_threshold, r.exit_threshold) for r in first.rules
+    )
+    assert (rules, first.targets) == (seeded, targets)
+
+
+def test_the_chosen_calibration_is_a_governor_config_the_cli_accepts() -> None:
+    from allocator.governor_config import read_governor_config
+
+    config = read_governor_config(HERE / "chosen_governor.json")
+    features = {rule[0] for rule in config["regime_rules"]}
+    # drawdown from a trailing high, so a long recovery releases STRESS
+    assert "dd_vol_units" not in features and "dd_504d_vol_units" in features
