@@ -287,13 +287,8 @@ def test_vectorised_controls_equal_the_single_book_functions(seed: int) -> None:
     # (the synthetic book's returns-only first session has no SQL counterpart)
     from dataclasses import replace
 
-    from allocator.controls import (
-        book_from_frames,
-        daily_vol,
-        price_exposure,
-        solve_vol_target_k,
-        vol_target_exposure,
-    )
+    from allocator.controls import daily_vol, solve_vol_target_k, vol_target_exposure
+    from allocator.pricing import book_from_frames, price_exposure
     from allocator.tuning_controls import configuration_controls
 
     rng = np.random.default_rng(seed)
@@ -322,6 +317,7 @@ def test_vectorised_controls_equal_the_single_book_functions(seed: int) -> None:
     single = book_from_frames(
         pd.DataFrame(
             {
+                "date": pd.to_datetime(book.session_dates),
                 "held_rebalance_date": pd.to_datetime(book.held),
                 "gross_return": book.gross_return,
                 "turnover": book.turnover,
