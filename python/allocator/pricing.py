@@ -41,6 +41,7 @@ __all__ = [
     "price_exposure",
     "price_exposures",
     "pricing_book",
+    "weights_matrix",
 ]
 
 #: Elements of one (first sessions, configurations, symbols) block of the rebalance turnover.

@@ -8,8 +8,9 @@ every configuration on them:
 
 * the regime and EWMA recursions run for all configurations side by side
   (:mod:`allocator.sweep`);
-* the scalar on the book each session follows the cadence rules of
-  models/exposure/allocator_scalars_daily.sql;
+* the scalar on the book each session is the one decided at the close that
+  macros/scalar_delivery.sql names for the configuration's cadence (the
+  baseline's sessions carry all three, model tuning_baseline_sessions);
 * the pricing is macros/price_exposure.sql's, in its whole-array form
   (:mod:`allocator.pricing`, the one Python pricing, which the controls use
   too).
@@ -34,7 +35,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from allocator.governor_config import CADENCES
-from allocator.pricing import PricingBook, positions, price_exposures, pricing_book
+from allocator.pricing import (
+    PricingBook,
+    positions,
+    price_exposures,
+    pricing_book,
+    weights_matrix,
+)
 from allocator.regime import LEVELS, RegimeRule
 from allocator.sweep import classify_regimes_many, smooth_many, targets_many
 
@@ -254,10 +261,11 @@ class BaselineBook:
 
     ``feature_dates`` and ``features`` are the classified (ready) dates and
     the regime input columns; ``session_dates``, ``held`` (the unscaled book's
-    held_rebalance_date, NaT for a returns-only book) and ``gross_return`` the
-    unscaled book; ``rebalance_dates`` the recorded rebalances the baseline's
-    scalars were lagged over; ``weights`` a dense (rebalance, symbol) matrix
-    whose rows follow ``weight_dates``.
+    held_rebalance_date, NaT for a returns-only book), ``gross_return`` and
+    ``turnover`` the unscaled book; ``decided_at`` (one row per cadence of
+    CADENCES) the close each session's scalar is decided at under that cadence
+    (macros/scalar_delivery.sql, NaT: none); ``weights`` a dense (rebalance,
+    symbol) matrix whose rows follow ``weight_dates``.
     """
 
     feature_dates: NDArray[np.datetime64]
@@ -266,7 +274,7 @@ class BaselineBook:
     held: NDArray[np.datetime64]
     gross_return: NDArray[np.float64]
     turnover: NDArray[np.float64]
-    rebalance_dates: NDArray[np.datetime64]
+    decided_at: NDArray[np.datetime64]
     weight_dates: NDArray[np.datetime64]
     weights: NDArray[np.float64]
 
@@ -275,15 +283,13 @@ class BaselineBook:
         cls,
         regime_input: pd.DataFrame,
         sessions: pd.DataFrame,
-        rebalances: pd.DataFrame,
         weights: pd.DataFrame,
     ) -> BaselineBook:
-        """From the baseline's published rows (date-keyed frames, any order)."""
+        """From the baseline's published rows (date-keyed frames, any order):
+        the regime input, tuning_baseline_sessions and weights_raw."""
         regime_input = regime_input.sort_values("date")
         sessions = sessions.sort_values("date")
-        pivot = weights.pivot_table(
-            index="rebalance_date", columns="symbol", values="weight", aggfunc="sum"
-        ).sort_index()
+        weight_dates, matrix = weights_matrix(weights)
         return cls(
             feature_dates=_dates(regime_input["date"]),
             features={
@@ -295,9 +301,11 @@ class BaselineBook:
             held=_dates(sessions["held_rebalance_date"]),
             gross_return=sessions["gross_return"].to_numpy(dtype=np.float64),
             turnover=sessions["turnover"].to_numpy(dtype=np.float64),
-            rebalance_dates=np.sort(_dates(rebalances["rebalance_date"])),
-            weight_dates=_dates(pd.Series(pivot.index)),
-            weights=pivot.fillna(0.0).to_numpy(dtype=np.float64),
+            decided_at=np.stack(
+                [_dates(sessions[f"decided_at_{cadence}"]) for cadence in CADENCES]
+            ).reshape(len(CADENCES), len(sessions)),
+            weight_dates=weight_dates,
+            weights=matrix,
         )
 
 
@@ -315,22 +323,9 @@ class SessionPlan:
 
 
 def session_plan(book: BaselineBook, cost_bps: float) -> SessionPlan:
-    """allocator_scalars_daily.sql's cadences as index arrays, and the book to price."""
-    n = book.session_dates.size
-    previous_date = np.concatenate([[np.datetime64("NaT", "D")], book.session_dates])[:n]
-    held = np.where(np.isnat(book.held), previous_date, book.held)
-    risk_at = positions(book.rebalance_dates, book.feature_dates)  # computed at each rebalance
-    lagged = np.concatenate([[-1], risk_at[:-1]])  # risk_scalar_applied: the previous rebalance's
-    held_rebalance = positions(held, book.rebalance_dates)
-    by_cadence = {
-        "rebalance_lagged": np.where(held_rebalance >= 0, lagged[held_rebalance], -1),
-        "rebalance": np.where(held_rebalance >= 0, risk_at[held_rebalance], -1),
-        "daily": positions(previous_date, book.feature_dates),
-    }
+    """The cadences' decision closes as rows of the risk series, and the book to price."""
     return SessionPlan(
-        source=np.stack([by_cadence[cadence] for cadence in CADENCES]).reshape(
-            len(CADENCES), book.session_dates.size
-        ),
+        source=positions(book.decided_at, book.feature_dates),
         feature_row=positions(book.session_dates, book.feature_dates),
         pricing=pricing_book(
             book.session_dates,
