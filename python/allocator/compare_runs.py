@@ -27,7 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from allocator import report, sql_macros, tearsheet
+from allocator import charts, sql_macros, tearsheet
 from allocator.database import table_exists
 from allocator.errors import AllocatorError
 from allocator.exports import (
@@ -276,7 +276,7 @@ def load_folder(path: Path, label: str) -> RunSide:
 
 def load_stored(con: duckdb.DuckDBPyConnection, run_id: str, label: str) -> RunSide:
     """A run from the published tables; its metrics are the marts'."""
-    registry = tearsheet._one_row(con, "select * from runs where run_id = ?", [run_id])
+    registry = tearsheet.one_row(con, "select * from runs where run_id = ?", [run_id])
     if not registry:
         known = [r[0] for r in con.execute("select run_id from runs order by 1").fetchall()]
         raise AllocatorError(
@@ -347,7 +347,7 @@ def compare(a: RunSide, b: RunSide) -> dict[str, Any]:
     """The comparison of two runs: metrics (B - A), drawdown periods, regimes."""
     metrics = []
     for key, label, unit, higher in METRICS:
-        va, vb = report._as_float(a.metrics.get(key)), report._as_float(b.metrics.get(key))
+        va, vb = charts.as_float(a.metrics.get(key)), charts.as_float(b.metrics.get(key))
         metrics.append(
             {
                 "metric": key,
@@ -413,9 +413,9 @@ def _regime_rows(regimes: Mapping[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "regime": name,
-                "colour": report.REGIME_COLOURS.get(name, report.UNKNOWN_REGIME_COLOUR),
+                "colour": charts.REGIME_COLOURS.get(name, charts.UNKNOWN_REGIME_COLOUR),
                 "cells": [
-                    f"{r['days']:,} ({report.format_value(r['pct'], 'pct1')})" if r else "0"
+                    f"{r['days']:,} ({charts.format_value(r['pct'], 'pct1')})" if r else "0"
                     for r in found
                 ],
             }
@@ -425,7 +425,7 @@ def _regime_rows(regimes: Mapping[str, Any]) -> list[dict[str, Any]]:
             "regime": "Transitions a year",
             "colour": None,
             "cells": [
-                report.format_value(regimes[s]["transitions_per_year"], "ratio") for s in "ab"
+                charts.format_value(regimes[s]["transitions_per_year"], "ratio") for s in "ab"
             ],
         }
     )
@@ -438,14 +438,14 @@ def _period_text(period: Mapping[str, Any]) -> list[str]:
         period["trough_date"],
         period["recovery_date"] or tearsheet.NOT_RECOVERED,
         f"{period['sessions']:,}",
-        report.format_value(period["depth"], "pct"),
+        charts.format_value(period["depth"], "pct"),
     ]
 
 
 def _correlation_text(value: Any) -> str:
     """Three decimals: two runs of one book correlate at 0.99 and more."""
-    number = report._as_float(value)
-    return report.format_value(None) if number is None else f"{number:.3f}"
+    number = charts.as_float(value)
+    return charts.format_value(None) if number is None else f"{number:.3f}"
 
 
 def comparison_markdown(doc: Mapping[str, Any]) -> str:
@@ -467,9 +467,9 @@ def comparison_markdown(doc: Mapping[str, Any]) -> str:
     ]
     for m in doc["metrics"]:
         values = [
-            report.format_value(m["a"], m["unit"]),
-            report.format_value(m["b"], m["unit"]),
-            report.format_delta(m["delta"], m["unit"]),
+            charts.format_value(m["a"], m["unit"]),
+            charts.format_value(m["b"], m["unit"]),
+            charts.format_delta(m["delta"], m["unit"]),
         ]
         lines.append(f"| {m['label']} | " + " | ".join(values) + " |")
     for side in ("a", "b"):
@@ -491,23 +491,23 @@ def comparison_markdown(doc: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _charts(a: RunSide, b: RunSide) -> list[tearsheet.Plot]:
+def _charts(a: RunSide, b: RunSide) -> list[charts.Plot]:
     """Equity (log) and underwater charts of both runs, with hover values."""
-    x_domain = report._x_domain(a.daily, b.daily)
+    x_domain = charts.date_domain(a.daily, b.daily)
     if x_domain is None:
         return []
     books = (
-        tearsheet.Book(a.label, report.BASELINE_COLOUR, a.daily),
-        tearsheet.Book(b.label, report.SCALED_COLOUR, b.daily),
+        tearsheet.Book(a.label, charts.BASELINE_COLOUR, a.daily),
+        tearsheet.Book(b.label, charts.SCALED_COLOUR, b.daily),
     )
     dates = pd.Series(sorted(set(a.daily["date"]) | set(b.daily["date"])))
     lines = tuple(
-        report._daily_line(book.daily, "equity", book.label, book.colour) for book in books
+        charts.daily_line(book.daily, "equity", book.label, book.colour) for book in books
     )
     values = np.concatenate([line.y[np.isfinite(line.y)] for line in lines])
     lo, hi = float(values.min()), float(values.max())
     pad = max((math.log10(hi) - math.log10(lo)) * 0.04, 0.005) if lo > 0 else 0.0
-    equity = report._Chart(
+    equity = charts.Chart(
         key="equity",
         title=f"Equity: {b.label} vs {a.label}",
         y_label="Wealth (log scale, start = 1)",
@@ -520,12 +520,12 @@ def _charts(a: RunSide, b: RunSide) -> list[tearsheet.Plot]:
         description="Cumulative wealth of both runs.",
     )
     hover = [
-        tearsheet.HoverSeries(
+        charts.HoverSeries(
             book.label, book.daily.set_index("date")["equity"].reindex(dates), "wealth"
         )
         for book in books
     ]
-    plots = [tearsheet._plot(equity, dates, hover)]
+    plots = [charts.plot(equity, dates, hover)]
     # the underwater chart shades B's periods: B is the run under review
     plots.append(tearsheet.underwater_plot([books[1], books[0]], _periods(b), x_domain))
     return plots
@@ -536,10 +536,10 @@ def render_html(doc: Mapping[str, Any], a: RunSide, b: RunSide) -> str:
     metric_rows = [
         {
             "label": m["label"],
-            "a": report.format_value(m["a"], m["unit"]),
-            "b": report.format_value(m["b"], m["unit"]),
-            "delta": report.format_delta(m["delta"], m["unit"]),
-            "delta_class": report._delta_class(
+            "a": charts.format_value(m["a"], m["unit"]),
+            "b": charts.format_value(m["b"], m["unit"]),
+            "delta": charts.format_delta(m["delta"], m["unit"]),
+            "delta_class": charts.delta_class(
                 {"delta": m["delta"], "higher_is_better": m["higher_is_better"]}
             ),
         }
@@ -566,7 +566,7 @@ def render_html(doc: Mapping[str, Any], a: RunSide, b: RunSide) -> str:
         "regimes": _regime_rows(doc["regimes"]) if doc["regimes"] else [],
         "provenance": [
             {
-                "key": report._humanise(k),
+                "key": charts.humanise(k),
                 "a": "" if doc["a"].get(k) is None else str(doc["a"].get(k)),
                 "b": "" if doc["b"].get(k) is None else str(doc["b"].get(k)),
             }
@@ -574,7 +574,7 @@ def render_html(doc: Mapping[str, Any], a: RunSide, b: RunSide) -> str:
         ],
         "versions": tearsheet.package_versions(),
     }
-    return report._environment().get_template(COMPARE_TEMPLATE).render(**context)
+    return charts.environment().get_template(COMPARE_TEMPLATE).render(**context)
 
 
 # --------------------------------------------------------------------------
