@@ -7,7 +7,7 @@ mailed, archived next to the run artefacts, or opened offline:
 
 * no JavaScript libraries, no fonts, images or stylesheets from the network
   (a Content-Security-Policy forbids them, so a stray URL cannot leak);
-* plots are inline SVG generated here, so the file renders identically in any
+* plots are inline SVG (allocator.charts), so the file renders identically in any
   browser and diffs reasonably in review;
 * everything is a pure function of its inputs (no clock, no randomness), so the
   same audit always produces byte-identical HTML.

@@ -1,10 +1,15 @@
 """One owner of a run's configuration: every var, resolved and validated once.
 
-Both entry points call :func:`resolve`: the CLI before it starts dbt, and the
-dbt Python model ``stg_run_config_resolved`` as the first node of every build
-(its SQL twin ``stg_run_config`` turns a problem into the build's error).
-Defaults live in ``dbt_project.yml``'s ``vars:`` (dbt merges them; the CLI
-reads the same file), the rules live here, so the two can never disagree.
+The gate of every build calls :func:`resolve`: the dbt Python model
+``stg_run__resolved`` (through allocator.gate) resolves the run's vars
+(``stg_run__vars``) against the seeds and the published run registry, and its
+SQL twin ``stg_run_config``, from which the run's models read their settings,
+turns a problem into the build's error. The CLI does not call it: before it
+starts dbt it checks its options with this module's patterns and constants
+(allocator.validate), and leaves the rest to the gate. Every run var's default
+is :data:`DEFAULTS` here; only the input files' defaults live in
+``dbt_project.yml``'s ``vars:``, because dbt needs them while it parses the
+sources.
 
 Every text that reaches SQL either passes a rule here (run ids, dates,
 modes) or is quoted by :func:`sql_literal`; file paths must name exactly one
