@@ -12,8 +12,9 @@ the import graph before and after), writes each part's ``__init__.py``, and
 rewrites every reference in the tracked files: Python imports
 (``from allocator import a, b`` regrouped by part, ``allocator.x`` anywhere in
 code, strings and prose, never a Jinja macro call ``allocator.x(...)``),
-paths ``python/allocator/x.py``, and ``Path(__file__)`` levels in the moved
-modules. Then ``ruff check --fix`` sorts the imports, ``ruff format``
+paths ``python/allocator/x.py``, ``Path(__file__)`` levels in the moved
+modules, and .gitignore's ``reports/`` (anchored to the top, so it no longer
+hides the part). Then ``ruff check --fix`` sorts the imports, ``ruff format``
 formats, and an import of every module checks the result. Nothing is
 committed.
 """
@@ -178,6 +179,10 @@ def main() -> int:
     if args.dry_run:
         return 0
     files = tracked_files(root)
+    # `reports/` ignored every folder of that name, the new part's too: only
+    # the results folder at the top is output
+    ignore = root / ".gitignore"
+    ignore.write_text(re.sub(r"^reports/$", "/reports/", ignore.read_text(), flags=re.M))
     for part, (doc, _) in PARTS.items():
         init = root / PACKAGE / part / "__init__.py"
         init.parent.mkdir(exist_ok=True)
