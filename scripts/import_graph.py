@@ -14,51 +14,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "python" / "allocator"
 
-#: The proposed parts (scripts/move_to_subpackages.py moves them there).
-GROUPS: dict[str, tuple[str, ...]] = {
-    "engine": (
-        "regime",
-        "risk",
-        "sweep",
-        "layers",
-        "pricing",
-        "metrics",
-        "controls",
-        "scalars",
-        "governor_config",
-        "sql_macros",
-    ),
-    "run": (
-        "run_config",
-        "gate",
-        "validate",
-        "workflow",
-        "dbt_invoke",
-        "database",
-        "snapshots",
-        "progress",
-        "project_files",
-        "exports",
-        "runs",
-    ),
-    "reports": (
-        "charts",
-        "report",
-        "tearsheet",
-        "comparison",
-        "compare_runs",
-        "summary",
-    ),
-    "tuning": ("tuning", "tuning_controls", "overfitting", "tune", "tuning_report"),
-}
-#: Modules that stay at the top of the package.
-TOP = ("__init__", "cli", "errors", "synthetic")
+#: The proposed parts: scripts/move_to_subpackages.py's, one list for both.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from move_to_subpackages import PARTS  # noqa: E402
+
+GROUPS: dict[str, tuple[str, ...]] = {part: tuple(modules) for part, (_, modules) in PARTS.items()}
 
 
 def module_name(path: Path, package: Path) -> str:
@@ -94,12 +61,12 @@ def graph(package: Path) -> dict[str, set[str]]:
 
 def group_of(module: str) -> str:
     leaf = module.rsplit(".", 1)[-1]
-    if "." in module:
+    if "." in module or module in GROUPS:  # after the move: the part is the prefix
         return module.split(".", 1)[0]
     for group, members in GROUPS.items():
         if leaf in members:
             return group
-    return "(top)"
+    return "(cli)" if leaf == "cli" else "(top)"
 
 
 def main() -> None:
