@@ -17,7 +17,7 @@ Only what those macros use is provided: macros call each other as
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,9 @@ class _DbtNamespace:
 class MacroLibrary:
     """Every macro of a macros/ folder, callable by name: ``library.call('wealth', 'r')``."""
 
-    def __init__(self, macros_dir: Path) -> None:
+    def __init__(self, macros_dir: Path, extra_globals: Mapping[str, Any] | None = None) -> None:
+        """``extra_globals``: more of dbt's context (``ref``, ``var``, ...) for
+        macros that need it, e.g. to render every model for a linter."""
         self._environment = jinja2.Environment(  # noqa: S701 - renders SQL, not HTML
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.do"],
@@ -59,6 +61,8 @@ class MacroLibrary:
         self._macros: dict[str, Callable[..., Any]] = {}
         self._environment.globals.update(allocator=self, dbt=_DbtNamespace(), execute=False)
         self._environment.globals["return"] = _return
+        # before the macros load: a loaded macro sees the globals of that moment
+        self._environment.globals.update(extra_globals or {})
         for path in sorted(Path(macros_dir).glob("*.sql")):
             try:
                 module = self._environment.from_string(path.read_text()).module
