@@ -44,8 +44,15 @@ class _Anything:
         return False
 
 
-def _var(name: str, default: Any = None) -> Any:
-    return name if default is None else default
+class _Var:
+    """dbt's ``var``: a var renders as its default (or its name); the
+    project's macros also ask ``var.has_var``, and no var is set here."""
+
+    def __call__(self, name: str, default: Any = None) -> Any:
+        return name if default is None else default
+
+    def has_var(self, name: str) -> bool:
+        return False
 
 
 def _load(name: str, path: Path) -> Any:
@@ -62,7 +69,10 @@ def _library() -> Any:
     context = {
         "ref": lambda *args, **kwargs: args[-1],
         "source": lambda source, table: f"{source}__{table}",
-        "var": _var,
+        "var": _Var(),
+        "invocation_args_dict": {},
+        "fromyaml": lambda text: {},
+        "project_name": "allocator",
         "config": lambda *args, **kwargs: "",
         "this": "this_relation",
         "dbt": _load("_lint_dbt", here / "dbt.py"),
