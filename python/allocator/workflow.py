@@ -312,6 +312,10 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
         [run["run_id"]],
     ).fetchall()
     rebalances = [RebalanceScalar(date, scalar, regime) for date, scalar, regime in rows]
+    meta = con.execute(
+        "select features_missing from allocator_state_v1_meta where run_id = ?", [run["run_id"]]
+    ).fetchone()
+    missing = json.loads(meta[0]) if meta and meta[0] else {}
     label = "off (scalars computed, not applied; figures are what pass 2 would apply)"
     return allocator_summary(
         label if mode == "off" else mode,
@@ -319,6 +323,7 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
         rebalances,
         cadence=cadence,
         calibration=calibration,
+        features_missing=missing if isinstance(missing, dict) else {},
     )
 
 

@@ -452,6 +452,30 @@ def test_allocator_summary_block() -> None:
     assert "  none (scalar never below 0.99)" in empty
 
 
+def test_the_summary_names_the_features_a_book_lacks() -> None:
+    """A returns-only or single-asset book says what it is classified without."""
+    returns_only = "returns-only portfolio: no holdings, so no symbols to correlate"
+    text = summary.allocator_summary(
+        "off",
+        "none",
+        [],
+        features_missing={
+            "corr_20d": returns_only,
+            "corr_60d": returns_only,
+            "trend_breadth_20d": "returns-only portfolio: no sleeves or trend units",
+        },
+    )
+    assert (
+        "Features missing: corr_20d, corr_60d (returns-only portfolio: no holdings, so no "
+        "symbols to correlate); trend_breadth_20d (returns-only portfolio: no sleeves or trend "
+        "units); their regime rules are inert"
+    ) in text.splitlines()
+    assert not any(
+        line.startswith("Features missing")
+        for line in summary.allocator_summary("off", "none", []).splitlines()
+    )
+
+
 def test_only_a_material_cut_counts_as_scaling() -> None:
     # the EWMA creeps back towards 1 after a stress spell: a cut under 1% is
     # its tail, not de-risking (run_config.MATERIALLY_SCALED_BELOW)
