@@ -1,13 +1,14 @@
 # Two commands, each setting itself up on a fresh machine:
 #   make demo   build the demo run on the bundled data and print where results are
-#   make test   lint, pytest (incl. every dbt test on the demo data)
+#   make test   ruff, pytest (incl. every dbt test on the demo data)
+#   make lint   the SQL and dbt linters (sqlfluff, dbt-score); CI runs it too
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,13 @@ test: $(STAMP)
 	$(BIN)/ruff check python tests benchmarks data
 	$(BIN)/ruff format --check python tests benchmarks data
 	$(BIN)/pytest -q
+
+# Apart from make test: sqlfluff parses every rendered model (2 CPU-minutes),
+# which would not keep make test fast. docs/linting.md.
+lint: $(STAMP)
+	$(BIN)/sqlfluff lint models macros analyses tests/singular tests/generic --processes 2
+	$(BIN)/dbt parse --quiet
+	$(BIN)/dbt-score lint --manifest target/manifest.json
 
 clean:
 	rm -rf target logs reports allocator.duckdb $(VENV)

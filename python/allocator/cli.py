@@ -1,5 +1,6 @@
-"""The `allocator` command: runs, the two-pass audit, regime reports and
-exports on top of the dbt project, with dbt running in this process.
+"""The `allocator` command: runs, the two-pass audit, tuning, comparisons,
+regime reports and exports on top of the dbt project, with dbt running in
+this process.
 
     allocator run --strategy-profile P --start D --end D [--run-id ID]
                   [--mode off|compute|precomputed] [--precomputed-run-id ID]
@@ -15,7 +16,9 @@ exports on top of the dbt project, with dbt running in this process.
     allocator snapshot
     allocator runs [--json]
     allocator delete --run-id ID [--with-dependents]
+    allocator compare A B [--out-dir DIR]      (stored run ids or exported run folders)
     allocator demo
+    allocator init DIR
     allocator --version
 
 Options are spelled out in full (no abbreviations); an unknown option or
