@@ -26,10 +26,11 @@ test: $(STAMP)
 	bash scripts/install_chromium.sh
 	$(BIN)/ruff check python tests benchmarks data
 	$(BIN)/ruff format --check python tests benchmarks data
+	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q
 
-# Apart from make test: sqlfluff parses every rendered model (2 CPU-minutes),
-# which would not keep make test fast. docs/linting.md.
+# Part of make test; alone while editing SQL. sqlfluff parses every rendered
+# model (about 2 CPU-minutes). docs/linting.md.
 lint: $(STAMP)
 	$(BIN)/sqlfluff lint models macros analyses tests/singular tests/generic --processes 2
 	$(BIN)/dbt parse --quiet
