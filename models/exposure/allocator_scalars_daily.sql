@@ -1,6 +1,7 @@
 {#-
     The scalar on the book each recorded session, by the run's cadence
-    (allocator_v1.cadence), and the close it was decided at:
+    (allocator_v1.cadence), and the close it was decided at
+    (macros/scalar_delivery.sql, the one definition of delivery):
       rebalance_lagged  the seeds': the scalar used at the held rebalance,
                         decided at the rebalance before it;
       rebalance         the scalar used at the held rebalance, decided at that
@@ -37,37 +38,18 @@ risk as (
 
 ),
 
-held as (
-
-    -- a returns-only book holds the previous date's position: every date is
-    -- its own rebalance
-    select
-        date,
-        coalesce(held_rebalance_date, lag(date) over (order by date)) as held_rebalance_date,
-        lag(date) over (order by date) as previous_date,
-    from sessions
-
-),
-
-rebalance_sequence as (
-
-    select
-        rebalance_date,
-        lag(rebalance_date) over (order by rebalance_date) as previous_rebalance_date,
-    from at_rebalances
-
-),
+{{ allocator.scalar_decisions('sessions', 'at_rebalances') }},
 
 final as (
 
     select
         run_config.run_id,
-        held.date,
-        held.held_rebalance_date,
+        scalar_decisions.date,
+        scalar_decisions.held_rebalance_date,
         case run_config.cadence
-            when 'rebalance_lagged' then rebalance_sequence.previous_rebalance_date
-            when 'rebalance' then held.held_rebalance_date
-            else held.previous_date
+            when 'rebalance_lagged' then scalar_decisions.decided_at_rebalance_lagged
+            when 'rebalance' then scalar_decisions.decided_at_rebalance
+            else scalar_decisions.decided_at_daily
         end as scalar_decided_at,
         case
             when run_config.allocator_mode = 'off' then 1.0
@@ -75,14 +57,12 @@ final as (
                 then coalesce(risk.risk_scalar, run_config.apply_missing_scalar_as)
             else coalesce(at_rebalances.risk_scalar_used, run_config.apply_missing_scalar_as)
         end as risk_scalar_used,
-    from held
+    from scalar_decisions
     cross join run_config
     left join at_rebalances
-        on held.held_rebalance_date = at_rebalances.rebalance_date
-    left join rebalance_sequence
-        on held.held_rebalance_date = rebalance_sequence.rebalance_date
+        on scalar_decisions.held_rebalance_date = at_rebalances.rebalance_date
     left join risk
-        on held.previous_date = risk.date
+        on scalar_decisions.decided_at_daily = risk.date
 
 )
 

@@ -21,7 +21,7 @@ this process.
     allocator snapshot
     allocator runs [--json]
     allocator delete --run-id ID [--with-dependents]
-    allocator compare A B [--out-dir DIR]
+    allocator compare A B [--out-dir DIR]      (stored run ids or exported run folders)
     allocator demo [--no-tests]
     allocator init DIR
     allocator --version

@@ -620,6 +620,9 @@ def test_every_seed_file_name_is_exported() -> None:
         "allocator_scalars_at_rebalances.csv",
         "portfolio_returns.csv",
         "equity_curve.csv",
+        # not a seed file: the published metrics that `allocator compare` reads
+        "run_metrics.csv",
+        "run_risk_metrics.csv",
     }
 
 
