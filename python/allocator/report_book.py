@@ -265,7 +265,7 @@ def _table(
 
 def render_book_sections(figures: Mapping[str, Any]) -> str:
     """The sections' HTML (escaped by the template), placed in the audit report."""
-    from allocator.report import _environment
+    from allocator.charts import environment
 
     books = list(figures["books"])
     first = figures["trading"][books[0]]
@@ -314,7 +314,7 @@ def render_book_sections(figures: Mapping[str, Any]) -> str:
         for row in figures["sleeves"]
     ]
     return (
-        _environment()
+        environment()
         .get_template("report_book_sections.html.j2")
         .render(
             books=books,
