@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -589,8 +589,18 @@ def default_out_dir(reports_dir: Path, a: RunSide, b: RunSide) -> Path:
     return reports_dir / "compare" / _UNSAFE.sub("_", name)
 
 
-def load_sides(references: Sequence[str], db_path: Path) -> tuple[RunSide, RunSide]:
-    """Both sides; the database is opened only when a side is not a folder."""
+def load_sides(
+    references: Sequence[str],
+    db_path: Path,
+    reports_dir: Path | None = None,
+    emit: Callable[[str], None] | None = None,
+) -> tuple[RunSide, RunSide]:
+    """Both sides; the database is opened only when a side is not a folder.
+
+    With ``reports_dir``, a database another process is writing is read
+    through the marts' Parquet snapshots instead (snapshots.read_published;
+    the regimes then come from the run's export folder, if any).
+    """
     labels = side_labels(*[Path(r).name if is_export_folder(r) else r for r in references])
     folders = [is_export_folder(r) for r in references]
     sides: list[RunSide | None] = [
@@ -598,16 +608,37 @@ def load_sides(references: Sequence[str], db_path: Path) -> tuple[RunSide, RunSi
         for r, label, folder in zip(references, labels, folders, strict=True)
     ]
     if not all(folders):
-        from allocator import database
+        from allocator import database, snapshots
 
-        with database.read_only(db_path) as con:
+        reader = (
+            snapshots.read_published(db_path, reports_dir, emit)
+            if reports_dir is not None
+            else database.read_only(db_path)
+        )
+        with reader as con:
             if not table_exists(con, "runs"):
                 raise AllocatorError(f"no run is stored in {db_path} yet")
             sides = [
                 side if side is not None else load_stored(con, ref, label)
                 for side, ref, label in zip(sides, references, labels, strict=True)
             ]
+        if reports_dir is not None:
+            sides = [_with_exported_regimes(side, reports_dir) for side in sides]
     return sides[0], sides[1]  # type: ignore[return-value]
+
+
+def _with_exported_regimes(side: RunSide | None, reports_dir: Path) -> RunSide | None:
+    """A stored side read without its regimes (from the snapshots, which hold
+    the marts only) takes them from its export folder."""
+    if side is None or side.regimes is not None or side.source != "database":
+        return side
+    exported = reports_dir / "runs" / side.run_id / FOLDER_REGIMES
+    if not exported.is_file():
+        return side
+    frame = pd.read_csv(exported, usecols=["date", "regime"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    regimes = frame.sort_values("date")["regime"].reset_index(drop=True)
+    return replace(side, regimes=regimes)
 
 
 def write_comparison(a: RunSide, b: RunSide, out_dir: Path) -> tuple[dict[str, Any], list[Path]]:

@@ -239,6 +239,7 @@ def write_comparison_files(
     """two_pass_comparison.json, .md and .html in the scaled run's folder."""
     # Imported here so the CLI's other commands do not load the renderer.
     from allocator.report import write_two_pass_html
+    from allocator.report_book import load_book_sections, render_book_sections
     from allocator.tearsheet import audit_tearsheet
 
     comparison = load_comparison(con, scaled_run_id)
@@ -259,7 +260,10 @@ def write_comparison_files(
             comparison,
             baseline_daily,
             tearsheet.scaled_daily,
-            extra_sections=tearsheet.html,
+            extra_sections=render_book_sections(
+                load_book_sections(con, comparison["baseline_run_id"], scaled_run_id)
+            )
+            + tearsheet.html,
             extra_plots=tearsheet.plot_count,
         ),
     )

@@ -20,6 +20,7 @@ them back from the DOM.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -441,6 +442,53 @@ def _verdict(flag_rows: Sequence[Mapping[str, str]]) -> dict[str, str] | None:
     return {"status": worst if worst in _STATUS_LABELS else "warning", "text": text}
 
 
+def headline(
+    comparison: Mapping[str, Any], flag_rows: Sequence[Mapping[str, str]]
+) -> dict[str, str] | None:
+    """The report's one-line verdict: the worst flag, the drawdown and Sharpe
+    moves, and timing_skill (does the governor beat a leverage cut)."""
+    verdict = _verdict(flag_rows)
+    if verdict is None:
+        return None
+    moves = []
+    for row in _list_of_mappings(comparison.get("metrics")):
+        label = str(row.get("metric", ""))
+        if label in ("MaxDD", "Sharpe"):
+            unit = row.get("unit") or "pct"
+            moves.append(
+                f"{label} {format_value(row.get('baseline'), unit)} → "
+                f"{format_value(row.get('scaled'), unit)}"
+            )
+    timing = next((f for f in flag_rows if f["code"] == "timing_skill"), None)
+    parts = [*moves]
+    if timing is not None:
+        parts.append(f"timing_skill {timing['status_label'].lower()}")
+    parts.append(verdict["text"].lower() if parts else verdict["text"])
+    return {"status": verdict["status"], "text": "; ".join(parts)}
+
+
+def contents(html: str) -> list[dict[str, str]]:
+    """The report's contents list: the known sections present in ``html``, in order."""
+    from allocator.report_book import SECTION_TITLES
+
+    present = []
+    for section, title in SECTION_TITLES:
+        anchor = section
+        if section == "plots":
+            match = re.search(r'id="(plot-[a-z_-]+)"', html)
+            if match is None:
+                continue
+            anchor = match.group(1)
+        elif section == "regimes":
+            anchor = next((a for a in ("regimes", "derisk-events") if f'id="{a}"' in html), "")
+            if not anchor:
+                continue
+        elif f'id="{section}"' not in html:
+            continue
+        present.append({"id": anchor, "title": title})
+    return present
+
+
 def _control_rows(controls: Any) -> list[dict[str, Any]]:
     """The controls table: each book's exposure, six metrics and whether the
     governor beats it (strictly better MaxDD / Sharpe)."""
@@ -576,6 +624,8 @@ def render_two_pass_html(
             else None
         ),
         "facts": facts,
+        "headline": headline(comparison, flags),
+        "contents": [],
         "verdict": _verdict(flags),
         "flags": flags,
         "metrics": _metric_rows(comparison.get("metrics")),
@@ -605,7 +655,10 @@ def render_two_pass_html(
         "n_days_scaled": len(scaled),
         "max_points": f"{MAX_POINTS_PER_LINE:,}",
     }
-    return environment().get_template(TEMPLATE_NAME).render(**context)
+    template = environment().get_template(TEMPLATE_NAME)
+    # the contents list links the sections the page holds: render, look, render
+    context["contents"] = contents(template.render(**context))
+    return template.render(**context)
 
 
 def _optional_text(value: Any) -> str | None:

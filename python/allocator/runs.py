@@ -53,6 +53,8 @@ class StoredRun:
     max_drawdown: float | None
     comparison: str
     exported: str
+    # the input files the run read: "name#fingerprint", comma-separated
+    inputs: str = NONE
 
 
 # --------------------------------------------------------------------------
@@ -73,6 +75,34 @@ def cadence_of(config_json: str | None) -> str:
         if isinstance(holder, dict) and holder.get("cadence") not in (None, ""):
             return str(holder["cadence"])
     return NONE
+
+
+#: The input vars of a run's configuration, with their fingerprint columns in marts.runs.
+INPUT_FINGERPRINTS = (
+    ("prices_path", "prices_fingerprint"),
+    ("benchmark_path", "benchmark_fingerprint"),
+    ("weights_path", "weights_fingerprint"),
+    ("portfolio_returns_path", "portfolio_returns_fingerprint"),
+)
+
+
+def input_files(row: Mapping[str, Any]) -> str:
+    """The files a stored run read, as name#fingerprint (the first 8 characters of
+    the fingerprint of its rows in marts.runs; none for runs stored before those)."""
+    try:
+        config = json.loads(row.get("config_json") or "{}")
+    except json.JSONDecodeError:
+        return NONE
+    paths = config.get("inputs") if isinstance(config, dict) else None
+    if not isinstance(paths, dict):
+        return NONE
+    files = []
+    for var, column in INPUT_FINGERPRINTS:
+        path = str(paths.get(var) or "")
+        if path:
+            fingerprint = str(row.get(column) or "")[:8]
+            files.append(Path(path).name + (f"#{fingerprint}" if fingerprint else ""))
+    return ", ".join(files) or NONE
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
@@ -141,6 +171,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, reports_dir: Path) -> list[StoredR
                 max_drawdown=_float(row["m_max_drawdown"]),
                 comparison=_text(row.get("comparison_status")),
                 exported=export_state(reports_dir / "runs" / row["run_id"], row),
+                inputs=input_files(row),
             )
         )
     return runs
@@ -168,6 +199,7 @@ COLUMNS = (
     "MaxDD",
     "comparison",
     "files",
+    "inputs",
 )
 # right-aligned: the numbers
 NUMERIC = {"CAGR", "vol", "Sharpe", "MaxDD"}
@@ -188,6 +220,7 @@ def table_cells(run: StoredRun) -> list[str]:
         _percent(run.max_drawdown),
         run.comparison,
         run.exported,
+        run.inputs,
     ]
 
 

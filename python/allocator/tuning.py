@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from allocator import run_parameters
+from allocator import progress, run_parameters
 from allocator.governor_config import CADENCES
 from allocator.pricing import (
     PricingBook,
@@ -575,6 +575,7 @@ def sweep_relation(
 def _write_chunks(
     session: Any, book: BaselineBook, governor: Governor, grid: pd.DataFrame, table: str
 ) -> None:
+    swept = progress.steps("tune: configurations swept", 0 if grid is None else len(grid))
     for index, frame in enumerate(sweep_chunks(book, governor, grid)):
         session.register("tuning_sweep_chunk", frame)
         if index == 0:
@@ -588,6 +589,7 @@ def _write_chunks(
         session.unregister("tuning_sweep_chunk")
         del frame
         _commit_and_continue(session)
+        swept.advance(min((index + 1) * DEFAULT_CHUNK, swept.total))
 
 
 def _commit_and_continue(session: Any) -> None:

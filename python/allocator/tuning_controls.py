@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from allocator import progress
 from allocator.controls import VolTargetRule, solve_vol_target_ks
 from allocator.metrics import daily_vols, max_drawdowns, sharpes
 from allocator.pricing import price_exposures
@@ -73,6 +74,7 @@ def configuration_controls(
     whole = price_exposures(plan.pricing, np.ones((book.session_dates.size, 1))).net_return[:, 0]
     whole_vol = daily_vols(whole[:, None])[0]
     parts = []
+    priced = progress.steps("tune: configurations' controls priced", len(grid))
     for start in range(0, len(grid), chunk):
         part = grid.iloc[start : start + chunk]
         _, exposure = configuration_paths(book, governor, part, plan)
@@ -103,6 +105,7 @@ def configuration_controls(
                 }
             )
         )
+        priced.advance(start + len(part))
     if not parts:
         return pd.DataFrame({column: [] for column in CONTROL_COLUMNS})
     return pd.concat(parts, ignore_index=True)

@@ -272,10 +272,37 @@ def _top_rows(configurations: pd.DataFrame, top: int) -> list[dict[str, str]]:
                 for lvl in ("normal", "elevated", "stress", "crisis")
             ),
             "flagged": _pct(row["share_months_flagged"], 0),
+            "timing_skill": str(row.get("timing_skill") or "n/a"),
+            "controls": _controls_text(row),
             "admissible": "yes" if row["is_admissible"] else "no",
         }
         for _, row in shown.iterrows()
     ]
+
+
+def _controls_text(row: Mapping[str, Any]) -> str:
+    """The two controls at the configuration's vol: (b) constant exposure and
+    (c) vol target, each as MaxDD / Sharpe (what timing_skill compares with)."""
+
+    def pair(drawdown: Any, sharpe: Any) -> str:
+        if drawdown is None or sharpe is None or pd.isna(drawdown) or pd.isna(sharpe):
+            return "n/a"
+        return f"{_pct(drawdown, 1)} / {float(sharpe):.2f}"
+
+    return (
+        f"(b) {pair(row.get('vol_matched_max_drawdown'), row.get('vol_matched_sharpe'))}; "
+        f"(c) {pair(row.get('vol_target_max_drawdown'), row.get('vol_target_sharpe'))}"
+    )
+
+
+def timing_skill_counts(configurations: pd.DataFrame) -> str:
+    """How many configurations the timing_skill rule judged good, warning and failure."""
+    if "timing_skill" not in configurations:
+        return "n/a"
+    counts = configurations["timing_skill"].fillna("n/a").value_counts()
+    return ", ".join(
+        f"{status} {int(counts.get(status, 0)):,}" for status in ("good", "warning", "failure")
+    )
 
 
 def _day(value: Any) -> str:
@@ -337,6 +364,8 @@ def render_tuning_html(
         book_rows=_book_rows(summary),
         chosen_settings=_settings_text(configurations[configurations["is_chosen"]].iloc[0]),
         default_settings=_settings_text(configurations[configurations["is_default"]].iloc[0]),
+        timing_skill=timing_skill_counts(configurations),
+        chosen_controls=_controls_text(configurations[configurations["is_chosen"]].iloc[0]),
         dsr=f"{summary['deflated_sharpe']:.3f}",
         pbo=f"{summary['pbo']:.3f}",
         gap=f"{gap[0] - gap[1]:+.2f}",

@@ -92,6 +92,8 @@ class RunRequest:
     inputs: tuple[tuple[str, str], ...] = ()
     # a governor-config file's canonical settings as JSON (var governor_config)
     governor_config_json: str | None = None
+    # an annual rate (var risk_free_rate), or the path of a file of them (risk_free_path)
+    risk_free_rate: float | str | None = None
 
     def parse_vars(self) -> dict[str, Any]:
         """The vars dbt reads while parsing: the sources' file locations."""
@@ -112,6 +114,10 @@ class RunRequest:
             dbt_vars["replace_run"] = True
         if self.governor_config_json:
             dbt_vars["governor_config"] = json.loads(self.governor_config_json)
+        if isinstance(self.risk_free_rate, str) and self.risk_free_rate:
+            dbt_vars["risk_free_path"] = self.risk_free_rate
+        elif self.risk_free_rate:
+            dbt_vars["risk_free_rate"] = self.risk_free_rate
         return {**dbt_vars, **self.parse_vars()}
 
 
