@@ -136,7 +136,7 @@ def _fixed(dbt_vars: Mapping[str, Any]) -> Callable[[Template, Path], Mapping[st
 
 def _gate(var: str) -> tuple[str, ...]:
     """What the gate says when it refuses `var`."""
-    return ("Invalid Input Error: run '", f": var {var}: ")
+    return ("Invalid Input Error: run ", f": var {var}: ")
 
 
 def _injections() -> list[Refusal]:
