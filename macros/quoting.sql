@@ -16,7 +16,7 @@
         'correlation_exact_max_symbols', 'allocator_regime_min_days',
         'allocator_risk_ewma_alpha', 'allocator_risk_scalar_floor',
         'allocator_risk_scalar_cap', 'reuse_baseline_layers', 'replace_run',
-        'publish_run', 'governor_config',
+        'publish_run', 'governor_config', 'live', 'live_update',
     ] -%}
     {%- set given = {} -%}
     {%- for name in names -%}

@@ -1,6 +1,6 @@
 {#-
     The scalar on the book each recorded session, by the run's cadence
-    (allocator_v1.cadence), and the close it was decided at:
+    (allocator_v1.cadence, macros/cadence.sql), and the close it was decided at:
       rebalance_lagged  the seeds': the scalar used at the held rebalance,
                         decided at the rebalance before it;
       rebalance         the scalar used at the held rebalance, decided at that
@@ -13,6 +13,8 @@
     close before t from the unscaled book's data up to that close. In mode
     off the book is not scaled (1.0).
 -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
@@ -64,17 +66,8 @@ final as (
         run_config.run_id,
         held.date,
         held.held_rebalance_date,
-        case run_config.cadence
-            when 'rebalance_lagged' then rebalance_sequence.previous_rebalance_date
-            when 'rebalance' then held.held_rebalance_date
-            else held.previous_date
-        end as scalar_decided_at,
-        case
-            when run_config.allocator_mode = 'off' then 1.0
-            when run_config.cadence = 'daily'
-                then coalesce(risk.risk_scalar, run_config.apply_missing_scalar_as)
-            else coalesce(at_rebalances.risk_scalar_used, run_config.apply_missing_scalar_as)
-        end as risk_scalar_used,
+        {{ allocator.cadence_decided_at('run_config', 'held.previous_date', 'held.held_rebalance_date', 'rebalance_sequence.previous_rebalance_date') }} as scalar_decided_at,
+        {{ allocator.cadence_scalar('run_config', 'risk.risk_scalar', 'at_rebalances.risk_scalar_used') }} as risk_scalar_used,
     from held
     cross join run_config
     left join at_rebalances
@@ -87,3 +80,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('date') }}

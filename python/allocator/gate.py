@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from allocator import live
 from allocator.run_config import (
     MATERIALLY_SCALED_BELOW,
     ConfigProblem,
@@ -155,12 +156,17 @@ def config_frame(
     for r in regime_scalars.sort_values(["calibration", "regime_level"]).itertuples():
         scalars.setdefault(str(r.calibration), {})[str(r.regime)] = float(r.target_scalar)
     try:
+        stored = stored_runs(session)
+        # a live run's start and update (python/allocator/live.py)
+        live.live_vars(given)
+        if live.is_set(given.get("live_update")):
+            given = live.update_vars(given, stored, session, os.path.isfile)
         resolved = resolve(
             given,
             profiles=profiles.to_dict("records"),
             regime_rules=rules,
             regime_scalars=scalars,
-            stored_runs=stored_runs(session),
+            stored_runs=stored,
             file_exists=os.path.isfile,
         )
     except ConfigProblem as problem:

@@ -53,6 +53,8 @@ class StoredRun:
     max_drawdown: float | None
     comparison: str
     exported: str
+    # a live run's last stored session (marts.live_runs); "-" for other runs
+    live: str = "-"
 
 
 # --------------------------------------------------------------------------
@@ -120,7 +122,13 @@ def list_runs(con: duckdb.DuckDBPyConnection, reports_dir: Path) -> list[StoredR
         else "select r.*, null as m_cagr, null as m_ann_vol, null as m_sharpe, "
         "null as m_max_drawdown from marts.runs r"
     )
-    cursor = con.execute(f"{select} order by r.created_at, r.run_id")
+    live = (
+        "left join (select run_id, last_session as l_last_session from marts.live_runs) l "
+        "using (run_id)"
+        if database.table_exists(con, "live_runs")
+        else "left join (select null as run_id, null as l_last_session) l using (run_id)"
+    )
+    cursor = con.execute(f"select * from ({select}) r {live} order by r.created_at, r.run_id")
     names = [d[0] for d in cursor.description]
     runs = []
     for values in cursor.fetchall():
@@ -141,6 +149,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, reports_dir: Path) -> list[StoredR
                 max_drawdown=_float(row["m_max_drawdown"]),
                 comparison=_text(row.get("comparison_status")),
                 exported=export_state(reports_dir / "runs" / row["run_id"], row),
+                live=_text(row.get("l_last_session")),
             )
         )
     return runs
@@ -168,6 +177,7 @@ COLUMNS = (
     "MaxDD",
     "comparison",
     "files",
+    "live",
 )
 # right-aligned: the numbers
 NUMERIC = {"CAGR", "vol", "Sharpe", "MaxDD"}
@@ -188,6 +198,7 @@ def table_cells(run: StoredRun) -> list[str]:
         _percent(run.max_drawdown),
         run.comparison,
         run.exported,
+        run.live,
     ]
 
 

@@ -92,6 +92,8 @@ class RunRequest:
     inputs: tuple[tuple[str, str], ...] = ()
     # a governor-config file's canonical settings as JSON (var governor_config)
     governor_config_json: str | None = None
+    # store the run as a live run, updated daily (var live; live_workflow.py)
+    live: bool = False
 
     def parse_vars(self) -> dict[str, Any]:
         """The vars dbt reads while parsing: the sources' file locations."""
@@ -112,6 +114,8 @@ class RunRequest:
             dbt_vars["replace_run"] = True
         if self.governor_config_json:
             dbt_vars["governor_config"] = json.loads(self.governor_config_json)
+        if self.live:
+            dbt_vars["live"] = True
         return {**dbt_vars, **self.parse_vars()}
 
 
