@@ -81,7 +81,9 @@
     {%- set cut = allocator.live_cut_date(run_id) if allocator.is_live_update() else none -%}
     {%- for name in allocator.live_incremental_models() -%}
         {%- set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table') -%}
-        {%- if name in existing -%}
+        {#- outside an update, a view is a baseline's layer linked for a
+            scaled run (link_baseline_layers, which runs first): kept -#}
+        {%- if name in existing and (cut is not none or existing[name] == 'table') -%}
             {%- do statements.append('drop ' ~ existing[name] ~ ' ' ~ target.schema ~ '.' ~ name) -%}
             {%- do adapter.cache_dropped(relation) -%}
         {%- endif -%}
