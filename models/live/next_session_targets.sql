@@ -15,12 +15,6 @@ with run_config as (
 
 ),
 
-calendar as (
-
-    select * from {{ ref('int_rebalance_calendar') }}
-
-),
-
 weights as (
 
     select * from {{ ref('weights_raw') }}
@@ -57,11 +51,9 @@ last_close as (
         daily.date as as_of_date,
         daily.held_rebalance_date as held_today,
         daily.risk_scalar_used as risk_scalar_today,
-        coalesce(calendar.is_rebalance, false) as rebalances_at_close,
-        lag(daily.risk_scalar_used) over (order by daily.date) as risk_scalar_yesterday,
+        -- every recorded rebalance has its row of scalars
+        daily.date in (select rebalance_date from at_rebalances) as rebalances_at_close,
     from daily
-    left join calendar
-        on daily.date = calendar.date
     qualify daily.date = max(daily.date) over ()
 
 ),

@@ -15,15 +15,10 @@
 {%- set registered = adapter.get_relation(target.database, 'marts', 'live_runs') if execute else none -%}
 {%- set prices_path = allocator.sql_literal(var('prices_path', '')) -%}
 {%- set restate = var('restate_from', none) -%}
+-- depends_on: {{ ref('stg_market__prices') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
-
-),
-
-file_closes as (
-
-    select * from {{ ref('stg_market__prices') }}
 
 ),
 
@@ -67,6 +62,12 @@ final as (
 )
 
 {%- else %}
+
+file_closes as (
+
+    select * from {{ ref('stg_market__prices') }}
+
+),
 
 registered as (
 
