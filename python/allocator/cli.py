@@ -301,40 +301,6 @@ def build_parser() -> argparse.ArgumentParser:
     _test_option(run)
     _replace_option(run)
 
-    update = commands.add_parser(
-        "update",
-        parents=[common],
-        help="append a file's new sessions to a live run",
-        description="Append the sessions the file has after the live run's last one "
-        "(dbt build of the run's models with var live_update, from its stored state), "
-        "write reports/runs/<run_id>/next_session_targets.{csv,json} and print the "
-        "desk's summary line. A file that skips a session, goes backwards or revises a "
-        "stored close is refused; --restate-from recomputes from a date.",
-    )
-    update.add_argument("--run-id", required=True, help="the live run")
-    update.add_argument(
-        "--end", help="last date to append, YYYY-MM-DD (default: the file's last date)"
-    )
-    update.add_argument(
-        "--restate-from",
-        metavar="DATE",
-        help="recompute the run from this date on with the file's closes (a data revision)",
-    )
-    update.add_argument(
-        "--alert-scalar-move",
-        type=float,
-        default=None,
-        metavar="X",
-        help="print an ALERT line when the next session's scalar moves by more than X "
-        "(default 0.05)",
-    )
-    update.add_argument(
-        "--tests",
-        action="store_true",
-        help="also run the data tests (the acceptance checks) on the update's build",
-    )
-    _input_options(update)
-
     two_pass = commands.add_parser(
         "two-pass",
         parents=[common],
@@ -474,6 +440,40 @@ def build_parser() -> argparse.ArgumentParser:
     # so init never copies the packaged project into the current directory
     init.add_argument("project_dir", metavar="DIR", help="where to write the project")
     init.set_defaults(reports_dir=None, verbose=False)
+
+    update = commands.add_parser(
+        "update",
+        parents=[common],
+        help="append a file's new sessions to a live run",
+        description="Append the sessions the file has after the live run's last one "
+        "(dbt build of the run's models with var live_update, from its stored state), "
+        "write reports/runs/<run_id>/next_session_targets.{csv,json} and print the "
+        "desk's summary line. A file that skips a session, goes backwards or revises a "
+        "stored close is refused; --restate-from recomputes from a date.",
+    )
+    update.add_argument("--run-id", required=True, help="the live run")
+    update.add_argument(
+        "--end", help="last date to append, YYYY-MM-DD (default: the file's last date)"
+    )
+    update.add_argument(
+        "--restate-from",
+        metavar="DATE",
+        help="recompute the run from this date on with the file's closes (a data revision)",
+    )
+    update.add_argument(
+        "--alert-scalar-move",
+        type=float,
+        default=None,
+        metavar="X",
+        help="print an ALERT line when the next session's scalar moves by more than X "
+        "(default 0.05)",
+    )
+    update.add_argument(
+        "--tests",
+        action="store_true",
+        help="also run the data tests (the acceptance checks) on the update's build",
+    )
+    _input_options(update)
     return parser
 
 
