@@ -263,9 +263,11 @@ def summary_lines(run_id: str, rows: Sequence[Mapping[str, Any]], scalar_alert: 
     moved = [r for r in rows if abs(r["weight_change"] or 0.0) > 1e-12]
     regime = book["regime"] or "not ready"
     change = book["risk_scalar_change"] or 0.0
+    # a change that rounds to zero prints +0.000, never -0.000
+    change_text = f"{change:+.3f}".replace("-0.000", "+0.000")
     line = (
         f"{book['as_of_date']} {run_id}: {regime}, scalar {book['risk_scalar']:.3f} "
-        f"({change:+.3f}) for {book['next_session_date']}, gross {book['gross_exposure']:.2f} "
+        f"({change_text}) for {book['next_session_date']}, gross {book['gross_exposure']:.2f} "
         f"(today {book['gross_exposure_today']:.2f}), "
         + (
             f"rebalance to {book['target_rebalance_date']}'s weights"

@@ -65,6 +65,9 @@ def test_a_regime_change_and_a_scalar_move_above_the_threshold_are_alerts() -> N
         "ALERT 2022-12-30 prod: regime changed to STRESS at the close",
         "ALERT 2022-12-30 prod: scalar moves 1.000 -> 0.700 (-0.300, more than 0.05)",
     ]
+    # a change that rounds to zero is no move
+    quiet = live_workflow.summary_lines("prod", target_rows(risk_scalar_change=-4e-4), 0.05)
+    assert "(+0.000)" in quiet[0] and len(quiet) == 1
     # the same move under a wider threshold is no alert
     assert len(live_workflow.summary_lines("prod", target_rows(), 0.5)) == 1
     assert live_workflow.summary_lines("prod", [], 0.05) == [
