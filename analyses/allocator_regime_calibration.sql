@@ -13,7 +13,7 @@ with regimes as (
 
     -- the published run named by var run_id
     select * from artifacts.allocator_regime_v1
-    where run_id = {{ allocator.sql_literal(var('run_id', 'demo_base')) }}
+    where run_id = {{ allocator.sql_literal(allocator.run_var('run_id', 'demo_base')) }}
 
 ),
 

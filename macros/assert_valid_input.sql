@@ -66,6 +66,10 @@
     {%- endif -%}
     {%- set invalid = [] -%}
     {%- for file in (paths or [path]) -%}
+        {#- A URL would make DuckDB reach the network; the gate refuses it the same way. -#}
+        {%- if modules.re.match('^[A-Za-z][A-Za-z0-9+.-]*://', file | string) -%}
+            {%- do invalid.append('INVALID ' ~ file ~ ': names a URL or scheme; give a local file') -%}
+        {%- else -%}
         {%- set relation = allocator.read_long_file(file) if allocator.file_exists(file) else '(select 1 as missing)' -%}
         {%- set problem = allocator.input_problem(
             relation, file, label,
@@ -78,6 +82,7 @@
             {%- do invalid.append('INVALID ' ~ problem) -%}
         {%- else -%}
             {{ print('OK ' ~ file) }}
+        {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if invalid -%}
@@ -124,6 +129,7 @@
         select 2, raw_date, {{ row_label }} || ': {{ value_column }} ''' || raw_value || ''' is not a number'
         from typed where not value_is_missing and parsed_value is null
         union all
+        {%- set bound = allocator.input_value_bound(value_rule) %}
         {%- if value_rule == 'positive' %}
         select 3, raw_date, {{ row_label }} || ': {{ value_column }} ' || raw_value || ' is not positive (prices must be > 0)'
         from typed where not value_is_missing and (parsed_value <= 0 or not isfinite(parsed_value))
@@ -134,6 +140,9 @@
         select 3, raw_date, {{ row_label }} || ': {{ value_column }} ' || raw_value || ' is not finite'
         from typed where not value_is_missing and not isfinite(parsed_value)
         {%- endif %}
+        union all
+        select 3, raw_date, {{ row_label }} || ': {{ value_column }} ' || raw_value || ' is beyond {{ bound[1] }} ({{ bound[0] }}): a typo or a unit error, not a {{ value_column }}'
+        from typed where not value_is_missing and isfinite(parsed_value) and abs(parsed_value) > {{ bound[0] }}
         union all
         select 4, min(raw_date), {{ allocator.input_row_label(text_keys, 'cast(parsed_date as ' ~ dbt.type_string() ~ ')') }} || ': appears ' || cast(count(*) as {{ dbt.type_string() }}) || ' times (duplicate {{ key_columns | join(", ") }})'
         from typed
@@ -160,4 +169,17 @@
 {#- Empty, NA and NaN mean "no price that day": kept missing, never an error. -#}
 {% macro is_missing_text(column) -%}
     ({{ column }} is null or lower({{ column }}) in ('', 'na', 'nan', 'null', 'none'))
+{%- endmacro %}
+
+
+{#- The largest magnitude an input value may have, with why: beyond it the
+    value is a typo or a unit error (a close of 1e308 passes every other
+    check, then makes the volatility infinite). -#}
+{% macro input_value_bound(value_rule) -%}
+    {%- if value_rule == 'positive' -%}
+        {{ return([1e9, 'a billion per share']) }}
+    {%- elif value_rule == 'above_minus_one' -%}
+        {{ return([100, 'a daily return of 10,000%']) }}
+    {%- endif -%}
+    {{ return([1000, 'a weight of 1,000 times the book']) }}
 {%- endmacro %}

@@ -21,13 +21,13 @@
 -#}
 
 {% macro is_live_update() -%}
-    {{ return((var('live_update', false) | string | lower) == 'true') }}
+    {{ return((allocator.run_var('live_update', false) | string | lower) == 'true') }}
 {%- endmacro %}
 
 
 {#- A build that stores a live run: its start (var live) or an update. -#}
 {% macro is_live_run() -%}
-    {{ return(allocator.is_live_update() or (var('live', false) | string | lower) == 'true') }}
+    {{ return(allocator.is_live_update() or (allocator.run_var('live', false) | string | lower) == 'true') }}
 {%- endmacro %}
 
 
@@ -56,7 +56,7 @@
     {%- if not rows -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set restate = var('restate_from', none) -%}
+    {%- set restate = allocator.run_var('restate_from', none) -%}
     {%- if restate -%}
         {{ return(modules.datetime.date.fromisoformat(restate | string)) }}
     {%- endif -%}
@@ -77,7 +77,7 @@
     {%- for row in run_query("select table_name, table_type from information_schema.tables where table_schema = " ~ allocator.sql_literal(target.schema)).rows -%}
         {%- do existing.update({row[0]: 'view' if row[1] == 'VIEW' else 'table'}) -%}
     {%- endfor -%}
-    {%- set run_id = var('run_id', '') | string -%}
+    {%- set run_id = allocator.run_var('run_id', '') | string -%}
     {%- set cut = allocator.live_cut_date(run_id) if allocator.is_live_update() else none -%}
     {%- for name in allocator.live_incremental_models() -%}
         {%- set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table') -%}
@@ -128,7 +128,7 @@
 {% macro live_stored_rows(model_name, columns) -%}
     {%- if execute and allocator.is_live_update() -%}
         {%- set stored = adapter.get_relation(target.database, 'artifacts', model_name) -%}
-        {%- set run_id = var('run_id', '') | string -%}
+        {%- set run_id = allocator.run_var('run_id', '') | string -%}
         {%- set cut = allocator.live_cut_date(run_id) -%}
         {%- if stored is not none and cut is not none -%}
             {%- set key = 'date' if 'date' in (adapter.get_columns_in_relation(stored) | map(attribute='name') | list) else 'rebalance_date' %}
@@ -150,7 +150,7 @@
     {%- set row = run_query("select cast(live_cut as varchar), new_sessions, cast(last_session as varchar) from " ~ target.schema ~ ".stg_live__update").rows[0] -%}
     {{ return({
         'cut': row[0],
-        'nothing_new': row[1] == 0 and not var('restate_from', none),
+        'nothing_new': row[1] == 0 and not allocator.run_var('restate_from', none),
         'last_session': row[2],
     }) }}
 {%- endmacro %}

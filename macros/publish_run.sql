@@ -53,9 +53,12 @@
     {%- if not execute or not allocator.is_build_command() -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set block = var('allocator_v1', {}) or {} -%}
+    {#- before the gate is built: the vars as given, never rendered (the
+        baseline id reaches SQL only as a quoted literal, and the gate then
+        refuses any id that is not a stored baseline's) -#}
+    {%- set block = allocator.run_var('allocator_v1', {}) or {} -%}
     {%- set baseline = block.get('precomputed_run_id') if block is mapping else none -%}
-    {%- if (var('reuse_baseline_layers', false) | string | lower) != 'true' or not baseline -%}
+    {%- if (allocator.run_var('reuse_baseline_layers', false) | string | lower) != 'true' or not baseline -%}
         {{ return('') }}
     {%- endif -%}
     {#- the linked views stand where these models' tables would be built:
@@ -102,23 +105,32 @@
 {%- endmacro %}
 
 
-{#- The kind of run this invocation built (baseline or scaled), or none
-    when its gate did not build. -#}
-{% macro run_kind_built() -%}
-    {%- if adapter.get_relation(target.database, target.schema, 'stg_run_config') is none -%}
+{#- The gate's row (stg_run_config) as built by this invocation, as a
+    mapping, or none when its gate did not build: what the hook knows of the
+    run comes from the config owner, never from var(). -#}
+{% macro built_gate(statuses) -%}
+    {%- if statuses.get('model.' ~ project_name ~ '.stg_run_config') != 'success' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set rows = run_query("select run_kind from " ~ target.schema ~ ".stg_run_config").rows -%}
-    {{ return(rows[0][0] if rows else none) }}
+    {%- set table = run_query("select run_id, run_kind, config_hash, publish_run, unscaled_layers_from_run_id from " ~ target.schema ~ ".stg_run_config") -%}
+    {%- if not table.rows -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set gate = {} -%}
+    {%- for name in table.column_names -%}
+        {%- do gate.update({name: table.rows[0][loop.index0]}) -%}
+    {%- endfor -%}
+    {{ return(gate) }}
 {%- endmacro %}
 
 
-{#- The models a run of this kind builds in this invocation: all of them, but
-    a scaled run reading its baseline's layers builds none of the `unscaled`
-    models (the ones it publishes are linked views, the others only feed
-    those), and a baseline has no two-pass comparison to build. -#}
-{% macro run_models(run_kind) -%}
-    {%- set reusing = (var('reuse_baseline_layers', false) | string | lower) == 'true' -%}
+{#- The models a run builds in this invocation (`gate`: its gate's row): all
+    of them, but a scaled run reading its baseline's layers builds none of
+    the `unscaled` models (the ones it publishes are linked views, the others
+    only feed those), and a baseline has no two-pass comparison to build. -#}
+{% macro run_models(gate) -%}
+    {%- set reusing = gate is not none and gate['unscaled_layers_from_run_id'] is not none -%}
+    {%- set run_kind = gate['run_kind'] if gate is not none else none -%}
     {%- set models = [] -%}
     {%- for node in graph.nodes.values()
         if node.resource_type == 'model' and node.package_name == project_name
@@ -149,7 +161,7 @@
 
 
 {#- Why this invocation's run cannot be published, or none. -#}
-{% macro unpublishable_reason(results) -%}
+{% macro unpublishable_reason(results, gate) -%}
     {%- set checked = allocator.result_statuses(results) -%}
     {%- set statuses = checked['statuses'] -%}
     {%- set failed = checked['failed'] -%}
@@ -160,7 +172,7 @@
         `unscaled` models: the ones it publishes are linked views, the others
         only feed those -#}
     {%- set missing = [] -%}
-    {%- for node in allocator.run_models(allocator.run_kind_built()) if statuses.get(node.unique_id) != 'success' -%}
+    {%- for node in allocator.run_models(gate) if statuses.get(node.unique_id) != 'success' -%}
         {%- do missing.append(node.name) -%}
     {%- endfor -%}
     {%- if missing -%}
@@ -183,8 +195,12 @@
     {%- if allocator.is_tuning() -%}
         {{ return(allocator.publish_tuning(results)) }}
     {%- endif -%}
-    {%- set reason = allocator.unpublishable_reason(results) -%}
-    {%- set dry_run = (var('publish_run', true) | string | lower) == 'false' -%}
+    {%- set gate = allocator.built_gate(allocator.result_statuses(results)['statuses']) -%}
+    {%- set reason = allocator.unpublishable_reason(results, gate) -%}
+    {#- a dry run as the gate resolved it; a build that did not build the gate
+        is never published, and reads the var as given only to word that -#}
+    {%- set dry_run = (gate['publish_run'] == false) if gate is not none
+        else (allocator.run_var('publish_run', true) | string | lower) == 'false' -%}
     {#- a failed node or test already fails the command: say what it left -#}
     {%- if reason and reason.startswith('failed') -%}
         {{ log("Run not published (" ~ reason ~ "): every stored run is as it was.", info=true) }}
@@ -201,12 +217,11 @@
     {%- if reason -%}
         {{ exceptions.raise_compiler_error("Run not published (" ~ reason ~ "): every stored run is as it was.") }}
     {%- endif -%}
-    {%- set config = run_query("select run_id, config_hash, run_kind from " ~ target.schema ~ ".stg_run_config").rows[0] -%}
-    {%- set run_id = allocator.sql_literal(config[0]) -%}
+    {%- set run_id = allocator.sql_literal(gate['run_id']) -%}
     {#- what this run consists of: built now, or linked from its baseline; a
         table the build schema holds from another build is never published -#}
-    {%- set consists_of = allocator.run_models(config[2]) | map(attribute='name') | list
-        + (allocator.baseline_layers() if (var('reuse_baseline_layers', false) | string | lower) == 'true' else []) -%}
+    {%- set consists_of = allocator.run_models(gate) | map(attribute='name') | list
+        + (allocator.baseline_layers() if gate['unscaled_layers_from_run_id'] is not none else []) -%}
     {%- set published = {} -%}
     {%- for name, schema in allocator.published_models().items() if name in consists_of -%}
         {%- do published.update({name: schema}) -%}
@@ -247,7 +262,7 @@
     {%- do statements.extend(allocator.mark_stale_comparisons(run_id, 'marts.two_pass_comparison' in columns or 'two_pass_comparison' in published)) -%}
     {%- do statements.append('commit') -%}
     {%- do run_query(statements | join(';\n')) -%}
-    {{ log("Published run " ~ config[0] ~ " into " ~ (published | length) ~ " tables (artifacts, marts) in one transaction.", info=true) }}
+    {{ log("Published run " ~ gate['run_id'] ~ " into " ~ (published | length) ~ " tables (artifacts, marts) in one transaction.", info=true) }}
     {{ return('') }}
 {%- endmacro %}
 

@@ -9,19 +9,25 @@
     invocation never publishes a run.
 -#}
 
-{#- True when this invocation builds a tuning (var tuning_id given). -#}
+{#- True when this invocation builds a tuning (var tuning_id given; the
+    tuning models are enabled on the same test in dbt_project.yml). -#}
 {% macro is_tuning() -%}
-    {{ return((var('tuning_id', '') | string) not in ['', 'None']) }}
+    {{ return(var.has_var('tuning_id')) }}
 {%- endmacro %}
 
 
 {% macro publish_tuning(results) -%}
-    {%- set tuning_id = var('tuning_id') | string -%}
     {%- set checked = allocator.result_statuses(results) -%}
     {%- set statuses = checked['statuses'] -%}
     {%- set failed = checked['failed'] -%}
+    {#- the id as the tuning's config resolved it, else as given (never rendered) -#}
+    {%- set tuning_id = allocator.run_var('tuning_id') | string -%}
+    {%- if statuses.get('model.' ~ project_name ~ '.stg_tuning_config') == 'success' -%}
+        {%- set tuning_id = run_query("select tuning_id from " ~ target.schema ~ ".stg_tuning_config").rows[0][0] -%}
+    {%- endif -%}
     {%- if failed -%}
-        {{ log("Tuning " ~ tuning_id ~ " not published (failed: " ~ failed[:5] | join(', ') ~ "): every stored tuning is as it was.", info=true) }}
+        {%- do allocator.free_tuning_scratch() -%}
+        {{ log("Tuning " ~ tuning_id ~ " not published (failed: " ~ failed[:5] | join(', ') ~ "): every stored tuning is as it was; its scratch tables are dropped.", info=true) }}
         {{ return('') }}
     {%- endif -%}
     {%- set models = [] -%}
@@ -42,7 +48,7 @@
             {%- do models.append(node.name) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if (var('publish_run', true) | string | lower) == 'false' -%}
+    {%- if (allocator.run_var('publish_run', true) | string | lower) == 'false' -%}
         {{ log("Built tuning " ~ tuning_id ~ "; not published (publish_run: false).", info=true) }}
         {{ return('') }}
     {%- endif -%}
@@ -77,4 +83,18 @@
     {%- do run_query(statements | join(';\n')) -%}
     {{ log("Published tuning " ~ tuning_id ~ " into " ~ (models | length) ~ " marts in one transaction.", info=true) }}
     {{ return('') }}
+{%- endmacro %}
+
+
+{#- A failed tuning's scratch space: the sweep's long tables in the build
+    schema (a configuration's book per session: gigabytes for a large grid)
+    are dropped and the database checkpointed, so the space is free for the
+    next build and, where those blocks end the file, DuckDB truncates it. A
+    killed tuning leaves them until the next tuning drops them first. -#}
+{% macro free_tuning_scratch() -%}
+    {%- do run_query(
+        'drop table if exists ' ~ target.schema ~ '.tuning_sessions__chunks;\n'
+        ~ 'drop table if exists ' ~ target.schema ~ '.tuning_sessions;\n'
+        ~ 'checkpoint'
+    ) -%}
 {%- endmacro %}

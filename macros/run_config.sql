@@ -7,11 +7,11 @@
 
 {#- 'weights_file', 'returns_file' or 'strategy' (built-in sleeves): the
     resolver's portfolio_source, derived from the same two vars (it refuses
-    a run that sets both). -#}
+    a run that sets both). Read as given, never rendered (macros/run_vars.sql). -#}
 {% macro portfolio_source() -%}
-    {%- if var('weights_path', '') -%}
+    {%- if allocator.run_var('weights_path', '') -%}
         {{ return('weights_file') }}
-    {%- elif var('portfolio_returns_path', '') -%}
+    {%- elif allocator.run_var('portfolio_returns_path', '') -%}
         {{ return('returns_file') }}
     {%- endif -%}
     {{ return('strategy') }}

@@ -9,11 +9,12 @@ exports on top of the dbt project, with dbt running in this process.
                   [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
     allocator tune --run-id BASE [--grid FILE] [--objective calmar|sharpe|maxdd]
                   [--min-sharpe X] [--walk-forward YEARS] [--tuning-id ID] [--output FILE]
+                  [--override-limits]
     allocator regime-report --run-id ID
     allocator export --run-id ID
     allocator snapshot
     allocator runs [--json]
-    allocator delete --run-id ID [--with-scaled]
+    allocator delete --run-id ID [--with-dependents]
     allocator demo
     allocator --version
 
@@ -360,13 +361,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete a stored run from the database and its reports folder",
         description="Remove every row of a run from every published table (artifacts.*, "
         "marts.*) in one transaction, then its reports/runs/<run_id>/ folder. A baseline "
-        "that stored scaled runs use is refused unless --with-scaled deletes them too.",
+        "that stored scaled runs or tunings use is refused unless --with-dependents deletes "
+        "them too.",
     )
     delete.add_argument("--run-id", required=True)
     delete.add_argument(
+        "--with-dependents",
         "--with-scaled",
+        dest="with_scaled",
         action="store_true",
-        help="also delete the scaled runs built on this baseline (same transaction)",
+        help="also delete the scaled runs and tunings built on this baseline (same transaction)",
     )
 
     compare = commands.add_parser(
@@ -414,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="calendar years before the first yearly re-selection (default 3)",
     )
     tune.add_argument("--tuning-id", help="default: <run-id>_<objective>")
+    tune.add_argument(
+        "--override-limits",
+        action="store_true",
+        help="allow a grid above 10,000 configurations (up to 200,000) and up to 26 CSCV blocks",
+    )
     tune.add_argument(
         "--output",
         metavar="FILE",
@@ -628,11 +637,12 @@ def _cmd_tune(args: argparse.Namespace, settings: workflow.Settings) -> None:
     request = tune.TuneRequest(
         baseline_run_id=args.run_id,
         tuning_id=tuning_id,
-        grid_path=Path(args.grid).resolve() if args.grid else None,
+        grid_path=Path(args.grid) if args.grid else None,
         objective=args.objective,
         min_sharpe=args.min_sharpe,
         min_train_years=args.walk_forward,
-        output=Path(args.output).resolve() if args.output else None,
+        output=Path(args.output) if args.output else None,
+        override_limits=args.override_limits,
     )
     tune.tune(settings, request, _emit)
 

@@ -24,7 +24,14 @@ from typing import Any
 
 from allocator.regime import LEVELS, RegimeRule
 
-__all__ = ["CADENCES", "GOVERNOR_SETTINGS", "check_governor_config", "read_governor_config"]
+__all__ = [
+    "CADENCES",
+    "GOVERNOR_SETTINGS",
+    "REGIME_FEATURES",
+    "check_governor_config",
+    "levels_out_of_order",
+    "read_governor_config",
+]
 
 #: The settings a governor config must give (all of them: a file is a whole governor).
 GOVERNOR_SETTINGS: tuple[str, ...] = (
@@ -42,6 +49,51 @@ _PROVENANCE = "chosen_by"
 #   rebalance         at rebalances, the scalar known at that rebalance's close
 #   daily             every session, the scalar decided at the previous close
 CADENCES = ("rebalance_lagged", "rebalance", "daily")
+#: The features a rule can read: the columns of the regime classifier's input
+#: (models/allocator/intermediate/int_allocator_regime_input.sql, bar date;
+#: a unit test binds the two). Any other name is refused before a build.
+REGIME_FEATURES: tuple[str, ...] = (
+    "port_rvol_20d",
+    "port_rvol_60d",
+    "vol_accel",
+    "dd_level",
+    "dd_slope_10d",
+    "corr_20d",
+    "corr_60d",
+    "corr_shock",
+    "corr_excess",
+    "trend_breadth_20d",
+    "sleeve_concentration_60d",
+    "port_rvol_long_run",
+    "rvol_ratio_long_run",
+    "dd_vol_units",
+    "dd_slope_vol_units",
+)
+# A threshold's magnitude beyond which it is a typo, not a setting.
+_THRESHOLD_BOUND = 1e6
+
+
+def levels_out_of_order(rules: list[list[Any]]) -> str | None:
+    """Why a rule set's levels are out of order, or None.
+
+    For one feature and direction, a higher level must need a value at least
+    as extreme as a lower level's: for `above`, STRESS enters at or above
+    ELEVATED's threshold and CRISIS at or above STRESS's; for `below`, at or
+    below. Otherwise the higher regime fires first, the levels swapped.
+    """
+    order = {level: position for position, level in enumerate(LEVELS)}
+    by_feature: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
+    for feature, level, direction, enter, _ in rules:
+        by_feature.setdefault((feature, direction), []).append((order[level], enter, level))
+    for (feature, direction), entries in sorted(by_feature.items()):
+        entries.sort()
+        for (_, low, low_level), (_, high, high_level) in zip(entries, entries[1:], strict=False):
+            if (direction == "above" and high < low) or (direction == "below" and high > low):
+                return (
+                    f"{feature} ({direction}): {high_level} enters at {high:g}, less extreme than "
+                    f"{low_level} at {low:g}; a higher level needs a more extreme value"
+                )
+    return None
 
 
 def _number(content: Mapping[str, Any], key: str, low: float, high: float, low_open: bool) -> float:
@@ -82,10 +134,21 @@ def check_governor_config(content: object) -> dict[str, Any]:
                 f"direction, enter, exit]"
             )
         feature, level, direction, enter, exit_ = rule
+        if feature not in REGIME_FEATURES:
+            raise ValueError(
+                f"governor config regime_rules[{position}]: feature {feature!r} is not a regime "
+                f"input; use one of {', '.join(REGIME_FEATURES)}"
+            )
         for name, value in (("enter", enter), ("exit", exit_)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or abs(value) > _THRESHOLD_BOUND
+            ):
                 raise ValueError(
-                    f"governor config regime_rules[{position}]: {name} {value!r} is not a number"
+                    f"governor config regime_rules[{position}]: {name} {value!r} is not a finite "
+                    f"number within +-{_THRESHOLD_BOUND:g}"
                 )
         try:
             RegimeRule(feature, level, direction, float(enter), float(exit_))
@@ -97,6 +160,9 @@ def check_governor_config(content: object) -> dict[str, Any]:
         raise ValueError(
             "governor config regime_rules: a (feature, level, direction) appears twice"
         )
+    disorder = levels_out_of_order(checked)
+    if disorder:
+        raise ValueError(f"governor config regime_rules: levels out of order: {disorder}")
     targets = content["target_scalars"]
     if not isinstance(targets, Mapping) or sorted(targets) != sorted(LEVELS):
         raise ValueError(f"governor config target_scalars: give exactly {', '.join(LEVELS)}")
@@ -106,10 +172,22 @@ def check_governor_config(content: object) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"governor config target_scalars.{level}: {value!r} is not in [0, 1]")
         target_scalars[level] = float(value)
-    min_days = content["allocator_regime_min_days"]
-    if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 1:
+    inverted = [
+        f"{high} {target_scalars[high]:g} > {low} {target_scalars[low]:g}"
+        for low, high in zip(LEVELS, LEVELS[1:], strict=False)
+        if target_scalars[high] > target_scalars[low]
+    ]
+    if inverted:
         raise ValueError(
-            f"governor config allocator_regime_min_days: {min_days!r} is not an integer >= 1"
+            "governor config target_scalars: a calmer regime must not be scaled down more than a "
+            f"more stressed one ({'; '.join(inverted)}): give NORMAL >= ELEVATED >= STRESS >= "
+            "CRISIS"
+        )
+    min_days = content["allocator_regime_min_days"]
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or not 1 <= min_days <= 2520:
+        raise ValueError(
+            f"governor config allocator_regime_min_days: {min_days!r} is not an integer in "
+            "[1, 2520]"
         )
     floor = _number(content, "allocator_risk_scalar_floor", 0, 1, True)
     cap = _number(content, "allocator_risk_scalar_cap", 0, 1, True)
@@ -136,10 +214,19 @@ def read_governor_config(path: str | Path) -> dict[str, Any]:
     """A governor-config file's canonical settings (ValueError naming the file)."""
     file = Path(path)
     try:
-        content = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        content = json.loads(file.read_text(), object_pairs_hook=_unique_keys)
+    except (OSError, ValueError) as exc:
         raise ValueError(f"governor config {str(file)!r}: {exc}") from exc
     try:
         return check_governor_config(content)
     except ValueError as exc:
         raise ValueError(f"{str(file)!r}: {exc}") from exc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique (json keeps the last silently)."""
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"duplicate key(s) {', '.join(twice)}: give each setting once")
+    return dict(pairs)

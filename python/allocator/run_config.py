@@ -1,14 +1,19 @@
 """One owner of a run's configuration: every var, resolved and validated once.
 
-Both entry points call :func:`resolve`: the CLI before it starts dbt, and the
-dbt Python model ``stg_run_config_resolved`` as the first node of every build
-(its SQL twin ``stg_run_config`` turns a problem into the build's error).
-Defaults live in ``dbt_project.yml``'s ``vars:`` (dbt merges them; the CLI
-reads the same file), the rules live here, so the two can never disagree.
+Both entry points call :func:`resolve`: the CLI's workflows check the same
+values before they start dbt (:func:`check_given`), and the dbt Python model
+``stg_run__resolved`` resolves them as the first node of every build (its
+SQL twin ``stg_run_config`` turns a problem into the build's error).
 
-Every text that reaches SQL either passes a rule here (run ids, dates,
-modes) or is quoted by :func:`sql_literal`; file paths must name exactly one
-existing file (no glob characters, since DuckDB would expand them).
+Every var's name, type, default, bounds and doc are defined once, as a
+column of the gate's contract (models/run/_run__models.yml, read by
+:mod:`allocator.run_parameters`); the rules that tie vars together live
+here. Every text a caller gives is refused if it holds braces, a control
+character or (a path) a URL scheme, before it can reach dbt's renderer, a
+format string or a reader. Text reaches SQL either after passing a rule here
+(run ids, dates, modes) or quoted by :func:`sql_literal`; file paths must name
+exactly one existing local file (no glob characters, which DuckDB would
+expand).
 """
 
 from __future__ import annotations
@@ -16,13 +21,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from allocator import run_parameters
 from allocator.governor_config import CADENCES, check_governor_config
+from allocator.run_parameters import (
+    ConfigProblem,
+    check_local_path,
+    check_text,
+    check_value,
+)
 
 __all__ = [
     "ALLOCATOR_V1_KEYS",
@@ -42,9 +53,10 @@ __all__ = [
     "sql_literal",
 ]
 
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MODES = ("off", "compute", "precomputed")
+# matched whole (fullmatch): `$` alone would accept a trailing newline
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+MODES = run_parameters.parameter("allocator_v1.mode").choices or ()
 # DuckDB's readers expand these; a literal file name with one is refused
 GLOB_CHARACTERS = frozenset("*?[]{}")
 FILE_SUFFIXES = (".csv", ".parquet")
@@ -113,48 +125,9 @@ UNSCALED_KEYS = (
 )
 # What a run id stands for; rebuilding it as something else needs replace_run.
 IDENTITY_KEYS = ("kind", "strategy_profile", "start", "end", "inputs")
-# The one definition of every run var's default, except the input files'
-# (dbt_project.yml's vars: dbt needs those while it parses the sources).
-DEFAULTS: Mapping[str, Any] = {
-    "run_id": "demo",
-    "strategy_profile": "core_v1",
-    "start": "2005-01-03",
-    "end": "2022-12-28",
-    "allocator_v1": {
-        "enabled": False,
-        "mode": "off",
-        "precomputed_run_id": None,
-        "precomputed_scalar_filename": "allocator_risk_v1_applied.csv",
-        "apply_missing_scalar_as": 1.0,
-        # None: the calibration's
-        "cadence": None,
-        "calibration": DEFAULT_CALIBRATION,
-    },
-    # Above this many held symbols the state's average correlation uses the
-    # O(N) implied estimator instead of the O(N^2) exact pairwise mean.
-    "correlation_exact_max_symbols": 50,
-    # Observations a regime must last before it can be left downwards.
-    # None here: the calibration's (CALIBRATIONS).
-    "allocator_regime_min_days": None,
-    # Risk scalar = EWMA(alpha) of the regime's target, clipped to [floor, cap].
-    "allocator_risk_ewma_alpha": None,
-    "allocator_risk_scalar_floor": None,
-    "allocator_risk_scalar_cap": None,
-    # Read the stored baseline's unscaled layers instead of recomputing them.
-    "reuse_baseline_layers": False,
-    # Rebuild a stored run id as a different run (kind, profile, window, inputs).
-    "replace_run": False,
-    # Build and test without storing the run (a dry run, or a partial build).
-    "publish_run": True,
-    # One governor's whole settings (python/allocator/governor_config.py, e.g.
-    # the file `allocator tune` writes): they replace the calibration's rules
-    # and map and the vars they name, and enter the config hash.
-    "governor_config": None,
-}
-
-
-class ConfigProblem(ValueError):
-    """A var that cannot be used, with what would be right."""
+# Every run var's default, from its definition (run_parameters); None for
+# the calibrated ones: the calibration's (CALIBRATIONS).
+DEFAULTS: Mapping[str, Any] = run_parameters.defaults()
 
 
 @dataclass(frozen=True)
@@ -184,6 +157,8 @@ class ResolvedRun:
     replaces: str | None = None
     stale_scaled_runs: tuple[str, ...] = field(default_factory=tuple)
     baseline: StoredRun | None = None
+    # every run parameter's checked value, by its gate column
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 def sql_literal(value: object) -> str:
@@ -203,7 +178,8 @@ def _fail(var: str, message: str) -> ConfigProblem:
 
 def _run_id(value: object, var: str) -> str:
     text = "" if value is None else str(value)
-    if not RUN_ID_PATTERN.match(text):
+    check_text(text, var)
+    if not RUN_ID_PATTERN.fullmatch(text):
         raise _fail(
             var,
             f"{text!r} is not a valid run id: use 1-64 letters, digits, '_', '.' or '-', "
@@ -214,7 +190,8 @@ def _run_id(value: object, var: str) -> str:
 
 def _date(value: object, var: str) -> dt.date:
     text = "" if value is None else str(value)
-    if not DATE_PATTERN.match(text):
+    check_text(text, var)
+    if not DATE_PATTERN.fullmatch(text):
         raise _fail(var, f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2005-01-03")
     try:
         return dt.date.fromisoformat(text)
@@ -222,46 +199,41 @@ def _date(value: object, var: str) -> dt.date:
         raise _fail(var, f"{text!r} is not a calendar date ({exc})") from exc
 
 
-def _number(value: object, var: str, low: float, high: float, low_open: bool) -> float:
-    """A finite number in (low, high] or [low, high]."""
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(str(value))
-        except ValueError:
-            raise _fail(var, f"{value!r} is not a number: use one in {interval}") from None
-    number = float(value)
-    below = number <= low if low_open else number < low
-    if not math.isfinite(number) or below or number > high:
-        raise _fail(var, f"{value!r} is out of range: use a number in {interval}")
-    return number
-
-
-def _integer(value: object, var: str, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise _fail(var, f"{value!r} is not an integer: use one >= {minimum}")
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise _fail(var, f"{value!r} is not an integer: use one >= {minimum}") from None
-    if not number.is_integer() or number < minimum:
-        raise _fail(var, f"{value!r} is not valid: use an integer >= {minimum}")
-    return int(number)
+def _checked(var: str, value: object) -> Any:
+    """A value as its definition types and bounds it (models/run/_run__models.yml)."""
+    return check_value(run_parameters.parameter(var), value)
 
 
 def _flag(value: object, var: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "false"):
-        return str(value).lower() == "true"
-    raise _fail(var, f"{value!r} is not valid: use true or false")
+    return bool(_checked(var, value))
+
+
+def check_given(given: Mapping[str, Any]) -> None:
+    """Refuse any given text that could run as code or name a non-local file.
+
+    Every string at any depth of every var: braces (a Jinja template or a
+    format field), control characters; and a URL or other scheme in a path
+    var. Pure and fast: the CLI calls it before dbt starts, the gate first.
+    """
+    for var, value in given.items():
+        check_text(str(var), "(a var name)")
+        check_text(value, str(var))
+    for var in (*INPUT_VARS, "allocator_v1.precomputed_scalar_filename"):
+        block, _, key = var.partition(".")
+        value = given.get(block)
+        if key:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str):
+            check_local_path(value, var)
 
 
 def check_path(value: object, var: str, file_exists: Callable[[str], bool]) -> str:
-    """An input file named literally: exists, .csv or .parquet, no glob characters."""
+    """An input file named literally: local, exists, .csv or .parquet, no glob characters."""
     text = "" if value is None else str(value)
     if not text:
         raise _fail(var, "is empty: name a .csv or .parquet file")
+    check_text(text, var)
+    check_local_path(text, var)
     wildcards = sorted(GLOB_CHARACTERS.intersection(text))
     if wildcards:
         raise _fail(
@@ -333,8 +305,8 @@ def _allocator_block(
             "allocator_v1.cadence",
             f"{block['cadence']!r} is not valid: use {', '.join(CADENCES)}",
         )
-    block["apply_missing_scalar_as"] = _number(
-        block["apply_missing_scalar_as"], "allocator_v1.apply_missing_scalar_as", 0, 1, True
+    block["apply_missing_scalar_as"] = _checked(
+        "allocator_v1.apply_missing_scalar_as", block["apply_missing_scalar_as"]
     )
     if block["precomputed_run_id"] in ("", None):
         block["precomputed_run_id"] = None
@@ -418,6 +390,7 @@ def resolve(
     (rule = feature, level, direction, enter, exit; regime -> target).
     ``stored_runs``: the published registry, for run-id reuse and baselines.
     """
+    check_given(given)
     given = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     run_id = _run_id(given.get("run_id"), "run_id")
     start = _date(given.get("start"), "start")
@@ -453,22 +426,11 @@ def resolve(
         if inputs["portfolio_returns_path"]
         else "strategy"
     )
+    # every parameter of the group, typed and bounded by its definition
     parameters = {
-        "correlation_exact_max_symbols": _integer(
-            given.get("correlation_exact_max_symbols"), "correlation_exact_max_symbols", 2
-        ),
-        "regime_min_days": _integer(
-            given.get("allocator_regime_min_days"), "allocator_regime_min_days", 1
-        ),
-        "risk_ewma_alpha": _number(
-            given.get("allocator_risk_ewma_alpha"), "allocator_risk_ewma_alpha", 0, 1, True
-        ),
-        "risk_scalar_floor": _number(
-            given.get("allocator_risk_scalar_floor"), "allocator_risk_scalar_floor", 0, 1, True
-        ),
-        "risk_scalar_cap": _number(
-            given.get("allocator_risk_scalar_cap"), "allocator_risk_scalar_cap", 0, 1, True
-        ),
+        item.column: _checked(item.var, given.get(item.var))
+        for item in run_parameters.parameters()
+        if item.group == "allocator_parameters"
     }
     if parameters["risk_scalar_floor"] > parameters["risk_scalar_cap"]:
         raise _fail(
@@ -478,7 +440,7 @@ def resolve(
         )
     reuse = _flag(given.get("reuse_baseline_layers", False), "reuse_baseline_layers")
     replace_run = _flag(given.get("replace_run", False), "replace_run")
-    _flag(given.get("publish_run", True), "publish_run")
+    publish_run = _flag(given.get("publish_run", True), "publish_run")
 
     source_kind, source = _precomputed_source(run_id, block, stored_runs, file_exists)
     config = {
@@ -503,6 +465,8 @@ def resolve(
         },
         "allocator_parameters": parameters,
     }
+    if source_kind == "run" and source:
+        check_same_window(config, stored_runs[source])
     unscaled_from = None
     if reuse:
         unscaled_from = _reusable_baseline(run_id, block, config, stored_runs)
@@ -520,6 +484,22 @@ def resolve(
         replaces=replaces,
         stale_scaled_runs=stale,
         baseline=stored_runs.get(source) if source_kind == "run" and source else None,
+        values={
+            "run_id": run_id,
+            "strategy_profile": profile_name,
+            "reuse_baseline_layers": reuse,
+            "replace_run": replace_run,
+            "publish_run": publish_run,
+            # a live run's start and update (python/allocator/live.py, the gate)
+            "live": _flag(given.get("live"), "live"),
+            "live_update": _flag(given.get("live_update"), "live_update"),
+            "restate_from": (
+                _date(given["restate_from"], "restate_from").isoformat()
+                if given.get("restate_from")
+                else None
+            ),
+            "governor_config_json": json.dumps(governor, sort_keys=True) if governor else None,
+        },
     )
 
 
@@ -568,6 +548,20 @@ def _precomputed_source(
             "serve as a baseline; name a run built with mode off",
         )
     return "run", baseline
+
+
+def check_same_window(config: Mapping[str, Any], stored: StoredRun) -> None:
+    """A scaled run applies its baseline's scalars over the baseline's own
+    window: any other window would compare two different periods."""
+    window = (config["start"], config["end"])
+    stored_window = (stored.config.get("start"), stored.config.get("end"))
+    if window != stored_window:
+        raise _fail(
+            "allocator_v1.precomputed_run_id",
+            f"baseline '{stored.run_id}' covers {stored_window[0]} to {stored_window[1]}, this "
+            f"run {window[0]} to {window[1]}: a scaled run uses its baseline's window (set start "
+            "and end to the baseline's, or build a baseline for this window first)",
+        )
 
 
 def _reusable_baseline(

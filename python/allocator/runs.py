@@ -242,15 +242,19 @@ def scaled_dependants(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def refusal_message(run_id: str, dependants: Sequence[str]) -> str:
-    """Why a baseline with scaled runs is not deleted alone."""
-    if len(dependants) == 1:
-        what, them = f"the stored scaled run {dependants[0]}", "it"
-    else:
-        what, them = f"the stored scaled runs {', '.join(dependants)}", "them"
+def refusal_message(run_id: str, dependants: Sequence[str], tunings: Sequence[str] = ()) -> str:
+    """Why a baseline with scaled runs or tunings is not deleted alone."""
+    parts = []
+    if dependants:
+        parts.append(
+            f"the stored scaled run{'s' if len(dependants) > 1 else ''} {', '.join(dependants)}"
+        )
+    if tunings:
+        parts.append(f"the stored tuning{'s' if len(tunings) > 1 else ''} {', '.join(tunings)}")
+    them = "it" if len(dependants) + len(tunings) == 1 else "them"
     return (
-        f"run '{run_id}' is the baseline of {what}: delete {them} first, "
-        f"or add --with-scaled to delete {them} with '{run_id}'"
+        f"run '{run_id}' is the baseline of {' and '.join(parts)}: delete {them} first, "
+        f"or add --with-dependents to delete {them} with '{run_id}'"
     )
 
 
@@ -289,15 +293,23 @@ class Deletion:
     folders: tuple[Path, ...]
     # the marts' Parquet snapshots rewritten without the deleted runs
     snapshots: tuple[Path, ...] = ()
+    # the tunings deleted with them (their baseline went)
+    tunings: tuple[str, ...] = ()
+    # what could not be done after the commit (a folder, the snapshots), one line each
+    problems: tuple[str, ...] = ()
 
 
-def delete_rows(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> tuple[int, int]:
-    """Delete every row of these runs from every published table in one
-    transaction; returns (rows, tables touched). Nothing changes on failure."""
+def delete_rows(
+    con: duckdb.DuckDBPyConnection, run_ids: Sequence[str], tuning_ids: Sequence[str] = ()
+) -> tuple[int, int]:
+    """Delete every row of these runs (and tunings) from every published table
+    in one transaction; returns (rows, run tables touched). Nothing changes on
+    failure."""
     tables = published_tables(con)
     total = touched = 0
     con.execute("begin transaction")
     try:
+        total += delete_tunings(con, tuning_ids)
         for schema, table, key in tables:
             deleted = 0
             for run_id in run_ids:
@@ -315,6 +327,54 @@ def delete_rows(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> tuple
     return total, touched
 
 
+def tuning_dependants(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> list[str]:
+    """Stored tunings that swept one of these runs (marts.tuning_summary)."""
+    if not database.table_exists(con, "tuning_summary"):
+        return []
+    marks = ", ".join("?" for _ in run_ids)
+    rows = con.execute(
+        f"select distinct tuning_id from marts.tuning_summary where baseline_run_id in ({marks}) "
+        "order by tuning_id",
+        list(run_ids),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delete_tunings(con: duckdb.DuckDBPyConnection, tuning_ids: Sequence[str]) -> int:
+    """Delete these tunings' rows from every marts table keyed by tuning_id, in
+    the caller's transaction; returns the rows deleted."""
+    tables = con.execute(
+        "select distinct c.table_name from information_schema.columns c "
+        "join information_schema.tables t on t.table_catalog = c.table_catalog "
+        "and t.table_schema = c.table_schema and t.table_name = c.table_name "
+        "where c.table_schema = 'marts' and c.column_name = 'tuning_id' "
+        "and t.table_type = 'BASE TABLE' and c.table_catalog = current_database() order by 1"
+    ).fetchall()
+    total = 0
+    for (table,) in tables:
+        for tuning_id in tuning_ids:
+            row = con.execute(
+                f"delete from marts.{_quote(table)} where tuning_id = ?", [tuning_id]
+            ).fetchone()
+            total += int(row[0]) if row else 0
+    return total
+
+
+def _remove_folder(folder: Path) -> str | None:
+    """Remove a run's or tuning's exported folder; why not, or None. A
+    symlinked folder loses its link only: what it points at is not ours."""
+    try:
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.is_dir():
+            shutil.rmtree(folder)
+        else:
+            return None
+    except OSError as exc:
+        return f"{folder} ({exc.strerror or exc})"
+    return None
+
+
 def delete_run(
     db_path: Path,
     reports_dir: Path,
@@ -322,38 +382,55 @@ def delete_run(
     with_scaled: bool = False,
     emit: Callable[[str], None] | None = None,
 ) -> Deletion:
-    """`allocator delete`: the run's rows (and with ``with_scaled`` those of
-    the scaled runs built on it) from every published table in one
-    transaction, then their report folders.
+    """`allocator delete`: the run's rows (and with ``with_scaled``, the
+    dependents': the scaled runs built on it and the tunings that swept any
+    of them) from every published table in one transaction, then their
+    report folders.
 
-    The write lock is taken as every writing command takes it
-    (snapshots.writer_lock: another holder is waited for briefly, then
-    named). Once the deletion is committed, the marts' Parquet snapshots, if
-    any were written, are rewritten so readers no longer see the runs."""
+    A run that dependents use is refused without ``with_scaled``: a deleted
+    baseline would leave them pointing at nothing. The write lock is taken as
+    every writing command takes it (snapshots.writer_lock). Once the deletion
+    is committed, nothing fails loudly: the marts' Parquet snapshots (if any
+    were written) are rewritten and the folders removed, and what could not
+    be done is reported in one line of the result (Deletion.problems)."""
     if not db_path.is_file():
         raise AllocatorError(
             f"database file {db_path} does not exist: there are no runs to delete "
             "(set ALLOCATOR_DUCKDB_PATH to the database that holds them)"
         )
+    problems: list[str] = []
     with snapshots.writer_lock(db_path, emit) as con:
         database.use_published_schemas(con)
         database.require_run(con, run_id, db_path)
         dependants = scaled_dependants(con, run_id)
-        if dependants and not with_scaled:
-            raise AllocatorError(refusal_message(run_id, dependants))
+        tunings = tuning_dependants(con, (run_id, *dependants))
+        if (dependants or tunings) and not with_scaled:
+            raise AllocatorError(refusal_message(run_id, dependants, tunings))
         run_ids = (run_id, *dependants)
-        rows, tables = delete_rows(con, run_ids)
+        rows, tables = delete_rows(con, run_ids, tunings)
         refreshed: list[Path] = []
         if snapshots.snapshot_dir(reports_dir).is_dir():
-            refreshed = snapshots.write_snapshots(con, reports_dir)
+            try:
+                refreshed = snapshots.write_snapshots(con, reports_dir)
+            except (OSError, duckdb.Error) as exc:
+                problems.append(
+                    f"the Parquet snapshots in {snapshots.snapshot_dir(reports_dir)} were not "
+                    f"rewritten ({exc}); run `allocator snapshot` once the folder is writable"
+                )
     # the database no longer knows these runs: their files go too
     folders = []
-    for removed in run_ids:
-        folder = reports_dir / "runs" / removed
-        if folder.is_dir():
-            shutil.rmtree(folder)
+    candidates = [reports_dir / "runs" / removed for removed in run_ids]
+    candidates += [reports_dir / "tuning" / tuning_id for tuning_id in tunings]
+    for folder in candidates:
+        existed = folder.is_dir() or folder.is_symlink()
+        failure = _remove_folder(folder)
+        if failure:
+            problems.append(f"could not remove {failure}: remove it by hand")
+        elif existed:
             folders.append(folder)
-    return Deletion(run_ids, rows, tables, tuple(folders), tuple(refreshed))
+    return Deletion(
+        run_ids, rows, tables, tuple(folders), tuple(refreshed), tuple(tunings), tuple(problems)
+    )
 
 
 def deletion_text(deletion: Deletion, db_path: Path) -> str:
@@ -362,6 +439,8 @@ def deletion_text(deletion: Deletion, db_path: Path) -> str:
     what = f"run '{first}'"
     if scaled:
         what += f" and its scaled run(s) {', '.join(scaled)}"
+    if deletion.tunings:
+        what += f" and the tuning(s) {', '.join(deletion.tunings)}"
     lines = [
         f"deleted {what}: {deletion.rows} rows from {deletion.tables} tables of {db_path} "
         "(one transaction)"
@@ -370,4 +449,5 @@ def deletion_text(deletion: Deletion, db_path: Path) -> str:
     if deletion.snapshots:
         folder = deletion.snapshots[0].parent
         lines.append(f"snapshots: {len(deletion.snapshots)} marts rewritten as Parquet in {folder}")
+    lines += [f"note: {problem}" for problem in deletion.problems]
     return "\n".join(lines)

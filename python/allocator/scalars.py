@@ -1,4 +1,4 @@
-"""Loading the scalars a precomputed run applies (models/staging/run/
+"""Loading the scalars a precomputed run applies (models/staging/run_inputs/
 stg_allocator__precomputed_scalars_loaded.py): the published rows of a stored
 baseline, or a file in the seeds' allocator_risk_v1_applied.csv format.
 

@@ -207,7 +207,14 @@ def snapshot(
             "`dbt build` first, or set ALLOCATOR_DUCKDB_PATH to an existing file"
         )
     with writer_lock(db_path, emit) as con:
-        written = write_snapshots(con, reports_dir)
+        try:
+            written = write_snapshots(con, reports_dir)
+        except OSError as exc:
+            raise AllocatorError(
+                f"cannot write the snapshots to {snapshot_dir(reports_dir)} "
+                f"({exc.strerror or exc}): make it a writable folder (move a file of that name "
+                "away), or choose another --reports-dir; the database is unchanged"
+            ) from exc
     if emit is not None:
         emit(snapshot_line(written, reports_dir))
     return written

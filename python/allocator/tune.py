@@ -10,14 +10,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from allocator import database, dbt_invoke
+from allocator import database, dbt_invoke, run_parameters
 from allocator.errors import AllocatorError
-from allocator.tuning import governor_document, governor_from_config_json
+from allocator.tuning import (
+    governor_document,
+    governor_from_config_json,
+    load_grid,
+    resolve_tuning,
+)
 from allocator.tuning_report import load_tuning, write_tuning_html
+from allocator.workflow import check_writable_folder
 
 Emit = Callable[[str], None]
 
@@ -33,6 +39,8 @@ class TuneRequest:
     min_sharpe: float | None = None
     min_train_years: int | None = None
     output: Path | None = None
+    # lift the limits on the grid size and the CSCV blocks (var tuning_override_limits)
+    override_limits: bool = False
 
     def dbt_vars(self) -> dict[str, Any]:
         given = {
@@ -42,6 +50,7 @@ class TuneRequest:
             "tuning_grid_path": str(self.grid_path) if self.grid_path else None,
             "tuning_min_sharpe": self.min_sharpe,
             "tuning_min_train_years": self.min_train_years,
+            "tuning_override_limits": True if self.override_limits else None,
         }
         return {name: value for name, value in given.items() if value is not None}
 
@@ -63,9 +72,80 @@ def chosen_document(
     }
 
 
+def absolute(request: TuneRequest) -> TuneRequest:
+    """The request with its paths absolute (dbt runs in the project, not here),
+    after their text is checked (a NUL or a brace is refused, not resolved)."""
+    for option, path in (("--grid", request.grid_path), ("--output", request.output)):
+        if path is not None:
+            try:
+                run_parameters.check_text(str(path), option)
+            except run_parameters.ConfigProblem as exc:
+                raise AllocatorError(f"{exc}. Nothing was stored.") from None
+    return replace(
+        request,
+        grid_path=request.grid_path.resolve() if request.grid_path else None,
+        output=request.output.resolve() if request.output else None,
+    )
+
+
+def check_request(settings: Any, request: TuneRequest) -> tuple[Path, Path]:
+    """Everything a tuning needs, checked before anything is built or stored:
+    its vars (as the tuning's config resolves them), the baseline (a stored,
+    complete baseline long enough for the walk-forward), the grid (exists,
+    within the limit) and where its files go. Returns (folder, output)."""
+    # a database dbt-duckdb still holds in this process (an earlier command
+    # of a notebook or test) would refuse a read-only connection
+    dbt_invoke.release_database()
+    database.check_writable(settings.db_path)
+    given = request.dbt_vars()
+    with database.read_only(settings.db_path) as con:
+        rows = (
+            con.execute(
+                "select config_json from marts.runs where run_id = ?", [request.baseline_run_id]
+            ).fetchall()
+            if _has_registry(con)
+            else []
+        )
+    try:
+        resolved = resolve_tuning(
+            given,
+            rows[0][0] if rows else None,
+            lambda path: (settings.project_dir / path).is_file(),
+        )
+        grid = settings.project_dir / resolved["grid_path"]
+        load_grid(grid, resolved["max_configurations"])
+    except ValueError as exc:
+        raise AllocatorError(f"tuning {request.tuning_id}: {exc}. Nothing was stored.") from exc
+    folder = settings.reports_dir / "tuning" / request.tuning_id
+    output = request.output or folder / "governor_config.json"
+    try:
+        run_parameters.check_text(str(output), "--output")
+        run_parameters.check_text(str(settings.reports_dir), "--reports-dir")
+    except run_parameters.ConfigProblem as exc:
+        raise AllocatorError(f"{exc}. Nothing was stored.") from None
+    if output.is_dir():
+        raise AllocatorError(
+            f"--output {output} is a directory: name the governor-config file to write "
+            "(e.g. .../governor_config.json). Nothing was stored."
+        )
+    for path in (folder, output.parent):
+        check_writable_folder(path)
+    return folder, output
+
+
+def _has_registry(con: Any) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'runs'"
+        ).fetchone()[0]
+    )
+
+
 def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     """Build and publish the tuning, then write its files; returns the governor-config path."""
-    database.check_writable(settings.db_path)
+    request = absolute(request)
+    folder, output = check_request(settings, request)
     started = time.perf_counter()
     emit(
         f"tune: dbt build --select tag:tuning tuning_id={request.tuning_id} "
@@ -86,21 +166,29 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
             f"Nothing was stored: every tuning and run in {settings.db_path} is as it was."
         )
     emit(f"tune: {outcome.describe()}")
-    with database.read_only(settings.db_path) as con:
-        summary, configurations, folds = load_tuning(con, request.tuning_id)
-        (config_json,) = con.execute(
-            "select config_json from marts.runs where run_id = ?", [request.baseline_run_id]
-        ).fetchall()[0]
-    folder = settings.reports_dir / "tuning" / request.tuning_id
-    folder.mkdir(parents=True, exist_ok=True)
-    output = request.output or folder / "governor_config.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(
-        json.dumps(chosen_document(summary, configurations, config_json), indent=2) + "\n"
-    )
-    (folder / "tuning_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    report = write_tuning_html(folder / "tuning_report.html", summary, configurations, folds)
-    emit(summary_text(summary))
+    # the tuning is stored: from here on a failure says so and changes nothing
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with database.read_only(settings.db_path) as con:
+            summary, configurations, folds = load_tuning(con, request.tuning_id)
+            (config_json,) = con.execute(
+                "select config_json from marts.runs where run_id = ?", [request.baseline_run_id]
+            ).fetchall()[0]
+        output.write_text(
+            json.dumps(chosen_document(summary, configurations, config_json), indent=2) + "\n"
+        )
+        (folder / "tuning_summary.json").write_text(
+            json.dumps(summary, indent=2, default=str) + "\n"
+        )
+        report = write_tuning_html(folder / "tuning_report.html", summary, configurations, folds)
+        emit(summary_text(summary))
+    except Exception as exc:  # noqa: BLE001 - after the commit: one line, nothing lost
+        raise AllocatorError(
+            f"tuning {request.tuning_id} is stored in {settings.db_path} (marts.tuning_*), but "
+            f"writing its files to {folder} failed: {type(exc).__name__}: {exc}. Rerun the same "
+            "allocator tune command to rebuild it and write them again."
+        ) from exc
     emit(f"  governor config  {output}")
     emit(f"  report           {report}")
     emit(f"  ({time.perf_counter() - started:.1f} s)")

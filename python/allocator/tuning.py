@@ -26,7 +26,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from allocator import run_parameters
 from allocator.governor_config import CADENCES
 from allocator.regime import LEVELS, RegimeRule
 from allocator.sweep import classify_regimes_many, smooth_many, targets_many
@@ -131,15 +133,36 @@ def grid_product(axes: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def load_grid(path: str | Path) -> pd.DataFrame:
-    """A grid file: CSV rows, or JSON ``{"product": {axis: values}}`` / ``{"rows": [...]}``."""
+def _too_many(path: Path, count: int, limit: int | None) -> None:
+    if limit is not None and count > limit:
+        raise ValueError(
+            f"grid file {str(path)!r} holds {count:,} configurations, above the limit of "
+            f"{limit:,} (var tuning_max_configurations): each configuration's book is stored "
+            "for every session while the tuning runs (10,000 on the demo: about 2.5 minutes and "
+            "1.7 GB); sample the grid, or lift the limit with allocator tune --override-limits "
+            "(var tuning_override_limits: true)"
+        )
+
+
+def load_grid(path: str | Path, max_configurations: int | None = None) -> pd.DataFrame:
+    """A grid file: CSV rows, or JSON ``{"product": {axis: values}}`` / ``{"rows": [...]}``.
+
+    ``max_configurations``: refuse a larger grid before building it (a
+    product's size is counted from its axes).
+    """
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"grid file {str(file)!r} does not exist")
     if file.suffix.lower() == ".json":
         document = json.loads(file.read_text())
+        if not isinstance(document, dict):
+            raise ValueError(f"grid file {str(file)!r}: give 'product' (axes) or 'rows'")
         if "product" in document:
-            frame = grid_product(document["product"])
+            axes = document["product"]
+            if not isinstance(axes, dict) or not all(isinstance(v, list) for v in axes.values()):
+                raise ValueError(f"grid file {str(file)!r}: 'product' maps each axis to a list")
+            _too_many(file, math.prod(len(values) for values in axes.values()), max_configurations)
+            frame = grid_product(axes)
         elif "rows" in document:
             frame = pd.DataFrame(document["rows"])
         else:
@@ -148,6 +171,7 @@ def load_grid(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(file)
     else:
         raise ValueError(f"grid file {str(file)!r}: use .csv or .json")
+    _too_many(file, len(frame), max_configurations)
     unknown = sorted(set(frame.columns) - set(GRID_COLUMNS) - {"config_id"})
     if unknown:
         raise ValueError(
@@ -184,12 +208,31 @@ def resolve_grid(raw: pd.DataFrame, governor: Governor) -> pd.DataFrame:
     frame[numeric] = frame[numeric].astype(float)
     frame["cadence"] = frame["cadence"].astype(str)
     frame = frame.round(12).drop_duplicates(subset=list(GRID_COLUMNS), keep="first")
+    _check_grid(frame.reset_index(drop=True))
+    # a configuration whose multipliers swap two levels' thresholds is one a
+    # run's gate refuses (governor_config.levels_out_of_order): not tried
+    frame = frame[_levels_in_order(frame, governor) | (frame.index == 0)]
     frame = frame.reset_index(drop=True)
-    _check_grid(frame)
     frame["min_days"] = frame["min_days"].astype(np.int64)
     frame.insert(0, "config_id", np.arange(len(frame), dtype=np.int64))
     frame["is_default"] = frame["config_id"] == 0
     return frame
+
+
+def _levels_in_order(frame: pd.DataFrame, governor: Governor) -> pd.Series:
+    """Per configuration: every feature's levels still need more extreme values
+    as they rise once the multipliers are applied (vectorised
+    governor_config.levels_out_of_order)."""
+    order = {level: position for position, level in enumerate(LEVELS)}
+    ok = np.ones(len(frame), dtype=bool)
+    rules = sorted(governor.rules, key=lambda r: (r.feature, r.direction, order[r.level]))
+    for low, high in itertools.combinations(rules, 2):
+        if (low.feature, low.direction) != (high.feature, high.direction):
+            continue
+        low_value = low.enter_threshold * frame[f"{low.level.lower()}_multiplier"].to_numpy()
+        high_value = high.enter_threshold * frame[f"{high.level.lower()}_multiplier"].to_numpy()
+        ok &= high_value >= low_value if low.direction == "above" else high_value <= low_value
+    return pd.Series(ok, index=frame.index)
 
 
 def _check_grid(frame: pd.DataFrame) -> None:
@@ -211,6 +254,8 @@ def _check_grid(frame: pd.DataFrame) -> None:
     fail(frame["cap"] > 1, "cap must be <= 1")
     for column in TARGET_COLUMNS:
         fail(~((frame[column] >= 0) & (frame[column] <= 1)), f"{column} must be in [0, 1]")
+    for calmer, stressed in itertools.pairwise(TARGET_COLUMNS):
+        fail(frame[stressed] > frame[calmer], f"{stressed} must not exceed {calmer}")
     fail(~frame["cadence"].isin(CADENCES), f"cadence must be one of {CADENCES}")
 
 
@@ -496,47 +541,93 @@ def is_close(a: float, b: float) -> bool:
 
 # --- the tuning's own settings ------------------------------------------------------------
 
-OBJECTIVES: tuple[str, ...] = ("calmar", "sharpe", "maxdd")
-#: The one definition of every tuning var's default (dbt vars tuning_*).
-TUNING_DEFAULTS: Mapping[str, Any] = {
-    "tuning_grid_path": "data/tuning/default_grid.json",
-    "tuning_objective": "calmar",
-    # objective maxdd: the shallowest drawdown among configurations with at least this Sharpe
-    "tuning_min_sharpe": 0.5,
-    # the first walk-forward selection uses at least this many calendar years
-    "tuning_min_train_years": 3,
-    # CSCV blocks for the probability of backtest overfitting (even)
-    "tuning_pbo_splits": 16,
-}
+#: Every tuning var is defined once (type, default, bounds, doc) as a column
+#: of stg_tuning_config in models/run/_run__models.yml.
+TUNING_MODEL = run_parameters.TUNING_MODEL
+OBJECTIVES: tuple[str, ...] = (
+    run_parameters.parameter("tuning_objective", TUNING_MODEL).choices or ()
+)
+TUNING_DEFAULTS: Mapping[str, Any] = run_parameters.defaults(TUNING_MODEL)
 
 
-def resolve_tuning(given: Mapping[str, Any], baseline_config_json: str | None) -> dict[str, Any]:
-    """The tuning's validated settings, or ValueError naming the var to fix."""
+def _years(config: Mapping[str, Any]) -> float:
+    start, end = (np.datetime64(str(config[key])[:10]) for key in ("start", "end"))
+    return float((end - start).astype(int)) / 365.25
+
+
+def resolve_tuning(
+    given: Mapping[str, Any],
+    baseline_config_json: str | None,
+    file_exists: Callable[[str], bool] = os.path.isfile,
+) -> dict[str, Any]:
+    """The tuning's validated settings, or ValueError naming the var to fix.
+
+    Every value is typed and bounded by its definition; any given text with
+    braces, a control character or (the grid path) a URL scheme is refused,
+    and the grid must be an existing local .csv or .json file
+    (``file_exists``: relative paths start at the dbt project).
+    """
+    from allocator.run_config import RUN_ID_PATTERN
+
+    for name, value in given.items():
+        run_parameters.check_text(value, str(name))
     settings = {**TUNING_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     for name in ("tuning_id", "tuning_baseline_run_id"):
-        if not settings.get(name):
+        text = str(settings.get(name) or "")
+        if not text:
             raise ValueError(f"var {name} is required for a tuning build")
+        if not RUN_ID_PATTERN.fullmatch(text):
+            raise ValueError(
+                f"var {name}: {text!r} is not valid: use 1-64 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit"
+            )
+    override = bool(
+        run_parameters.check_value(
+            run_parameters.parameter("tuning_override_limits", TUNING_MODEL),
+            settings["tuning_override_limits"],
+        )
+    )
+    values = {
+        item.column: run_parameters.check_value(item, settings.get(item.var), override)
+        for item in run_parameters.parameters(TUNING_MODEL)
+        if item.var not in ("tuning_id", "tuning_baseline_run_id")
+    }
+    grid_path = values["grid_path"]
+    run_parameters.check_local_path(grid_path, "tuning_grid_path")
+    if not grid_path.lower().endswith((".csv", ".json")) or not file_exists(grid_path):
+        raise ValueError(
+            f"var tuning_grid_path: {grid_path!r} is not an existing .csv or .json grid file "
+            "(relative paths start at the dbt project)"
+        )
+    if values["pbo_splits"] % 2:
+        raise ValueError(
+            f"var tuning_pbo_splits: {values['pbo_splits']} is odd: CSCV splits the sessions into "
+            "an even number of blocks (e.g. 16)"
+        )
     if baseline_config_json is None:
         raise ValueError(
             f"var tuning_baseline_run_id: no published run {settings['tuning_baseline_run_id']!r} "
             "(allocator runs lists the stored runs)"
         )
-    if settings["tuning_objective"] not in OBJECTIVES:
-        raise ValueError(f"var tuning_objective: use one of {OBJECTIVES}")
-    splits = int(settings["tuning_pbo_splits"])
-    if splits < 2 or splits % 2:
-        raise ValueError("var tuning_pbo_splits must be an even number >= 2")
-    years = int(settings["tuning_min_train_years"])
-    if years < 1:
-        raise ValueError("var tuning_min_train_years must be >= 1")
+    baseline = json.loads(baseline_config_json)
+    if baseline.get("kind") != "baseline":
+        raise ValueError(
+            f"var tuning_baseline_run_id: {settings['tuning_baseline_run_id']!r} is a "
+            f"{baseline.get('kind')} run: a tuning sweeps a baseline's unscaled book (mode off "
+            "or compute); name the baseline it was scaled from"
+        )
+    years = _years(baseline)
+    if years < values["min_train_years"] + 1:
+        raise ValueError(
+            f"var tuning_min_train_years: {values['min_train_years']} training year(s) leave no "
+            f"year to test in baseline {settings['tuning_baseline_run_id']!r}, which covers "
+            f"{years:.1f} years ({baseline['start']} to {baseline['end']}): use at most "
+            f"{max(int(years) - 1, 0)}, or a longer baseline"
+        )
     return {
         "tuning_id": str(settings["tuning_id"]),
         "baseline_run_id": str(settings["tuning_baseline_run_id"]),
-        "grid_path": str(settings["tuning_grid_path"]),
-        "objective": str(settings["tuning_objective"]),
-        "min_sharpe": float(settings["tuning_min_sharpe"]),
-        "min_train_years": years,
-        "pbo_splits": splits,
+        **values,
         "baseline_config_json": baseline_config_json,
     }
 
@@ -554,6 +645,19 @@ def sweep_relation(
     left open for the caller (dbt) to close.
     """
     session.execute(f"drop table if exists {table}")
+    try:
+        _write_chunks(session, book, governor, grid, table)
+    except BaseException:
+        # a failed sweep frees its scratch rows (committed chunk by chunk)
+        session.execute(f"drop table if exists {table}")
+        _commit_and_continue(session)
+        raise
+    return session.table(table)
+
+
+def _write_chunks(
+    session: Any, book: BaselineBook, governor: Governor, grid: pd.DataFrame, table: str
+) -> None:
     for index, frame in enumerate(sweep_chunks(book, governor, grid)):
         session.register("tuning_sweep_chunk", frame)
         if index == 0:
@@ -567,7 +671,6 @@ def sweep_relation(
         session.unregister("tuning_sweep_chunk")
         del frame
         _commit_and_continue(session)
-    return session.table(table)
 
 
 def _commit_and_continue(session: Any) -> None:

@@ -17,18 +17,34 @@ from pathlib import Path
 from allocator.errors import AllocatorError
 from allocator.run_config import FILE_SUFFIXES, GLOB_CHARACTERS, MODES, RUN_ID_PATTERN
 
-TAG_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+# matched whole (fullmatch): `$` alone would accept a trailing newline
+TAG_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def plain(text: object) -> str:
+    """A value for a one-line message: as given, or escaped (repr) when it
+    holds a newline or another character that is not printable."""
+    value = str(text)
+    return value if value.isprintable() else repr(value)
+
+
+def quoted(text: object) -> str:
+    """A value in quotes for a one-line message (escaped when not printable)."""
+    value = str(text)
+    return f"'{value}'" if value.isprintable() else repr(value)
 
 
 def parse_date(text: str, option: str) -> dt.date:
     """A YYYY-MM-DD date, or an error naming the option and the expected form."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
-        raise AllocatorError(f"{option} '{text}' is not a date: use YYYY-MM-DD, e.g. 2005-01-03")
+        raise AllocatorError(
+            f"{option} {quoted(text)} is not a date: use YYYY-MM-DD, e.g. 2005-01-03"
+        )
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise AllocatorError(
-            f"{option} '{text}' is not a valid calendar date ({exc}): use YYYY-MM-DD"
+            f"{option} {quoted(text)} is not a valid calendar date ({exc}): use YYYY-MM-DD"
         ) from exc
 
 
@@ -43,9 +59,9 @@ def check_window(start: dt.date, end: dt.date) -> None:
 
 def check_run_id(run_id: str, option: str = "--run-id") -> str:
     """A run id dbt accepts (it also becomes a folder name under reports/runs)."""
-    if not RUN_ID_PATTERN.match(run_id or ""):
+    if not RUN_ID_PATTERN.fullmatch(run_id or ""):
         raise AllocatorError(
-            f"{option} '{run_id}' is not valid: use 1-64 letters, digits, '_', '.' or '-', "
+            f"{option} {quoted(run_id)} is not valid: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit (e.g. core_v1_base)"
         )
     return run_id
@@ -53,9 +69,9 @@ def check_run_id(run_id: str, option: str = "--run-id") -> str:
 
 def check_tag(tag: str) -> str:
     """A suffix appended to generated run ids."""
-    if not TAG_PATTERN.match(tag or ""):
+    if not TAG_PATTERN.fullmatch(tag or ""):
         raise AllocatorError(
-            f"--tag '{tag}' is not valid: use 1-32 letters, digits, '_', '.' or '-' "
+            f"--tag {quoted(tag)} is not valid: use 1-32 letters, digits, '_', '.' or '-' "
             "(e.g. q4_review)"
         )
     return tag
@@ -65,7 +81,7 @@ def resolve_mode(mode: str | None, precomputed_run_id: str | None) -> str:
     """The allocator mode; --precomputed-run-id alone implies precomputed."""
     resolved = mode or ("precomputed" if precomputed_run_id else "off")
     if resolved not in MODES:
-        raise AllocatorError(f"--mode '{mode}' is not valid: use one of {', '.join(MODES)}")
+        raise AllocatorError(f"--mode {quoted(mode)} is not valid: use one of {', '.join(MODES)}")
     if precomputed_run_id and resolved != "precomputed":
         raise AllocatorError(
             f"--precomputed-run-id is only used with --mode precomputed (got --mode {resolved}): "
@@ -118,13 +134,13 @@ def input_file(text: str, option: str, cwd: Path) -> str:
     path = Path(text).expanduser()
     path = path if path.is_absolute() else cwd / path
     if path.suffix.lower() not in FILE_SUFFIXES:
-        raise AllocatorError(f"{option} {text}: use a .csv or .parquet file in long format")
+        raise AllocatorError(f"{option} {plain(text)}: use a .csv or .parquet file in long format")
     if not path.is_file():
-        raise AllocatorError(f"{option} {text}: no such file ({path})")
+        raise AllocatorError(f"{option} {plain(text)}: no such file ({plain(path)})")
     wildcards = sorted(GLOB_CHARACTERS.intersection(str(path.resolve())))
     if wildcards:
         raise AllocatorError(
-            f"{option} {text}: the path contains {' '.join(wildcards)}, which DuckDB would "
+            f"{option} {plain(text)}: the path contains {' '.join(wildcards)}, which DuckDB would "
             "expand as a pattern and so read other files: name one file without these "
             "characters (rename it or link it)"
         )

@@ -192,7 +192,7 @@ def check_profile(project_dir: Path, profile: str) -> None:
     profiles = known_profiles(project_dir)
     if profiles is not None and profile not in profiles:
         raise AllocatorError(
-            f"strategy profile '{profile}' is not defined in {PROFILES_SEED}; "
+            f"strategy profile {validate.quoted(profile)} is not defined in {PROFILES_SEED}; "
             f"known profiles: {', '.join(profiles)}"
         )
 
@@ -340,10 +340,76 @@ def export(settings: Settings, run_id: str, emit: Emit) -> list[Path]:
     return written
 
 
+def check_request(settings: Settings, requests: list[RunRequest]) -> None:
+    """Before dbt starts: every value is one the gate accepts as text (no
+    braces, control characters or URL schemes: run_config.check_given), and
+    every folder the command writes after publishing can be written. What
+    runs after the commit then only fails on a fault of the machine."""
+    for request in requests:
+        try:
+            run_config.check_given(request.dbt_vars())
+        except run_config.ConfigProblem as exc:
+            raise AllocatorError(f"run '{request.run_id}': {exc}. Nothing was stored.") from None
+    try:
+        run_config.check_text(str(settings.reports_dir), "--reports-dir")
+    except run_config.ConfigProblem as exc:
+        raise AllocatorError(f"{exc}. Nothing was stored.") from None
+    folders = [settings.run_dir(request.run_id) for request in requests]
+    for folder in [*folders, snapshots.snapshot_dir(settings.reports_dir)]:
+        check_writable_folder(folder)
+
+
+def check_writable_folder(folder: Path) -> None:
+    """``folder`` is a writable directory, or can be made as one (its first
+    existing ancestor is a writable directory); nothing is created."""
+    import os
+
+    path = folder
+    while not (path.exists() or path.is_symlink()):
+        path = path.parent
+    if not path.is_dir():
+        raise AllocatorError(
+            f"{path} is a file where the folder {folder} goes: move it away, or choose another "
+            "--reports-dir. Nothing was stored."
+        )
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise AllocatorError(
+            f"{path} is not writable, and {folder} is written after the run is stored: make it "
+            "writable, or choose another --reports-dir. Nothing was stored."
+        )
+
+
+def after_publish(settings: Settings, run_id: str, con: Any, emit: Emit) -> list[Path]:
+    """Export a stored run and rewrite the snapshots. The run is committed
+    already, so a failure here is one line that says what is stored and how
+    to write the files again."""
+    import duckdb
+
+    try:
+        written = export(settings, run_id, emit)
+    except (OSError, duckdb.Error) as exc:
+        raise AllocatorError(
+            f"run '{run_id}' is stored in {settings.db_path}, but writing its files to "
+            f"{settings.run_dir(run_id)} failed ({exc}); write them again with "
+            f"`allocator export --run-id {run_id}`"
+        ) from exc
+    try:
+        snapshot = snapshots.write_snapshots(con, settings.reports_dir)
+    except (OSError, duckdb.Error) as exc:
+        raise AllocatorError(
+            f"run '{run_id}' is stored in {settings.db_path} and exported, but the Parquet "
+            f"snapshots in {snapshots.snapshot_dir(settings.reports_dir)} were not written "
+            f"({exc}); write them with `allocator snapshot`"
+        ) from exc
+    emit(snapshots.snapshot_line(snapshot, settings.reports_dir))
+    return written
+
+
 def run(settings: Settings, request: RunRequest, emit: Emit) -> list[Path]:
     """`allocator run`: build one run, export it, print its summary."""
     check_project(settings)
     check_profile(settings.project_dir, request.strategy_profile)
+    check_request(settings, [request])
     # stg_run_config also accepts a run exported to <project>/reports/runs/
     # (relative to dbt's working directory) that is not in this database
     exported = settings.project_dir / "reports" / "runs" / str(request.precomputed_run_id)
@@ -355,10 +421,7 @@ def run(settings: Settings, request: RunRequest, emit: Emit) -> list[Path]:
         # only a scaled run has a comparison to build
         exclude = () if request.mode == "precomputed" else PASS_1_EXCLUDE
         build(settings, request, f"run {request.run_id}", emit, manifest, exclude)
-        written = export(settings, request.run_id, emit)
-        snapshot = snapshots.write_snapshots(con, settings.reports_dir)
-        emit(snapshots.snapshot_line(snapshot, settings.reports_dir))
-        return written
+        return after_publish(settings, request.run_id, con, emit)
 
 
 def check_stored_run(settings: Settings, run_id: str, option: str) -> dict[str, Any]:
@@ -371,12 +434,10 @@ def check_stored_run(settings: Settings, run_id: str, option: str) -> dict[str, 
 
 
 def project_input_defaults(project_dir: Path) -> dict[str, str]:
-    """The input-file vars as dbt_project.yml sets them."""
-    import yaml  # a dependency of dbt-core, imported here as only this needs it
+    """The input-file vars' defaults (their definitions, models/run/_run__models.yml)."""
+    from allocator import run_parameters
 
-    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
-    defaults = project.get("vars") or {}
-    return {var: str(defaults.get(var) or "") for var in validate.INPUT_OPTIONS}
+    return {var: str(run_parameters.parameter(var).default or "") for var in validate.INPUT_OPTIONS}
 
 
 def baseline_request(
@@ -445,12 +506,13 @@ def two_pass(
     check_profile(settings.project_dir, baseline.strategy_profile)
     if scaled_run_id == baseline.run_id:
         raise AllocatorError(
-            f"--scaled-run-id '{scaled_run_id}' equals the baseline run id: give the scaled run "
-            "its own id"
+            f"--scaled-run-id {validate.quoted(scaled_run_id)} equals the baseline run id: give "
+            "the scaled run its own id"
         )
     scaled = replace(
         baseline, run_id=scaled_run_id, mode="precomputed", precomputed_run_id=baseline.run_id
     )
+    check_request(settings, [baseline, scaled])
     # The write lock is held from pass 1 to the comparison, so no other
     # process opens the file between the passes (snapshots.writer_lock);
     # after each published pass the marts are snapshot to Parquet for readers.
@@ -460,9 +522,7 @@ def two_pass(
             emit(f"pass 1/2: reusing stored baseline {baseline.run_id}")
         else:
             build(settings, baseline, "pass 1/2 (baseline)", emit, manifest, PASS_1_EXCLUDE)
-            export(settings, baseline.run_id, emit)
-            written = snapshots.write_snapshots(con, settings.reports_dir)
-            emit(snapshots.snapshot_line(written, settings.reports_dir))
+            after_publish(settings, baseline.run_id, con, emit)
         # pass 2 reads the baseline's published unscaled layers; the gate checks
         # they were built with this configuration. A stored baseline (pass 1
         # skipped) may be older than the seeds in the build schema: reload them.
@@ -472,9 +532,7 @@ def two_pass(
         )
         build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, exclude)
         # the scaled run's export writes the comparison files as well
-        export(settings, scaled.run_id, emit)
-        written = snapshots.write_snapshots(con, settings.reports_dir)
-        emit(snapshots.snapshot_line(written, settings.reports_dir))
+        after_publish(settings, scaled.run_id, con, emit)
         with database.read_only(settings.db_path) as reader:
             return load_comparison(reader, scaled.run_id)
 

@@ -171,7 +171,7 @@ def test_delete_refuses_a_baseline_its_scaled_runs_use(
     code, out = _cli(["delete", "--run-id", BASE], book, monkeypatch, capsys)
     assert code == 1
     assert f"run '{BASE}' is the baseline of the stored scaled run {SCALED}" in out
-    assert "--with-scaled" in out
+    assert "--with-dependents" in out
     assert _rows_of(book.db, {BASE, SCALED}) == before
     assert (book.reports / "runs" / BASE).is_dir()
 

@@ -955,7 +955,7 @@ def test_failed_pass_2_leaves_earlier_runs_intact(two_pass: TwoPass) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "allocator two-pass: error: pass 2/2 (scaled) failed" in result.stderr
     # dbt's own message, naming the model and listing what would be right
-    assert "model stg_run_config (models/staging/run/stg_run_config.sql): Runtime Error: " in (
+    assert "model stg_run_config (models/run/stg_run_config.sql): Runtime Error: " in (
         result.stderr
     )
     assert "var strategy_profile: 'no_such_profile' is not defined" in result.stderr
@@ -1156,8 +1156,10 @@ REUSE_REFUSED = {
             "start": "2006-01-03",
             "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
         },
-        f"var reuse_baseline_layers: baseline '{BASE}' was built with another configuration "
-        '(start "2005-01-03" -> "2006-01-03")',
+        # a scaled run must share its baseline's window, so that rule refuses
+        # first; another configuration is refused in test_run_integrity.py
+        f"var allocator_v1.precomputed_run_id: baseline '{BASE}' covers 2005-01-03 to "
+        "2022-12-28, this run 2006-01-03 to 2022-12-28",
     ),
     "not_a_scaled_run": (
         {"allocator_v1": {"enabled": False, "mode": "off"}},

@@ -229,11 +229,11 @@ def test_scaled_dependants_are_the_runs_built_on_a_baseline(tmp_path: Path) -> N
 def test_refusal_names_the_scaled_runs() -> None:
     assert runs.refusal_message("b", ["s"]) == (
         "run 'b' is the baseline of the stored scaled run s: delete it first, "
-        "or add --with-scaled to delete it with 'b'"
+        "or add --with-dependents to delete it with 'b'"
     )
     assert runs.refusal_message("b", ["s1", "s2"]) == (
         "run 'b' is the baseline of the stored scaled runs s1, s2: delete them first, "
-        "or add --with-scaled to delete them with 'b'"
+        "or add --with-dependents to delete them with 'b'"
     )
 
 

@@ -1,6 +1,8 @@
-{%- if var('benchmark_path') %}
+-- read only once the gate has checked the path
+-- depends_on: {{ ref('stg_run_config') }}
+{%- if allocator.run_var('benchmark_path') %}
 {{ allocator.assert_valid_input(
-    source('market_data', 'benchmark'), var('benchmark_path'), 'benchmark',
+    source('market_data', 'benchmark'), allocator.run_var('benchmark_path'), 'benchmark',
     required_columns=['date', 'symbol', 'close'],
     key_columns=['date', 'symbol'],
     value_column='close',

@@ -1,5 +1,7 @@
+-- read only once the gate has checked the path
+-- depends_on: {{ ref('stg_run_config') }}
 {{ allocator.assert_valid_input(
-    source('market_data', 'prices'), var('prices_path'), 'prices',
+    source('market_data', 'prices'), allocator.run_var('prices_path'), 'prices',
     required_columns=['date', 'symbol', 'close'],
     key_columns=['date', 'symbol'],
     value_column='close',

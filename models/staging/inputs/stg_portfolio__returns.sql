@@ -1,8 +1,10 @@
 {#- A user's own daily portfolio returns (var portfolio_returns_path), one
     row per date. Empty when no file is set. -#}
-{%- if var('portfolio_returns_path') %}
+-- read only once the gate has checked the path
+-- depends_on: {{ ref('stg_run_config') }}
+{%- if allocator.run_var('portfolio_returns_path') %}
 {{ allocator.assert_valid_input(
-    source('portfolio_inputs', 'returns'), var('portfolio_returns_path'), 'portfolio returns',
+    source('portfolio_inputs', 'returns'), allocator.run_var('portfolio_returns_path'), 'portfolio returns',
     required_columns=['date', 'portfolio_return'],
     key_columns=['date'],
     value_column='portfolio_return',

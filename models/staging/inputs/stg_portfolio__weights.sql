@@ -1,10 +1,12 @@
 {#- A user's own target weights (var weights_path), validated like prices:
     one row per (date, symbol, sleeve); the sleeve column is optional and
     defaults to 'portfolio' (one sleeve). Empty when no file is set. -#}
-{%- if var('weights_path') %}
+-- read only once the gate has checked the path
+-- depends_on: {{ ref('stg_run_config') }}
+{%- if allocator.run_var('weights_path') %}
 {%- set has_sleeve = 'sleeve' in allocator.relation_columns(source('portfolio_inputs', 'weights')) -%}
 {{ allocator.assert_valid_input(
-    source('portfolio_inputs', 'weights'), var('weights_path'), 'weights',
+    source('portfolio_inputs', 'weights'), allocator.run_var('weights_path'), 'weights',
     required_columns=['date', 'symbol', 'weight'],
     key_columns=['date', 'symbol', 'sleeve'] if has_sleeve else ['date', 'symbol'],
     value_column='weight',

@@ -77,8 +77,8 @@ checked as (
         greatest(run_config.trend_lookback_days, run_config.csmom_lookback_days)
             + run_config.sleeve_vol_lookback_days as strategy_history_needed,
         case run_config.portfolio_source
-            when 'returns_file' then 'portfolio returns file ''' || {{ allocator.sql_literal(var('portfolio_returns_path', '')) }} || ''''
-            else 'prices file ''' || {{ allocator.sql_literal(var('prices_path', '')) }} || ''''
+            when 'returns_file' then 'portfolio returns file ''' || {{ allocator.sql_literal(allocator.run_var('portfolio_returns_path', '')) }} || ''''
+            else 'prices file ''' || {{ allocator.sql_literal(allocator.run_var('prices_path', '')) }} || ''''
         end as described,
         run_config.start_date,
         run_config.end_date,
@@ -120,7 +120,7 @@ final as (
                 || 'to be fully invested from start: start later or give more history'
             )
             when orphan_symbols is not null then error(
-                'run ''' || run_id || ''': weights file ''' || {{ allocator.sql_literal(var('weights_path', '')) }}
+                'run ''' || run_id || ''': weights file ''' || {{ allocator.sql_literal(allocator.run_var('weights_path', '')) }}
                 || ''' holds symbol(s) with no prices in the ' || described || ': ' || orphan_symbols
                 || '. Add their closes or drop them from the weights'
             )

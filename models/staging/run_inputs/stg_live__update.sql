@@ -13,8 +13,8 @@
 {%- set live_update = allocator.is_live_update() -%}
 {%- set stored = adapter.get_relation(target.database, 'artifacts', 'live_closes') if execute else none -%}
 {%- set registered = adapter.get_relation(target.database, 'marts', 'live_runs') if execute else none -%}
-{%- set prices_path = allocator.sql_literal(var('prices_path', '')) -%}
-{%- set restate = var('restate_from', none) -%}
+{%- set prices_path = allocator.sql_literal(allocator.run_var('prices_path', '')) -%}
+{%- set restate = allocator.run_var('restate_from', none) -%}
 -- depends_on: {{ ref('stg_market__prices') }}
 with run_config as (
 

@@ -1,0 +1,16 @@
+"""The configurations a tuning tries, one row each: the grid file (var
+tuning_grid_path, CSV or JSON) with blanks filled from the baseline's
+governor, the baseline's own settings as config 0, duplicates dropped
+(python/allocator/tuning.py). A grid above the tuning's max_configurations
+is refused before it is built."""
+
+from allocator.tuning import governor_from_config_json, load_grid, resolve_grid
+
+
+def model(dbt, session):
+    grid_path, config_json, limit = (
+        dbt.ref("stg_tuning_config")
+        .project("grid_path, baseline_config_json, max_configurations")
+        .fetchall()[0]
+    )
+    return resolve_grid(load_grid(grid_path, int(limit)), governor_from_config_json(config_json))
