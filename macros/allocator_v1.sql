@@ -20,6 +20,7 @@
         'breadth': 20,
         'concentration': 60,
         'corr_history': 250,
+        'drawdown_highs': [252, 504],
         'annualisation': allocator.sessions_per_year(),
     }) }}
 {%- endmacro %}

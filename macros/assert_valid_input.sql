@@ -54,16 +54,28 @@
 
 
 {#-
-    Check a prices-format file without building anything:
+    Check an input file without building anything:
         dbt run-operation check_input_file --args '{path: my_prices.csv}'
     Prints "OK <path>" per valid file; paths may be a list. Any invalid file
     raises a compiler error listing "INVALID <message>" per bad file, so the
     command exits non-zero (scripts and CI can rely on the exit code).
+    kind: prices (default), benchmark, weights or portfolio_returns, checked
+    with the arguments their staging models give assert_valid_input.
 -#}
-{% macro check_input_file(path=none, paths=none, label='prices') %}
+{% macro check_input_file(path=none, paths=none, label=none, kind='prices') %}
+    {%- set contracts = {
+        'prices': [['date', 'symbol', 'close'], ['date', 'symbol'], 'close', 'positive'],
+        'benchmark': [['date', 'symbol', 'close'], ['date', 'symbol'], 'close', 'positive'],
+        'weights': [['date', 'symbol', 'weight'], ['date', 'symbol'], 'weight', 'finite'],
+        'portfolio_returns': [['date', 'portfolio_return'], ['date'], 'portfolio_return', 'above_minus_one'],
+    } -%}
     {%- if not (paths or path) -%}
         {{ exceptions.raise_compiler_error("check_input_file needs a file: --args '{path: FILE}' or '{paths: [FILE, ...]}'") }}
     {%- endif -%}
+    {%- if kind not in contracts -%}
+        {{ exceptions.raise_compiler_error("check_input_file: kind '" ~ kind ~ "' is not one of " ~ contracts.keys() | sort | join(', ')) }}
+    {%- endif -%}
+    {%- set contract = contracts[kind] -%}
     {%- set invalid = [] -%}
     {%- for file in (paths or [path]) -%}
         {#- A URL would make DuckDB reach the network; the gate refuses it the same way. -#}
@@ -71,12 +83,13 @@
             {%- do invalid.append('INVALID ' ~ file ~ ': names a URL or scheme; give a local file') -%}
         {%- else -%}
         {%- set relation = allocator.read_long_file(file) if allocator.file_exists(file) else '(select 1 as missing)' -%}
+        {%- set keys = contract[1] + (['sleeve'] if kind == 'weights' and 'sleeve' in allocator.relation_columns(relation) else []) -%}
         {%- set problem = allocator.input_problem(
-            relation, file, label,
-            required_columns=['date', 'symbol', 'close'],
-            key_columns=['date', 'symbol'],
-            value_column='close',
-            value_rule='positive',
+            relation, file, label or kind | replace('_', ' '),
+            required_columns=contract[0],
+            key_columns=keys,
+            value_column=contract[2],
+            value_rule=contract[3],
         ) -%}
         {%- if problem -%}
             {%- do invalid.append('INVALID ' ~ problem) -%}

@@ -17,14 +17,17 @@
     The six headline metrics of one daily return series (empyrical
     conventions): years = daily returns / sessions a year; volatility =
     stddev (ddof 1) x sqrt(sessions a year); Sharpe = mean / stddev x the
-    same with a zero risk-free rate; CAGR = final wealth ^ (1 / years) - 1;
+    same of the returns in excess of the risk-free rate (risk_free_column:
+    each day's rate, stg_market__risk_free; none: a zero rate, as before,
+    and as empyrical's and quantstats' default); CAGR = final wealth ^ (1 / years) - 1;
     wealth starts at 1.0 before the first return (so a loss on day one is a
     drawdown); months and quarters are calendar periods, compounded.
     Produces CTEs ending in `metrics`, one row per run_id, or per value of
     key_columns (several books in one relation, e.g. the controls) with
     those columns first.
 -#}
-{% macro book_metrics(daily_relation, return_column, drawdown_column, key_columns=[]) %}
+{% macro book_metrics(daily_relation, return_column, drawdown_column, key_columns=[], risk_free_column=none) %}
+{%- set excess = (return_column ~ ' - ' ~ risk_free_column) if risk_free_column else return_column -%}
 {%- set keys = (key_columns | join(', ') ~ ', ') if key_columns else '' -%}
 {%- set group_keys = ('group by ' ~ key_columns | join(', ')) if key_columns else '' -%}
     metric_periods as (
@@ -81,6 +84,8 @@ metric_summary as (
         exp(sum(ln(1 + {{ return_column }}))) as final_wealth,
         avg({{ return_column }}) as mean_daily_return,
         stddev_samp({{ return_column }}) as daily_vol,
+        avg({{ excess }}) as mean_daily_excess_return,
+        stddev_samp({{ excess }}) as daily_excess_vol,
         min({{ drawdown_column }}) as max_drawdown,
     from {{ daily_relation }}
     {{ group_keys }}
@@ -101,7 +106,7 @@ metrics as (
         metric_summary.final_wealth,
         power(metric_summary.final_wealth, 1.0 / metric_summary.years) - 1 as cagr,
         metric_summary.daily_vol * sqrt({{ allocator.sessions_per_year() }}) as ann_vol,
-        case when metric_summary.daily_vol > 0 then metric_summary.mean_daily_return / metric_summary.daily_vol * sqrt({{ allocator.sessions_per_year() }}) end as sharpe,
+        case when metric_summary.daily_excess_vol > 0 then metric_summary.mean_daily_excess_return / metric_summary.daily_excess_vol * sqrt({{ allocator.sessions_per_year() }}) end as sharpe,
         metric_summary.max_drawdown,
         metric_worst_months.worst_month,
         metric_worst_quarters.worst_quarter,

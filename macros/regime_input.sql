@@ -4,7 +4,8 @@
     tuning sweep over a stored baseline (stg_tuning__regime_input). Each uses
     only observations up to its own date (no lookahead). Produces CTEs ending
     in `regime_input`: the state's columns plus port_rvol_long_run,
-    rvol_ratio_long_run, dd_vol_units and dd_slope_vol_units.
+    rvol_ratio_long_run, dd_vol_units, dd_slope_vol_units,
+    dd_252d_vol_units and dd_504d_vol_units.
 -#}
 {% macro regime_input(ready_relation) %}
     regime_input_long_run as (
@@ -27,6 +28,8 @@ regime_input as (
         port_rvol_20d / nullif(port_rvol_long_run, 0) as rvol_ratio_long_run,
         dd_level / nullif(port_rvol_long_run, 0) as dd_vol_units,
         dd_slope_10d / nullif(port_rvol_long_run, 0) as dd_slope_vol_units,
+        dd_level_252d / nullif(port_rvol_long_run, 0) as dd_252d_vol_units,
+        dd_level_504d / nullif(port_rvol_long_run, 0) as dd_504d_vol_units,
     from regime_input_long_run
 
 )

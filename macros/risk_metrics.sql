@@ -4,20 +4,27 @@
     kurtosis), so the figures can be checked against it to 1e-10:
     * downside_vol = sqrt(mean(min(r, 0)^2)) x sqrt(sessions a year): every
       day counts, a gain counts as 0 (empyrical.downside_risk);
-    * sortino = mean(r) x sessions a year / downside_vol (required return 0);
+    * sortino = mean(r - rf) x sessions a year / the downside vol of r - rf
+      (empyrical's required_return = the day's risk-free rate, rf, of
+      risk_free_column; none: 0, and the denominator is downside_vol);
     * skew = m3 / m2^1.5 and kurtosis = m4 / m2^2 - 3 (excess) with population
       central moments (scipy.stats.skew / kurtosis, bias=True);
     * value_at_risk_95 = the 5th percentile, linearly interpolated
-      (numpy.percentile, which quantile_cont matches);
+      (numpy.percentile, which quantile_cont matches), a return (negative
+      for a loss) of one day; quantstats.value_at_risk is instead parametric
+      (mean - 1.65 x stddev, normal), so it differs on fat tails;
     * conditional_value_at_risk_95 = the mean of the floor((n - 1) x 0.05) + 1
-      worst days (empyrical.conditional_value_at_risk's partition).
+      worst days (empyrical.conditional_value_at_risk's partition);
+      quantstats.cvar averages the days below its parametric VaR instead.
     Null returns are left out. Produces CTEs ending in `<prefix>_risk`, one
     row (a build holds one run), also when the series is empty.
 -#}
-{% macro risk_metrics(daily_relation, return_column, prefix) %}
+{% macro risk_metrics(daily_relation, return_column, prefix, risk_free_column=none) %}
     {{ prefix }}_series as (
 
-    select {{ return_column }} as daily_return,
+    select
+        {{ return_column }} as daily_return,
+        {{ return_column }} - {{ risk_free_column or '0.0' }} as daily_excess_return,
     from {{ daily_relation }}
     where {{ return_column }} is not null
 
@@ -25,7 +32,10 @@
 
 {{ prefix }}_mean as (
 
-    select count(*) as return_days, avg(daily_return) as mean_return,
+    select
+        count(*) as return_days,
+        avg(daily_return) as mean_return,
+        avg(daily_excess_return) as mean_excess_return,
     from {{ prefix }}_series
 
 ),
@@ -37,6 +47,7 @@
         avg(power({{ prefix }}_series.daily_return - {{ prefix }}_mean.mean_return, 3)) as m3,
         avg(power({{ prefix }}_series.daily_return - {{ prefix }}_mean.mean_return, 4)) as m4,
         sqrt(avg(power(least({{ prefix }}_series.daily_return, 0), 2))) * sqrt({{ allocator.sessions_per_year() }}) as downside_vol,
+        sqrt(avg(power(least({{ prefix }}_series.daily_excess_return, 0), 2))) * sqrt({{ allocator.sessions_per_year() }}) as excess_downside_vol,
         quantile_cont({{ prefix }}_series.daily_return, {{ allocator.tail_cutoff() }}) as value_at_risk_95,
     from {{ prefix }}_series
     cross join {{ prefix }}_mean
@@ -67,8 +78,8 @@
         {{ prefix }}_mean.return_days,
         {{ prefix }}_moments.downside_vol,
         case
-            when {{ prefix }}_moments.downside_vol > 0
-                then {{ prefix }}_mean.mean_return * {{ allocator.sessions_per_year() }} / {{ prefix }}_moments.downside_vol
+            when {{ prefix }}_moments.excess_downside_vol > 0
+                then {{ prefix }}_mean.mean_excess_return * {{ allocator.sessions_per_year() }} / {{ prefix }}_moments.excess_downside_vol
         end as sortino,
         case when {{ prefix }}_moments.m2 > 0 then {{ prefix }}_moments.m3 / power({{ prefix }}_moments.m2, 1.5) end as skew,
         case when {{ prefix }}_moments.m2 > 0 then {{ prefix }}_moments.m4 / power({{ prefix }}_moments.m2, 2) - 3 end as kurtosis,

@@ -1,10 +1,11 @@
 """Building blocks of the governor study (issue 12): data, features, regimes, overlays.
 
-Everything here is plain pandas/numpy over the project's own regime state machine
-(``allocator.regime.classify_regimes``) and EWMA (``allocator.risk.smooth_risk_scalar``),
-which are imported, not rewritten. Each block is checked against the stored
-demo run in ``study.py`` before it is used (features, regimes, scalars and the
-seeds' scaled book are reproduced to 1e-10).
+Everything here is plain pandas/numpy over the project's own regime state
+machine (``allocator.regime.classify_regimes``) and EWMA
+(``allocator.risk.smooth_risk_scalar``), which are imported, not rewritten.
+Each block is checked against the stored demo run in ``study.py`` before it
+is used (features, regimes, scalars and the seeds' scaled book are
+reproduced to 1e-10).
 
 Timing convention (the project's simulator): weights decided at the close of
 date d earn from the next session; a session's cost is charged on the first

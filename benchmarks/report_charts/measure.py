@@ -41,7 +41,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from allocator import report, tearsheet
+from allocator import charts, report, tearsheet
 from allocator.comparison import load_comparison, load_daily
 from allocator.database import use_published_schemas
 
@@ -119,31 +119,31 @@ def render_svg(inputs: dict[str, Any]) -> str:
 
 
 def chart_objects(inputs: dict[str, Any]) -> list[Any]:
-    """The report's seven charts as report._Chart objects (data, not SVG)."""
-    baseline = report._prepare_daily(inputs["baseline"], "baseline", ("date", "equity"))
-    scaled = report._prepare_daily(inputs["scaled"], "scaled", ("date", "equity"))
-    x_domain = report._x_domain(baseline, scaled)
+    """The report's seven charts as charts.Chart objects (data, not SVG)."""
+    baseline = charts.prepare_daily(inputs["baseline"], "baseline", ("date", "equity"))
+    scaled = charts.prepare_daily(inputs["scaled"], "scaled", ("date", "equity"))
+    x_domain = charts.date_domain(baseline, scaled)
     bands = report._bands(scaled)
-    charts = [
+    drawn = [
         report._equity_chart(baseline, scaled, x_domain, bands),
         report._drawdown_chart(baseline, scaled, x_domain),
         report._risk_scalar_chart(scaled, x_domain, bands),
         report._regime_drawdown_chart(baseline, x_domain, bands),
     ]
     books = [
-        tearsheet.Book("Baseline", report.BASELINE_COLOUR, baseline),
-        tearsheet.Book("Scaled", report.SCALED_COLOUR, scaled),
+        tearsheet.Book("Baseline", charts.BASELINE_COLOUR, baseline),
+        tearsheet.Book("Scaled", charts.SCALED_COLOUR, scaled),
     ]
     periods = {"Scaled": tearsheet.drawdown_periods(scaled["date"], scaled["drawdown"])}
-    charts += [spec[0] for spec in tearsheet.tearsheet_charts(books, periods, x_domain)]
-    return [c for c in charts if c is not None]
+    drawn += [spec[0] for spec in tearsheet.tearsheet_charts(books, periods, x_domain)]
+    return [c for c in drawn if c is not None]
 
 
 def uplot_spec(chart: Any) -> dict[str, Any]:
     """One chart's decimated points, aligned on a shared x (seconds)."""
     columns = []
     for line in chart.lines:
-        positions = report.decimate_positions(line.y, report.MAX_POINTS_PER_LINE)
+        positions = charts.decimate_positions(line.y, report.MAX_POINTS_PER_LINE)
         columns.append(pd.Series(line.y[positions], index=line.x[positions]))
     frame = pd.concat(columns, axis=1).sort_index()
     data = [[round(x * 86400) for x in frame.index]]

@@ -188,7 +188,9 @@ def main() -> None:
 _WRITE_CONFIG = """
 import json, sys
 import duckdb
-from allocator.tuning import governor_document, governor_from_config_json, load_grid, resolve_grid
+from allocator.tuning import (
+    governor_document, governor_from_config_json, load_grid, resolve_grid,
+)
 import os
 con = duckdb.connect(os.environ['ALLOCATOR_DUCKDB_PATH'], read_only=True)
 sql = 'select config_json from marts.runs where run_id = ?'

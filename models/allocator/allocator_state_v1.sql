@@ -89,6 +89,17 @@ drawdown as (
         *,
         -- the running maximum includes the starting 1.0, so a loss on day one is a drawdown
         equity / greatest(1.0, max(equity) over (order by observation_index rows between unbounded preceding and current row)) - 1 as dd_level,
+        -- the drawdown from the high of the last n observations (the
+        -- starting 1.0 counts while it is among them): it releases once a
+        -- loss is n sessions old and the book has stopped falling, where
+        -- dd_level holds through the whole recovery, which can take a decade
+        {%- for n in windows['drawdown_highs'] %}
+        equity / case
+            when observation_index <= {{ n }}
+                then greatest(1.0, max(equity) over (order by observation_index {{ allocator.trailing_rows(n) }}))
+            else max(equity) over (order by observation_index {{ allocator.trailing_rows(n) }})
+        end - 1 as dd_level_{{ n }}d,
+        {%- endfor %}
     from volatility
 
 ),
@@ -112,6 +123,9 @@ features as (
         drawdown_slope.port_rvol_20d / nullif(drawdown_slope.port_rvol_60d, 0) as vol_accel,
         drawdown_slope.dd_level,
         drawdown_slope.dd_slope_10d,
+        {%- for n in windows['drawdown_highs'] %}
+        drawdown_slope.dd_level_{{ n }}d,
+        {%- endfor %}
         case when present.has_correlation then correlation.corr_20d end as corr_20d,
         case when present.has_correlation then correlation.corr_60d end as corr_60d,
         case when present.has_trend_breadth then trend_breadth.trend_breadth_20d end as trend_breadth_20d,
@@ -191,6 +205,9 @@ final as (
         features.correlation_method,
         -- last, so the seeds' file layout (ten features, is_ready) leads
         case when features.is_ready then features.corr_excess end as corr_excess,
+        {%- for n in windows['drawdown_highs'] %}
+        case when features.is_ready then features.dd_level_{{ n }}d end as dd_level_{{ n }}d,
+        {%- endfor %}
     from correlation_excess as features
     cross join run_config
 

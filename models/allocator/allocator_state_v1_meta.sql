@@ -10,6 +10,8 @@
     'vol_estimator': 'sample stddev (ddof 1) x sqrt(' ~ windows['annualisation'] ~ ')',
     'drawdown': 'equity compounded from 1.0; running max includes the starting 1.0',
     'dd_slope_observations': windows['slope'],
+    'dd_level_nd': 'equity over its max of the last n observations (the starting 1.0 counts within the first n), minus 1',
+    'drawdown_high_observations': windows['drawdown_highs'],
     'corr_windows': [windows['short'], windows['long']],
     'corr_excess': '(corr_20d - m) / (1 - m), m = expanding mean of corr_60d over the ready observations up to the date; null before ' ~ windows['corr_history'] ~ ' of them',
     'corr_history_observations': windows['corr_history'],

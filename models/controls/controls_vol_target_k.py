@@ -2,12 +2,14 @@
 
 k makes the realised volatility of the exposure min(1, k / rv20), delivered
 with the governor's cadence and lag and priced like the scaled book, equal to
-the scaled run's; found by bisection in python/allocator/controls.py.
+the scaled run's; found by bisection in python/allocator/controls.py, priced by
+allocator.pricing (the Python form of macros/price_exposure.sql).
 """
 
 import pandas as pd
 
-from allocator.controls import book_from_frames, solve_vol_target_k
+from allocator.controls import solve_vol_target_k
+from allocator.pricing import book_from_frames
 
 
 def model(dbt, session):

@@ -2,8 +2,8 @@
     What the desk trades after the run's last close: one row per symbol of
     the weights the book holds on the next session (the rebalance decided at
     the last close, or the one already held), unscaled and scaled by the
-    scalar the run's cadence puts on that session (macros/cadence.sql, the
-    rule of allocator_scalars_daily), next to what the book holds today and
+    scalar the run's cadence puts on that session (macros/scalar_delivery.sql,
+    the rule of allocator_scalars_daily), next to what the book holds today and
     the change. The next session is the next weekday (the data has no
     calendar beyond its last close). A returns-only book has no holdings:
     one row, symbol '(book)', weight 1. Built for every run; a live run's
@@ -74,29 +74,38 @@ next_session as (
 
 ),
 
+next_sessions as (
+
+    -- the last close and the next session, as delivery reads a run's sessions
+    select as_of_date as date, held_today as held_rebalance_date,
+    from next_session
+    union all
+    select next_session_date, held_next,
+    from next_session
+
+),
+
+{{ allocator.scalar_decisions('next_sessions', 'at_rebalances') }},
+
 decided as (
 
     select
         next_session.*,
         {{ allocator.cadence_scalar('run_config', 'risk.risk_scalar', 'at_rebalances.risk_scalar_used') }} as risk_scalar_next,
-        {{ allocator.cadence_decided_at('run_config', 'next_session.as_of_date', 'next_session.held_next', 'previous_rebalance.rebalance_date') }} as scalar_decided_at,
+        {{ allocator.cadence_decided_at('run_config', 'scalar_decisions') }} as scalar_decided_at,
         regimes.regime,
         regimes.regime_changed,
         regimes.days_in_regime,
     from next_session
+    inner join scalar_decisions
+        on scalar_decisions.date = next_session.next_session_date
     cross join run_config
     left join risk
-        on risk.date = next_session.as_of_date
+        on risk.date = scalar_decisions.decided_at_daily
     left join at_rebalances
-        on at_rebalances.rebalance_date = next_session.held_next
+        on at_rebalances.rebalance_date = scalar_decisions.held_rebalance_date
     left join regimes
         on regimes.date = next_session.as_of_date
-    left join lateral (
-        select max(rebalance_date) as rebalance_date
-        from at_rebalances as earlier
-        where earlier.rebalance_date < next_session.held_next
-    ) as previous_rebalance
-        on true
 
 ),
 

@@ -2,7 +2,7 @@
     given, with the book's beta and correlation to it: empyrical's
     conventions (macros/risk_metrics.sql). The headline figures the Calmar
     ratio needs come from run_metrics' definitions (macros/book_metrics.sql). -#}
-with book as (
+with portfolio as (
 
     select * from {{ ref('portfolio_returns') }}
 
@@ -14,17 +14,36 @@ book_headline as (
 
 ),
 
-benchmark_daily as (
+benchmark as (
 
     select * from {{ ref('benchmark_returns') }}
 
 ),
 
-{{ allocator.risk_metrics('book', 'portfolio_return', 'book') }},
+risk_free_rates as (
 
-{{ allocator.risk_metrics('benchmark_daily', 'benchmark_return', 'benchmark') }},
+    select * from {{ ref('stg_run__risk_free_rates') }}
 
-{{ allocator.book_metrics('benchmark_daily', 'benchmark_return', 'benchmark_drawdown') }},
+),
+
+-- Sortino and Sharpe measure the returns in excess of the risk-free rate
+book as (
+
+    {{ allocator.with_risk_free_return('portfolio', 'risk_free_rates') }}
+
+),
+
+benchmark_daily as (
+
+    {{ allocator.with_risk_free_return('benchmark', 'risk_free_rates') }}
+
+),
+
+{{ allocator.risk_metrics('book', 'portfolio_return', 'book', 'risk_free_return') }},
+
+{{ allocator.risk_metrics('benchmark_daily', 'benchmark_return', 'benchmark', 'risk_free_return') }},
+
+{{ allocator.book_metrics('benchmark_daily', 'benchmark_return', 'benchmark_drawdown', risk_free_column='risk_free_return') }},
 
 paired as (
 

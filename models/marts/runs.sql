@@ -38,6 +38,11 @@ final as (
         run_config.config_json,
         run_config.config_hash,
         fingerprints.input_fingerprint,
+        -- each file's own, so `allocator runs` can say which files a run read
+        fingerprints.prices_fingerprint,
+        fingerprints.benchmark_fingerprint,
+        fingerprints.weights_fingerprint,
+        fingerprints.portfolio_returns_fingerprint,
         -- what a scaled run's baseline was when it was compared; the publish of
         -- a changed baseline marks the comparison stale
         run_config.baseline_config_hash,

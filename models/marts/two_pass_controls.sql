@@ -29,13 +29,26 @@ parameters as (
 
 ),
 
-control_returns as (
+controls as (
 
     select * from {{ ref('controls_returns') }}
 
 ),
 
-{{ allocator.book_metrics('control_returns', 'net_return', 'drawdown', ['control']) }},
+risk_free_rates as (
+
+    select * from {{ ref('stg_run__risk_free_rates') }}
+
+),
+
+-- the same risk-free rate as the governor's Sharpe (two_pass_metrics)
+control_returns as (
+
+    {{ allocator.with_risk_free_return('controls', 'risk_free_rates') }}
+
+),
+
+{{ allocator.book_metrics('control_returns', 'net_return', 'drawdown', ['control'], 'risk_free_return') }},
 
 control_exposures as (
 

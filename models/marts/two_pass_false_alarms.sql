@@ -102,6 +102,7 @@ spells as (
         scaled_run_id,
         island,
         min(date) as spell_start_date,
+        max(date) as spell_end_date,
         count(*) as spell_sessions,
     from islands
     where is_alarm
@@ -129,6 +130,7 @@ spell_outcomes as (
     select
         spells.scaled_run_id,
         spells.spell_start_date,
+        spells.spell_end_date,
         spells.spell_sessions,
         horizons.session_number as start_session_number,
         horizons.horizon_drawdown,
@@ -170,6 +172,25 @@ fresh_losses as (
 
 ),
 
+longest_spells as (
+
+    -- the longest spell, the first of equally long ones: a governor stuck
+    -- de-risked shows here, whatever its transitions and alarms say
+    select
+        scaled_run_id,
+        spell_sessions as longest_spell_sessions,
+        spell_start_date as longest_spell_start_date,
+        spell_end_date as longest_spell_end_date,
+    from (
+        select
+            *,
+            row_number() over (partition by scaled_run_id order by spell_sessions desc, spell_start_date) as spell_rank,
+        from spells
+    ) as ranked
+    where spell_rank = 1
+
+),
+
 spell_summary as (
 
     select
@@ -202,11 +223,16 @@ final as (
         cast(spell_summary.spells_not_followed as {{ dbt.type_float() }}) / nullif(spell_summary.alarm_spells, 0) as false_alarm_share,
         cast(coalesce(spell_summary.spells_without_fresh_loss, 0) as {{ dbt.type_bigint() }}) as spells_without_fresh_loss,
         cast(spell_summary.spells_without_fresh_loss as {{ dbt.type_float() }}) / nullif(spell_summary.alarm_spells, 0) as no_fresh_loss_share,
+        cast(coalesce(longest_spells.longest_spell_sessions, 0) as {{ dbt.type_bigint() }}) as longest_spell_sessions,
+        longest_spells.longest_spell_start_date,
+        longest_spells.longest_spell_end_date,
     from pairs
     left join month_counts
         on pairs.scaled_run_id = month_counts.scaled_run_id
     left join spell_summary
         on pairs.scaled_run_id = spell_summary.scaled_run_id
+    left join longest_spells
+        on pairs.scaled_run_id = longest_spells.scaled_run_id
 
 )
 

@@ -2,8 +2,10 @@
     What the interpretation flags (two_pass_flags) judge, one row per paired
     scaled run: the pair's profiles and windows, baseline, scaled and delta of
     every compared metric, the allocator's usage, and how many of the top
-    de-risk events met real stress, and the controls the governor is judged
-    against for timing skill (two_pass_controls).
+    de-risk events met real stress, the controls the governor is judged
+    against for timing skill (two_pass_controls), how long it stayed
+    alarmed and de-risked (two_pass_false_alarms, the scaled book's
+    sessions), and the flags' thresholds.
 -#}
 {%- set t = allocator.two_pass_flag_thresholds() -%}
 
@@ -34,6 +36,40 @@ derisk_events as (
 controls as (
 
     select * from {{ ref('two_pass_controls') }}
+
+),
+
+false_alarms as (
+
+    select * from {{ ref('two_pass_false_alarms') }}
+
+),
+
+portfolio_returns as (
+
+    select * from {{ ref('portfolio_returns') }}
+
+),
+
+run_config as (
+
+    select * from {{ ref('stg_run_config') }}
+
+),
+
+derisked_days as (
+
+    -- sessions whose book held a scalar materially below 1: how long the
+    -- governor kept the book de-risked, whatever the rebalance calendar
+    select
+        pairs.scaled_run_id,
+        cast(count(*) as {{ dbt.type_bigint() }}) as sessions_total,
+        cast(sum(case when portfolio_returns.risk_scalar_used < run_config.materially_scaled_below then 1 else 0 end) as {{ dbt.type_bigint() }}) as sessions_derisked,
+    from pairs
+    inner join portfolio_returns
+        on pairs.scaled_run_id = portfolio_returns.run_id
+    cross join run_config
+    group by pairs.scaled_run_id
 
 ),
 
@@ -126,6 +162,22 @@ final as (
         control_measures.vol_target_sharpe,
         control_measures.controls_beaten,
         control_measures.beaten_control,
+        false_alarms.months_total,
+        false_alarms.months_with_alarm,
+        false_alarms.alarm_month_share,
+        false_alarms.alarm_spells,
+        false_alarms.false_alarm_spells,
+        false_alarms.false_alarm_share,
+        false_alarms.longest_spell_sessions,
+        false_alarms.longest_spell_start_date,
+        false_alarms.longest_spell_end_date,
+        derisked_days.sessions_total,
+        derisked_days.sessions_derisked,
+        cast(derisked_days.sessions_derisked as {{ dbt.type_float() }}) / nullif(derisked_days.sessions_total, 0) as derisked_day_share,
+        -- the rules' thresholds, so a flag's sentence can quote the rule it read
+        {%- for name, value in t.items() %}
+        cast({{ value }} as {{ dbt.type_float() }}) as threshold_{{ name }},
+        {%- endfor %}
     from pairs
     inner join metric_deltas
         on pairs.scaled_run_id = metric_deltas.scaled_run_id
@@ -135,6 +187,10 @@ final as (
         on pairs.scaled_run_id = event_alignment.scaled_run_id
     left join control_measures
         on pairs.scaled_run_id = control_measures.scaled_run_id
+    left join false_alarms
+        on pairs.scaled_run_id = false_alarms.scaled_run_id
+    left join derisked_days
+        on pairs.scaled_run_id = derisked_days.scaled_run_id
 
 )
 

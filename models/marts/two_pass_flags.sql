@@ -1,24 +1,19 @@
 {#-
     Interpretation flags of every paired scaled run, from the seeds'
-    Interpretation Guidelines: one row per (scaled run, flag) with status
-    good, warning or failure, the measured value and a sentence saying why.
-    Each rule picks a status and an outcome; the sentence is the outcome's
-    template in seeds/two_pass_flag_texts.csv filled with the run's figures.
+    Interpretation Guidelines and behaviour targets: one row per (scaled run,
+    flag) with a status (good, warning or failure), the number the rule
+    judged and an outcome naming the reading. The figures are
+    two_pass_flag_measures'; the sentence of each outcome is the report
+    layer's (python/allocator/flag_texts.py fills
+    python/allocator/templates/two_pass_flag_texts.csv with those figures).
     Thresholds come from allocator.two_pass_flag_thresholds() and each rule is
     documented in _marts__models.yml.
 -#}
 {%- set t = allocator.two_pass_flag_thresholds() -%}
-{%- set figures = allocator.two_pass_flag_figures() -%}
 
 with measures as (
 
     select * from {{ ref('two_pass_flag_measures') }}
-
-),
-
-texts as (
-
-    select * from {{ ref('two_pass_flag_texts') }}
 
 ),
 
@@ -88,16 +83,20 @@ regime_transitions as (
         scaled_run_id,
         4 as flag_order,
         'regime_transitions' as flag,
+        -- few changes a year read as sticky only when the regime is not
+        -- stuck: a decade in one STRESS spell makes almost no transitions
         case
             when transitions_per_year is null then 'warning'
             when transitions_per_year > {{ t.transitions_failure_above }} then 'failure'
             when transitions_per_year >= {{ t.transitions_good_below }} then 'warning'
+            when longest_spell_sessions > {{ t.longest_spell_warning_above }} then 'warning'
             else 'good'
         end as status,
         transitions_per_year as measured_value,
         case
             when transitions_per_year > {{ t.transitions_failure_above }} then 'thrashing'
             when transitions_per_year >= {{ t.transitions_good_below }} then 'not_sticky'
+            when longest_spell_sessions > {{ t.longest_spell_warning_above }} then 'stuck'
             else 'sticky'
         end as outcome,
     from measures
@@ -229,6 +228,100 @@ timing_skill as (
 
 ),
 
+longest_alarm_spell as (
+
+    -- a governor stuck de-risked: the seeds' targets put about 10% of days
+    -- in STRESS or CRISIS (8% + 2%), about a year in a decade, so one spell
+    -- longer than a year spends a decade's share at once; two years is the
+    -- protocol's limit (docs/governor_protocol.md)
+    select
+        scaled_run_id,
+        11 as flag_order,
+        'longest_alarm_spell' as flag,
+        case
+            when longest_spell_sessions is null then 'warning'
+            when longest_spell_sessions > {{ t.longest_spell_failure_above }} then 'failure'
+            when longest_spell_sessions > {{ t.longest_spell_warning_above }} then 'warning'
+            else 'good'
+        end as status,
+        cast(longest_spell_sessions as {{ dbt.type_float() }}) as measured_value,
+        case
+            when longest_spell_sessions = 0 then 'no_spell'
+            when longest_spell_sessions > {{ t.longest_spell_failure_above }} then 'stuck'
+            when longest_spell_sessions > {{ t.longest_spell_warning_above }} then 'long'
+            else 'short'
+        end as outcome,
+    from measures
+
+),
+
+months_flagged as (
+
+    -- how often the audit would cry wolf: the share of months with a
+    -- STRESS/CRISIS day (about a fifth on the demo's calibration targets)
+    select
+        scaled_run_id,
+        12 as flag_order,
+        'months_flagged' as flag,
+        case
+            when alarm_month_share is null or alarm_month_share > {{ t.months_flagged_warning_above }} then 'warning'
+            else 'good'
+        end as status,
+        alarm_month_share as measured_value,
+        case
+            when alarm_month_share > {{ t.months_flagged_warning_above }} then 'often'
+            else 'seldom'
+        end as outcome,
+    from measures
+
+),
+
+derisked_days as (
+
+    -- the seeds' "scalar constantly below 1.0": sessions, not rebalances,
+    -- since a daily cadence moves the scalar between rebalances
+    select
+        scaled_run_id,
+        13 as flag_order,
+        'derisked_days' as flag,
+        case
+            when derisked_day_share is null or derisked_day_share > {{ t.derisked_days_warning_above }} then 'warning'
+            else 'good'
+        end as status,
+        derisked_day_share as measured_value,
+        case
+            when derisked_day_share > {{ t.derisked_days_warning_above }} then 'mostly_derisked'
+            else 'mostly_whole'
+        end as outcome,
+    from measures
+
+),
+
+false_alarms as (
+
+    -- spells not followed by a baseline drawdown of 5% within 40 sessions;
+    -- none being false means nothing when one spell held for years
+    select
+        scaled_run_id,
+        14 as flag_order,
+        'false_alarms' as flag,
+        case
+            when alarm_spells is null or alarm_spells = 0 then 'good'
+            when longest_spell_sessions > {{ t.longest_spell_warning_above }} then 'warning'
+            when false_alarm_share > {{ t.false_alarm_warning_above }} then 'warning'
+            else 'good'
+        end as status,
+        false_alarm_share as measured_value,
+        case
+            when alarm_spells is null or alarm_spells = 0 then 'no_alarm'
+            when longest_spell_sessions > {{ t.longest_spell_warning_above }} then 'stuck'
+            when false_alarm_share > {{ t.false_alarm_warning_above }} then 'mostly_false'
+            else 'mostly_justified'
+        end as outcome,
+    from measures
+
+),
+
 all_flags as (
 
     select * from maxdd_vs_baseline
@@ -250,62 +343,27 @@ all_flags as (
     select * from like_for_like
     union all
     select * from timing_skill
-
-),
-
-run_figures as (
-
-    select
-        scaled_run_id,
-        {%- for name, expression in figures.items() %}
-        {{ expression }} as {{ name }},
-        {%- endfor %}
-    from measures
-
-),
-
-not_measurable as (
-
-    select template from texts
-    where flag = '*' and outcome = 'not_measurable'
-
-),
-
-filled as (
-
-    select
-        all_flags.scaled_run_id,
-        all_flags.flag_order,
-        all_flags.flag,
-        all_flags.status,
-        all_flags.measured_value,
-        texts.template,
-        {{ allocator.two_pass_fill_template('texts.template', figures.keys() | list, 'run_figures') }} as detail,
-    from all_flags
-    inner join run_figures
-        on all_flags.scaled_run_id = run_figures.scaled_run_id
-    left join texts
-        on all_flags.flag = texts.flag
-        and all_flags.outcome = texts.outcome
+    union all
+    select * from longest_alarm_spell
+    union all
+    select * from months_flagged
+    union all
+    select * from derisked_days
+    union all
+    select * from false_alarms
 
 ),
 
 final as (
 
     select
-        filled.scaled_run_id,
-        filled.flag_order,
-        filled.flag,
-        filled.status,
-        filled.measured_value,
-        -- a figure the sentence names is missing: say so instead; an outcome
-        -- without a template stays null and fails the not-null constraint
-        case
-            when filled.template is not null then coalesce(filled.detail, not_measurable.template)
-        end as detail,
-    from filled
-    left join not_measurable
-        on true
+        scaled_run_id,
+        flag_order,
+        flag,
+        status,
+        outcome,
+        measured_value,
+    from all_flags
 
 )
 

@@ -18,15 +18,27 @@ run_metrics as (
 
 ),
 
-daily as (
+portfolio as (
 
     select * from {{ ref('portfolio_returns') }}
 
 ),
 
+risk_free_rates as (
+
+    select * from {{ ref('stg_run__risk_free_rates') }}
+
+),
+
+daily as (
+
+    {{ allocator.with_risk_free_return('portfolio', 'risk_free_rates') }}
+
+),
+
 -- the baseline's book is the scaled run's unscaled book (two_pass_pairs
 -- checks that both saw the same configuration and data)
-{{ allocator.book_metrics('daily', 'portfolio_return_unscaled', 'drawdown_unscaled') }},
+{{ allocator.book_metrics('daily', 'portfolio_return_unscaled', 'drawdown_unscaled', risk_free_column='risk_free_return') }},
 
 paired_metrics as (
 

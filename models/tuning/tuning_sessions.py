@@ -10,10 +10,7 @@ def model(dbt, session):
     (config_json,) = dbt.ref("stg_tuning_config").project("baseline_config_json").fetchall()[0]
     book = BaselineBook.from_frames(
         dbt.ref("stg_tuning__regime_input").df(),
-        dbt.ref("stg_tuning__sessions")
-        .project("date, held_rebalance_date, gross_return, turnover")
-        .df(),
-        dbt.ref("stg_tuning__rebalances").df(),
+        dbt.ref("tuning_baseline_sessions").df(),
         dbt.ref("stg_tuning__weights").df(),
     )
     grid = dbt.ref("stg_tuning__grid").df()

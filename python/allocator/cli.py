@@ -1,26 +1,37 @@
-"""The `allocator` command: runs, the two-pass audit, regime reports and
-exports on top of the dbt project, with dbt running in this process.
+"""The `allocator` command: a thin argument layer over the Python API
+(allocator.api), which does the work: runs, the two-pass audit, tuning,
+regime reports and exports on top of the dbt project, with dbt running in
+this process.
 
-    allocator run --strategy-profile P --start D --end D [--run-id ID]
+    allocator run [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
+                  [--strategy-profile P] [--start D] [--end D] [--run-id ID] [--tag T]
                   [--mode off|compute|precomputed] [--precomputed-run-id ID]
-                  [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
-    allocator two-pass --strategy-profile P --start D --end D
-                  [--baseline-run-id ID] [--scaled-run-id ID] [--tag T]
-                  [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
+                  [--governor-config F] [--replace] [--no-tests]
+    allocator two-pass [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
+                  [--strategy-profile P] [--start D] [--end D] [--tag T]
+                  [--baseline-run-id ID] [--scaled-run-id ID]
+                  [--governor-config F] [--replace] [--no-tests]
+    allocator check FILE [--kind prices|benchmark|weights|portfolio-returns]
+                  [--strategy-profile P]
     allocator tune --run-id BASE [--grid FILE] [--objective calmar|sharpe|maxdd]
                   [--min-sharpe X] [--walk-forward YEARS] [--tuning-id ID] [--output FILE]
                   [--override-limits]
-    allocator regime-report --run-id ID
+    allocator regime-report --run-id ID [--top N]
     allocator export --run-id ID
     allocator snapshot
     allocator runs [--json]
     allocator delete --run-id ID [--with-dependents]
-    allocator demo
+    allocator compare A B [--out-dir DIR]      (stored run ids or exported run folders)
+    allocator demo [--no-tests]
+    allocator init DIR
     allocator --version
 
-Options are spelled out in full (no abbreviations); an unknown option or
-command is named with the closest known one. While dbt runs, a progress line
-shows the nodes done and the seconds elapsed (dbt's own log with --verbose).
+Input files are CSV or Parquet, wide (date, one column per symbol) or long
+(the data contracts); --start defaults to the earliest valid start, --end to
+the data's last date. Options are spelled out in full (no abbreviations); an
+unknown option or command is named with the closest known one. While dbt
+runs, a progress line shows the nodes done and the seconds elapsed (dbt's
+own log with --verbose).
 
 Paths: ALLOCATOR_PROJECT_DIR (default: this repository), ALLOCATOR_DUCKDB_PATH
 (default: allocator.duckdb in the project), ALLOCATOR_REPORTS_DIR (default:
@@ -30,10 +41,8 @@ reports/ in the project; --reports-dir overrides).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import difflib
 import importlib.metadata
-import json
 import os
 import re
 import sys
@@ -44,11 +53,11 @@ from pathlib import Path
 from typing import Any
 
 import allocator
-from allocator import progress, validate, workflow
+from allocator import api, progress, validate, workflow
 from allocator.errors import AllocatorError
 from allocator.summary import comparison_markdown
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = api.PACKAGE_ROOT
 # argparse reads these as values, not options (--top -1)
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 
@@ -196,28 +205,43 @@ def _replace_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _window_options(parser: argparse.ArgumentParser, required: bool) -> None:
+def _window_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategy-profile",
-        required=required,
-        help="a profile of seeds/strategy_profiles.csv, e.g. core_v1",
+        help="a profile of seeds/strategy_profiles.csv (default core_v1; a --weights or "
+        "--portfolio-returns book needs none: it runs as own_weights / own_returns)",
     )
-    parser.add_argument("--start", required=required, help="first date, YYYY-MM-DD")
-    parser.add_argument("--end", required=required, help="last date, YYYY-MM-DD")
+    parser.add_argument(
+        "--start", help="first date, YYYY-MM-DD (default: the earliest valid start, printed)"
+    )
+    parser.add_argument("--end", help="last date, YYYY-MM-DD (default: the data's last date)")
+    parser.add_argument(
+        "--tag", help="what generated run ids add (they are named after the profile or the file)"
+    )
+    parser.add_argument(
+        "--risk-free-rate",
+        metavar="RATE|FILE",
+        help="what Sharpe and Sortino measure returns in excess of: an annual rate (0.02), or "
+        "a CSV or Parquet file of annual rates (date, rate), each holding until the next "
+        "(default 0)",
+    )
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
     inputs = parser.add_argument_group(
-        "input files (CSV or Parquet, long format; default: the bundled demo data)"
+        "input files (CSV or Parquet, wide or long; default: the bundled demo data)"
     )
     inputs.add_argument(
-        "--prices", dest="prices_path", metavar="FILE", help="closes: date, symbol, close"
+        "--prices",
+        dest="prices_path",
+        metavar="FILE",
+        help="closes: date, symbol, close (long) or date, one column per symbol (wide)",
     )
     inputs.add_argument(
         "--benchmark",
         dest="benchmark_path",
         metavar="FILE|none",
-        help="benchmark closes, same layout; 'none' for no benchmark",
+        help="benchmark closes, same layouts; 'none' for no benchmark (the default with --prices)",
     )
     # one own book at most: target weights or daily returns
     book = inputs.add_mutually_exclusive_group()
@@ -225,7 +249,7 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
         "--weights",
         dest="weights_path",
         metavar="FILE",
-        help="your own book: date, symbol, weight[, sleeve] (replaces the built-in sleeves)",
+        help="your own book: date, symbol, weight[, sleeve], or wide (replaces the sleeves)",
     )
     book.add_argument(
         "--portfolio-returns",
@@ -242,24 +266,6 @@ def _governor_option(parser: argparse.ArgumentParser) -> None:
         help="a whole governor (regime rules, scalar map, min_days, alpha, floor, cap, "
         "cadence) as JSON, e.g. the file `allocator tune` writes; part of the run's config hash",
     )
-
-
-def _governor_config(args: argparse.Namespace) -> str | None:
-    """The --governor-config file's canonical settings as JSON, or None."""
-    from allocator.governor_config import read_governor_config
-
-    path = getattr(args, "governor_config", None)
-    if not path:
-        return None
-    try:
-        return json.dumps(read_governor_config(path), sort_keys=True)
-    except ValueError as exc:
-        raise AllocatorError(f"--governor-config: {exc}") from exc
-
-
-def _inputs(args: argparse.Namespace) -> dict[str, str]:
-    given = {var: getattr(args, var, None) for var in validate.INPUT_OPTIONS}
-    return validate.input_vars(given, Path.cwd())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,10 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build one run (dbt build: models and tests), "
         "write reports/runs/<run_id>/ and print the allocator summary.",
     )
-    _window_options(run, required=True)
+    _window_options(run)
     _governor_option(run)
     run.add_argument(
-        "--run-id", help="default: <profile>_<YYYYMMDD>_<YYYYMMDD>_<base|compute|scaled>"
+        "--run-id",
+        help="default: <profile or file stem>_<YYYYMMDD>_<YYYYMMDD>_<base|compute|scaled>[_<tag>]",
     )
     run.add_argument(
         "--mode",
@@ -310,20 +317,39 @@ def build_parser() -> argparse.ArgumentParser:
         "stored one. Pass 2: the same run with the baseline's precomputed scalars. Then the "
         "comparison: two_pass_comparison.{json,md,html} in the scaled run's folder.",
     )
-    _window_options(two_pass, required=False)
+    _window_options(two_pass)
     _governor_option(two_pass)
     two_pass.add_argument(
-        "--baseline-run-id", help="reuse this stored baseline (skips pass 1); default: a new one"
+        "--baseline-run-id",
+        help="reuse this stored baseline (skips pass 1; with a --governor-config other than "
+        "its own, pass 1 rebuilds it under that governor); default: a new one",
     )
     two_pass.add_argument(
         "--scaled-run-id",
-        help="default: <profile>_<start>_<end>_scaled (with input options: "
-        "<profile>_<start>_<end>_in<hash of the paths>_scaled)",
+        help="default: <profile or file stem>_<start>_<end>_scaled[_<tag>]",
     )
-    two_pass.add_argument("--tag", help="suffix added to generated run ids")
     _input_options(two_pass)
     _test_option(two_pass)
     _replace_option(two_pass)
+
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="check an input file without building anything",
+        description="Read one input file (CSV or Parquet, wide or long) as a run would: its "
+        "layout, rows, date range, symbols, the first problem staging would refuse it for "
+        "and, for prices, the earliest valid start of a profile. Exit code 1 on a problem.",
+    )
+    check.add_argument("file", metavar="FILE")
+    check.add_argument(
+        "--kind",
+        choices=("prices", "benchmark", "weights", "portfolio-returns"),
+        default="prices",
+        help="what the file holds (default prices)",
+    )
+    check.add_argument(
+        "--strategy-profile", help="the profile whose earliest valid start to give (core_v1)"
+    )
 
     regime = commands.add_parser(
         "regime-report", parents=[common], help="regime distribution and transitions of a run"
@@ -490,44 +516,48 @@ def _emit(text: str) -> None:
     print(text, flush=True)
 
 
-def _window(args: argparse.Namespace) -> tuple[str | None, object, object]:
+def _dates(args: argparse.Namespace) -> tuple[Any, Any]:
     start = validate.parse_date(args.start, "--start") if args.start else None
     end = validate.parse_date(args.end, "--end") if args.end else None
     if start and end:
         validate.check_window(start, end)
-    return args.strategy_profile, start, end
+    return start, end
+
+
+def _book(args: argparse.Namespace) -> dict[str, Any]:
+    """The API's book arguments from the command line."""
+    start, end = _dates(args)
+    return {
+        "prices": args.prices_path,
+        "benchmark": args.benchmark_path,
+        "weights": args.weights_path,
+        "portfolio_returns": args.portfolio_returns_path,
+        "strategy_profile": args.strategy_profile,
+        "start": start,
+        "end": end,
+        "tag": args.tag,
+        "governor_config": args.governor_config,
+        "risk_free_rate": args.risk_free_rate,
+        "replace": args.replace,
+    }
 
 
 def _cmd_run(args: argparse.Namespace, settings: workflow.Settings) -> None:
-    profile, start, end = _window(args)
-    if args.live and args.precomputed_run_id:
-        raise AllocatorError(
-            "--live: a live run computes its own scalars; drop --precomputed-run-id"
-        )
-    mode = validate.resolve_mode(
-        args.mode or ("compute" if args.live else None), args.precomputed_run_id
+    api.execute_run(
+        settings,
+        **_book(args),
+        run_id=args.run_id,
+        mode=args.mode,
+        precomputed_run_id=args.precomputed_run_id,
+        live=args.live,
+        log=_emit,
     )
-    suffix = {"off": "base", "compute": "compute", "precomputed": "scaled"}[mode]
-    inputs = _inputs(args)
-    run_id = args.run_id or validate.default_run_id(profile, start, end, suffix, None, inputs)
-    validate.check_run_id(run_id)
-    request = workflow.RunRequest(
-        run_id,
-        profile,
-        start,
-        end,
-        mode,
-        args.precomputed_run_id,
-        inputs=tuple(sorted(inputs.items())),
-        replace_run=args.replace,
-        governor_config_json=_governor_config(args),
-    )
-    if args.live:
-        from allocator import live_workflow
 
-        live_workflow.start(settings, request, _emit)
-        return
-    workflow.run(settings, request, _emit)
+
+def _inputs(args: argparse.Namespace) -> dict[str, str]:
+    """The input-file vars an update reads, as absolute paths."""
+    given = {var: getattr(args, var, None) for var in validate.INPUT_OPTIONS}
+    return validate.input_vars(given, Path.cwd())
 
 
 def _cmd_update(args: argparse.Namespace, settings: workflow.Settings) -> None:
@@ -559,62 +589,18 @@ def _cmd_two_pass(
     settings: workflow.Settings,
     defaults: tuple[str, str] | None = None,
 ) -> None:
-    profile, start, end = _window(args)
-    tag = validate.check_tag(args.tag) if args.tag else None
-    inputs = _inputs(args)
-    if args.baseline_run_id:
-        validate.check_run_id(args.baseline_run_id, "--baseline-run-id")
-        baseline = workflow.baseline_request(
-            settings, args.baseline_run_id, profile, start, end, inputs
-        )
-    else:
-        missing = [
-            name
-            for name, value in (("--strategy-profile", profile), ("--start", start), ("--end", end))
-            if not value
-        ]
-        if missing:
-            raise AllocatorError(
-                f"two-pass needs {', '.join(missing)} (or --baseline-run-id to reuse a stored "
-                "baseline)"
-            )
-        base_id = (
-            defaults[0]
-            if defaults
-            else validate.default_run_id(profile, start, end, "base", tag, inputs)
-        )
-        baseline = workflow.RunRequest(
-            validate.check_run_id(base_id, "baseline run id"),
-            profile,
-            start,
-            end,
-            inputs=tuple(sorted(inputs.items())),
-        )
-    scaled_id = args.scaled_run_id or (
-        defaults[1]
-        if defaults
-        else validate.default_run_id(
-            baseline.strategy_profile,
-            baseline.start,
-            baseline.end,
-            "scaled",
-            tag,
-            dict(baseline.inputs),
-        )
-    )
-    validate.check_run_id(scaled_id, "--scaled-run-id")
-    baseline = dataclasses.replace(
-        baseline,
-        replace_run=bool(getattr(args, "replace", False)),
-        governor_config_json=_governor_config(args),
-    )
     started = time.perf_counter()
-    comparison = workflow.two_pass(
-        settings, baseline, scaled_id, _emit, reuse_baseline=bool(args.baseline_run_id)
+    audit = api.execute_two_pass(
+        settings,
+        **_book(args),
+        baseline_run_id=args.baseline_run_id,
+        scaled_run_id=args.scaled_run_id,
+        default_ids=defaults,
+        log=_emit,
     )
     _emit("")
-    _emit(comparison_markdown(comparison))
-    _emit(workflow.result_locations(settings, scaled_id))
+    _emit(comparison_markdown(audit.comparison))
+    _emit(workflow.result_locations(settings, audit.scaled_run_id))
     _emit(f"two-pass finished in {time.perf_counter() - started:.1f} s")
 
 
@@ -623,76 +609,69 @@ def _cmd_demo(args: argparse.Namespace, settings: workflow.Settings) -> None:
     args.start = workflow.DEMO_START.isoformat()
     args.end = workflow.DEMO_END.isoformat()
     args.baseline_run_id = args.scaled_run_id = args.tag = None
+    args.prices_path = args.benchmark_path = args.weights_path = None
+    args.portfolio_returns_path = args.governor_config = args.risk_free_rate = None
+    args.replace = False
     _cmd_two_pass(
         args, settings, defaults=(workflow.DEMO_BASELINE_RUN_ID, workflow.DEMO_SCALED_RUN_ID)
     )
 
 
+def _cmd_check(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    checked = api.check(
+        args.file,
+        kind=args.kind.replace("-", "_"),
+        strategy_profile=args.strategy_profile,
+        settings=settings,
+    )
+    _emit(checked.text())
+    if not checked.ok:
+        raise AllocatorError(f"{args.file}: {len(checked.problems)} problem(s), see above")
+
+
 def _cmd_tune(args: argparse.Namespace, settings: workflow.Settings) -> None:
     from allocator import tune
 
-    validate.check_run_id(args.run_id)
-    tuning_id = args.tuning_id or f"{args.run_id}_{args.objective}"
-    validate.check_run_id(tuning_id)
-    request = tune.TuneRequest(
-        baseline_run_id=args.run_id,
-        tuning_id=tuning_id,
-        grid_path=Path(args.grid) if args.grid else None,
-        objective=args.objective,
-        min_sharpe=args.min_sharpe,
-        min_train_years=args.walk_forward,
-        output=Path(args.output) if args.output else None,
-        override_limits=args.override_limits,
+    request = tune.request(
+        args.run_id,
+        args.tuning_id,
+        args.grid,
+        args.objective,
+        args.min_sharpe,
+        args.walk_forward,
+        args.output,
+        args.override_limits,
     )
     tune.tune(settings, request, _emit)
 
 
 def _cmd_regime_report(args: argparse.Namespace, settings: workflow.Settings) -> None:
-    validate.check_run_id(args.run_id)
-    _emit(workflow.regime_report_text(settings, args.run_id, args.top))
+    _emit(api.regime_report(args.run_id, top=args.top, settings=settings))
 
 
 def _cmd_snapshot(args: argparse.Namespace, settings: workflow.Settings) -> None:
-    from allocator import snapshots
-
-    snapshots.snapshot(settings.db_path, settings.reports_dir, _emit)
+    api.snapshot(log=_emit, settings=settings)
 
 
 def _cmd_export(args: argparse.Namespace, settings: workflow.Settings) -> None:
-    validate.check_run_id(args.run_id)
-    workflow.export(settings, args.run_id, _emit)
+    api.export(args.run_id, log=_emit, settings=settings)
 
 
 def _cmd_runs(args: argparse.Namespace, settings: workflow.Settings) -> None:
-    from allocator import database, runs
+    from allocator import runs
 
-    with database.read_only(settings.db_path) as con:
-        stored = runs.list_runs(con, settings.reports_dir)
+    stored = api.stored_runs(settings, log=_emit)
     _emit(runs.runs_json(stored) if args.json else runs.format_table(stored))
 
 
 def _cmd_compare(args: argparse.Namespace, settings: workflow.Settings) -> None:
-    from allocator import compare_runs
-
-    a, b = compare_runs.load_sides([args.a, args.b], settings.db_path)
-    out_dir = (
-        Path(args.out_dir)
-        if args.out_dir
-        else compare_runs.default_out_dir(settings.reports_dir, a, b)
-    )
-    doc, paths = compare_runs.write_comparison(a, b, out_dir)
-    _emit(compare_runs.comparison_markdown(doc))
-    _emit("\n".join(["Written:", *(f"  {path}" for path in paths)]))
+    compared = api.compare(args.a, args.b, out_dir=args.out_dir, log=_emit, settings=settings)
+    _emit(compared.markdown)
+    _emit("\n".join(["Written:", *(f"  {path}" for path in compared.paths)]))
 
 
 def _cmd_delete(args: argparse.Namespace, settings: workflow.Settings) -> None:
-    from allocator import runs
-
-    validate.check_run_id(args.run_id)
-    deletion = runs.delete_run(
-        settings.db_path, settings.reports_dir, args.run_id, args.with_scaled, _emit
-    )
-    _emit(runs.deletion_text(deletion, settings.db_path))
+    api.delete(args.run_id, with_scaled=args.with_scaled, log=_emit, settings=settings)
 
 
 def _cmd_init(args: argparse.Namespace, settings: workflow.Settings) -> None:
@@ -719,6 +698,7 @@ COMMANDS = {
     "run": _cmd_run,
     "update": _cmd_update,
     "two-pass": _cmd_two_pass,
+    "check": _cmd_check,
     "tune": _cmd_tune,
     "regime-report": _cmd_regime_report,
     "export": _cmd_export,

@@ -1,13 +1,16 @@
 """`allocator compare A B`: any two runs side by side, stored in the
 database or exported to folders (reports/runs/<run_id>/, allocator.exports).
 
-For a stored run the metrics are the SQL marts' (run_metrics and
-run_risk_metrics). An exported folder has no marts, only its daily returns
-(portfolio_returns.csv), so its metrics are computed here from them with the
-marts' formulas (empyrical's conventions); the test suite checks that a run
-and its export agree. Drawdown periods and regime figures come from the same
-functions (allocator.tearsheet) for both kinds. The comparison is written as
-run_comparison.json, .md and .html, like the two-pass audit.
+The metrics are always the SQL definitions' (macros/book_metrics.sql and
+macros/risk_metrics.sql), never a Python copy of them. A stored run's are its
+marts (run_metrics, run_risk_metrics). An export folder carries those marts'
+rows (run_metrics.csv, run_risk_metrics.csv) and its equity curve, which are
+read as they are. A folder without them (an export made before they were
+exported, or a returns file of your own in portfolio_returns.csv) is measured
+by the same macros, rendered outside dbt (allocator.sql_macros) and run on its
+returns in an in-memory DuckDB. Drawdown periods and regime figures come from
+the same functions (allocator.tearsheet) for both kinds. The comparison is
+written as run_comparison.json, .md and .html, like the two-pass audit.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +27,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from allocator import report, tearsheet
+from allocator import charts, sql_macros, tearsheet
 from allocator.database import table_exists
 from allocator.errors import AllocatorError
-from allocator.exports import MANIFEST_FILENAME, atomic_write_text
+from allocator.exports import (
+    MANIFEST_FILENAME,
+    RUN_METRICS_FILENAME,
+    RUN_RISK_METRICS_FILENAME,
+    atomic_write_text,
+)
 
 COMPARE_JSON = "run_comparison.json"
 COMPARE_MD = "run_comparison.md"
@@ -36,7 +44,7 @@ COMPARE_TEMPLATE = "run_comparison.html.j2"
 #: The files of an export folder a comparison reads.
 FOLDER_RETURNS = "portfolio_returns.csv"
 FOLDER_REGIMES = "allocator_regime_v1.csv"
-TAIL_CUTOFF = 0.05
+FOLDER_EQUITY = "equity_curve.csv"
 #: (key, label, unit, higher is better): the headline metrics, then the risk metrics.
 METRICS = (
     tearsheet.HEADLINE_METRICS
@@ -65,60 +73,152 @@ class RunSide:
 
 
 # --------------------------------------------------------------------------
-# Metrics of a daily series (for folders; the marts' definitions)
+# A folder's book and metrics, by the marts' SQL definitions
 # --------------------------------------------------------------------------
 
+#: The daily book of portfolio_returns (marts), from a folder's returns.
+_DAILY_SQL = """
+with returns as (
 
-def with_equity(dates: pd.Series, returns: pd.Series) -> pd.DataFrame:
-    """Wealth from 1.0 before the first return and the drawdown below
-    max(1.0, running peak), as marts.portfolio_returns defines them."""
+    select * from folder_returns
+
+),
+
+with_equity as (
+
+    select date, portfolio_return, {{ allocator.wealth('portfolio_return') }} as equity,
+    from returns
+
+),
+
+final as (
+
+    select date, portfolio_return, equity, {{ allocator.drawdown('equity') }} as drawdown,
+    from with_equity
+
+)
+
+select * from final order by date
+"""
+
+#: run_metrics and the book's columns of run_risk_metrics, from a daily book.
+_METRICS_SQL = """
+with daily as (
+
+    select *, 'folder' as run_id, from folder_daily
+
+),
+
+{{ allocator.book_metrics('daily', 'portfolio_return', 'drawdown') }},
+
+{{ allocator.risk_metrics('daily', 'portfolio_return', 'book') }},
+
+final as (
+
+    select
+        metrics.*,
+        book_risk.downside_vol,
+        book_risk.sortino,
+        {{ allocator.calmar_ratio('metrics.cagr', 'metrics.max_drawdown') }} as calmar,
+        book_risk.skew,
+        book_risk.kurtosis,
+        book_risk.value_at_risk_95,
+        book_risk.conditional_value_at_risk_95,
+    from metrics
+    cross join book_risk
+
+)
+
+select * from final
+"""
+
+
+def daily_book(dates: pd.Series, returns: pd.Series) -> pd.DataFrame:
+    """date, portfolio_return, equity and drawdown as marts.portfolio_returns
+    defines them (wealth from 1.0, drawdown below max(1.0, running peak))."""
     frame = pd.DataFrame(
         {"date": pd.to_datetime(dates), "portfolio_return": pd.to_numeric(returns)}
     )
-    frame = frame.sort_values("date", kind="stable").reset_index(drop=True)
-    frame["equity"] = (1.0 + frame["portfolio_return"]).cumprod()
-    peak = np.maximum(frame["equity"].cummax(), 1.0)
-    frame["drawdown"] = frame["equity"] / peak - 1.0
-    return frame
+    con = duckdb.connect()
+    try:
+        con.register("folder_returns", frame)
+        daily = con.execute(sql_macros.macro_library().render(_DAILY_SQL)).df()
+    finally:
+        con.close()
+    daily["date"] = pd.to_datetime(daily["date"])
+    return daily
 
 
-def series_metrics(daily: pd.DataFrame) -> dict[str, Any]:
-    """Headline and risk metrics of a daily book (date, portfolio_return,
-    drawdown) with the definitions of run_metrics and run_risk_metrics."""
-    r = daily["portfolio_return"].dropna().to_numpy(dtype=float)
-    n = r.size
-    if n == 0:
+def measure(daily: pd.DataFrame) -> dict[str, Any]:
+    """The metrics of run_metrics and run_risk_metrics of a daily book (date,
+    portfolio_return, drawdown), by their SQL definitions; {} without returns."""
+    con = duckdb.connect()
+    try:
+        con.register("folder_daily", daily[["date", "portfolio_return", "drawdown"]])
+        cursor = con.execute(sql_macros.macro_library().render(_METRICS_SQL))
+        row = cursor.fetchone()
+        names = [d[0] for d in cursor.description]
+    finally:
+        con.close()
+    if row is None:
         return {}
-    periods = tearsheet.SESSIONS_PER_YEAR
-    final_wealth = float(np.prod(1.0 + r))
-    cagr = final_wealth ** (periods / n) - 1.0
-    std = float(np.std(r, ddof=1)) if n > 1 else math.nan
-    mean = float(np.mean(r))
-    deviations = r - mean
-    m2 = float(np.mean(deviations**2))
-    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2))) * math.sqrt(periods)
-    max_dd = float(daily["drawdown"].min())
-    worst = max(int((n - 1) * TAIL_CUTOFF), 0) + 1
-    months = tearsheet.period_returns(daily["date"], daily["portfolio_return"], "M")
-    quarters = tearsheet.period_returns(daily["date"], daily["portfolio_return"], "Q")
-    return {
-        "return_days": n,
-        "first_date": f"{daily['date'].min():%Y-%m-%d}",
-        "last_date": f"{daily['date'].max():%Y-%m-%d}",
-        "cagr": cagr,
-        "ann_vol": std * math.sqrt(periods),
-        "sharpe": mean / std * math.sqrt(periods) if std > 0 else None,
-        "max_drawdown": max_dd,
-        "worst_month": float(months.min()),
-        "worst_quarter": float(quarters.min()),
-        "downside_vol": downside,
-        "sortino": mean * periods / downside if downside > 0 else None,
-        "calmar": cagr / -max_dd if max_dd < 0 else None,
-        "skew": float(np.mean(deviations**3)) / m2**1.5 if m2 > 0 else None,
-        "kurtosis": float(np.mean(deviations**4)) / m2**2 - 3.0 if m2 > 0 else None,
-        "value_at_risk_95": float(np.percentile(r, TAIL_CUTOFF * 100)),
-        "conditional_value_at_risk_95": float(np.mean(np.sort(r)[:worst])),
-    }
+    metrics = dict(zip(names, row, strict=True))
+    metrics.pop("run_id", None)
+    return _text_dates(metrics)
+
+
+def _text_dates(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (f"{v:%Y-%m-%d}" if hasattr(v, "strftime") else v) for k, v in metrics.items()}
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A folder's CSV file, doubles read back to the bit (DuckDB's reader)."""
+    con = duckdb.connect()
+    try:
+        return con.execute("select * from read_csv(?, header = true)", [str(path)]).df()
+    except (OSError, duckdb.Error) as exc:
+        raise AllocatorError(f"cannot read {path}: {exc}") from exc
+    finally:
+        con.close()
+
+
+def _published_metrics(path: Path) -> dict[str, Any] | None:
+    """run_metrics.csv and run_risk_metrics.csv of an export, one dict; None without them."""
+    files = [path / RUN_METRICS_FILENAME, path / RUN_RISK_METRICS_FILENAME]
+    if not all(file.is_file() for file in files):
+        return None
+    metrics: dict[str, Any] = {}
+    for file in files:
+        frame = _read_csv(file)
+        if len(frame) != 1:
+            raise AllocatorError(f"{file} must hold one row (the run's), found {len(frame)}")
+        metrics.update(
+            {
+                k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in frame.iloc[0].items()
+            }
+        )
+    return _text_dates(
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in metrics.items()}
+    )
+
+
+def _published_daily(path: Path, returns: pd.DataFrame, value: str) -> pd.DataFrame | None:
+    """The export's equity curve beside its returns; None without equity_curve.csv."""
+    if not (path / FOLDER_EQUITY).is_file():
+        return None
+    curve = _read_csv(path / FOLDER_EQUITY)
+    if not {"date", "equity", "drawdown"} <= set(curve.columns) or len(curve) != len(returns):
+        return None
+    daily = pd.DataFrame(
+        {
+            "date": pd.to_datetime(returns["date"]),
+            "portfolio_return": returns[value].to_numpy(dtype=float),
+        }
+    ).merge(curve.assign(date=pd.to_datetime(curve["date"])), on="date", how="inner")
+    if len(daily) != len(returns):
+        return None
+    return daily.sort_values("date", kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------
@@ -133,17 +233,28 @@ def is_export_folder(reference: str) -> bool:
 
 
 def load_folder(path: Path, label: str) -> RunSide:
-    """A run from its export folder: portfolio_returns.csv (date, ret), the
-    regimes if exported, export_manifest.json for its identity."""
+    """A run from its export folder: portfolio_returns.csv (date, ret), its
+    published metrics and equity curve when exported (else measured by the
+    marts' SQL), the regimes if exported, export_manifest.json for its identity."""
     returns_file = path / FOLDER_RETURNS
-    try:
-        raw = pd.read_csv(returns_file)
-    except (OSError, ValueError) as exc:
-        raise AllocatorError(f"cannot read {returns_file}: {exc}") from exc
+    raw = _read_csv(returns_file)
     value = "ret" if "ret" in raw.columns else "portfolio_return"
     if "date" not in raw.columns or value not in raw.columns:
         raise AllocatorError(f"{returns_file} needs the columns date and ret (an export's layout)")
-    daily = with_equity(raw["date"], raw[value])
+    numbers = pd.to_numeric(raw[value], errors="coerce")
+    bad = np.flatnonzero(numbers.isna().to_numpy())
+    if bad.size:
+        raise AllocatorError(
+            f"{returns_file} row {int(bad[0]) + 2}: {value} must be a number, "
+            f"got {raw[value].iloc[int(bad[0])]!r}"
+        )
+    raw[value] = numbers
+    daily = _published_daily(path, raw, value)
+    if daily is None:
+        daily = daily_book(raw["date"], raw[value])
+    metrics = _published_metrics(path)
+    if metrics is None:
+        metrics = measure(daily)
     regimes = None
     if (path / FOLDER_REGIMES).is_file():
         frame = pd.read_csv(path / FOLDER_REGIMES, usecols=["date", "regime"])
@@ -160,14 +271,12 @@ def load_folder(path: Path, label: str) -> RunSide:
         "config_hash": manifest.get("config_hash"),
         "dbt_invocation_id": manifest.get("dbt_invocation_id"),
     }
-    return RunSide(
-        label, run_id, "folder", str(path), daily, regimes, series_metrics(daily), provenance
-    )
+    return RunSide(label, run_id, "folder", str(path), daily, regimes, metrics, provenance)
 
 
 def load_stored(con: duckdb.DuckDBPyConnection, run_id: str, label: str) -> RunSide:
     """A run from the published tables; its metrics are the marts'."""
-    registry = tearsheet._one_row(con, "select * from runs where run_id = ?", [run_id])
+    registry = tearsheet.one_row(con, "select * from runs where run_id = ?", [run_id])
     if not registry:
         known = [r[0] for r in con.execute("select run_id from runs order by 1").fetchall()]
         raise AllocatorError(
@@ -186,8 +295,7 @@ def load_stored(con: duckdb.DuckDBPyConnection, run_id: str, label: str) -> RunS
             "select regime from allocator_regime_v1 where run_id = ? order by date", [run_id]
         ).df()
         regimes = frame["regime"] if len(frame) else None
-    metrics = tearsheet.load_run_metrics(con, run_id)
-    metrics = {k: (f"{v:%Y-%m-%d}" if hasattr(v, "strftime") else v) for k, v in metrics.items()}
+    metrics = _text_dates(tearsheet.load_run_metrics(con, run_id))
     provenance = {
         key: registry.get(key)
         for key in (
@@ -239,7 +347,7 @@ def compare(a: RunSide, b: RunSide) -> dict[str, Any]:
     """The comparison of two runs: metrics (B - A), drawdown periods, regimes."""
     metrics = []
     for key, label, unit, higher in METRICS:
-        va, vb = report._as_float(a.metrics.get(key)), report._as_float(b.metrics.get(key))
+        va, vb = charts.as_float(a.metrics.get(key)), charts.as_float(b.metrics.get(key))
         metrics.append(
             {
                 "metric": key,
@@ -305,9 +413,9 @@ def _regime_rows(regimes: Mapping[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "regime": name,
-                "colour": report.REGIME_COLOURS.get(name, report.UNKNOWN_REGIME_COLOUR),
+                "colour": charts.REGIME_COLOURS.get(name, charts.UNKNOWN_REGIME_COLOUR),
                 "cells": [
-                    f"{r['days']:,} ({report.format_value(r['pct'], 'pct1')})" if r else "0"
+                    f"{r['days']:,} ({charts.format_value(r['pct'], 'pct1')})" if r else "0"
                     for r in found
                 ],
             }
@@ -317,7 +425,7 @@ def _regime_rows(regimes: Mapping[str, Any]) -> list[dict[str, Any]]:
             "regime": "Transitions a year",
             "colour": None,
             "cells": [
-                report.format_value(regimes[s]["transitions_per_year"], "ratio") for s in "ab"
+                charts.format_value(regimes[s]["transitions_per_year"], "ratio") for s in "ab"
             ],
         }
     )
@@ -330,14 +438,14 @@ def _period_text(period: Mapping[str, Any]) -> list[str]:
         period["trough_date"],
         period["recovery_date"] or tearsheet.NOT_RECOVERED,
         f"{period['sessions']:,}",
-        report.format_value(period["depth"], "pct"),
+        charts.format_value(period["depth"], "pct"),
     ]
 
 
 def _correlation_text(value: Any) -> str:
     """Three decimals: two runs of one book correlate at 0.99 and more."""
-    number = report._as_float(value)
-    return report.format_value(None) if number is None else f"{number:.3f}"
+    number = charts.as_float(value)
+    return charts.format_value(None) if number is None else f"{number:.3f}"
 
 
 def comparison_markdown(doc: Mapping[str, Any]) -> str:
@@ -359,9 +467,9 @@ def comparison_markdown(doc: Mapping[str, Any]) -> str:
     ]
     for m in doc["metrics"]:
         values = [
-            report.format_value(m["a"], m["unit"]),
-            report.format_value(m["b"], m["unit"]),
-            report.format_delta(m["delta"], m["unit"]),
+            charts.format_value(m["a"], m["unit"]),
+            charts.format_value(m["b"], m["unit"]),
+            charts.format_delta(m["delta"], m["unit"]),
         ]
         lines.append(f"| {m['label']} | " + " | ".join(values) + " |")
     for side in ("a", "b"):
@@ -383,23 +491,23 @@ def comparison_markdown(doc: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _charts(a: RunSide, b: RunSide) -> list[tearsheet.Plot]:
+def _charts(a: RunSide, b: RunSide) -> list[charts.Plot]:
     """Equity (log) and underwater charts of both runs, with hover values."""
-    x_domain = report._x_domain(a.daily, b.daily)
+    x_domain = charts.date_domain(a.daily, b.daily)
     if x_domain is None:
         return []
     books = (
-        tearsheet.Book(a.label, report.BASELINE_COLOUR, a.daily),
-        tearsheet.Book(b.label, report.SCALED_COLOUR, b.daily),
+        tearsheet.Book(a.label, charts.BASELINE_COLOUR, a.daily),
+        tearsheet.Book(b.label, charts.SCALED_COLOUR, b.daily),
     )
     dates = pd.Series(sorted(set(a.daily["date"]) | set(b.daily["date"])))
     lines = tuple(
-        report._daily_line(book.daily, "equity", book.label, book.colour) for book in books
+        charts.daily_line(book.daily, "equity", book.label, book.colour) for book in books
     )
     values = np.concatenate([line.y[np.isfinite(line.y)] for line in lines])
     lo, hi = float(values.min()), float(values.max())
     pad = max((math.log10(hi) - math.log10(lo)) * 0.04, 0.005) if lo > 0 else 0.0
-    equity = report._Chart(
+    equity = charts.Chart(
         key="equity",
         title=f"Equity: {b.label} vs {a.label}",
         y_label="Wealth (log scale, start = 1)",
@@ -412,12 +520,12 @@ def _charts(a: RunSide, b: RunSide) -> list[tearsheet.Plot]:
         description="Cumulative wealth of both runs.",
     )
     hover = [
-        tearsheet.HoverSeries(
+        charts.HoverSeries(
             book.label, book.daily.set_index("date")["equity"].reindex(dates), "wealth"
         )
         for book in books
     ]
-    plots = [tearsheet._plot(equity, dates, hover)]
+    plots = [charts.plot(equity, dates, hover)]
     # the underwater chart shades B's periods: B is the run under review
     plots.append(tearsheet.underwater_plot([books[1], books[0]], _periods(b), x_domain))
     return plots
@@ -428,10 +536,10 @@ def render_html(doc: Mapping[str, Any], a: RunSide, b: RunSide) -> str:
     metric_rows = [
         {
             "label": m["label"],
-            "a": report.format_value(m["a"], m["unit"]),
-            "b": report.format_value(m["b"], m["unit"]),
-            "delta": report.format_delta(m["delta"], m["unit"]),
-            "delta_class": report._delta_class(
+            "a": charts.format_value(m["a"], m["unit"]),
+            "b": charts.format_value(m["b"], m["unit"]),
+            "delta": charts.format_delta(m["delta"], m["unit"]),
+            "delta_class": charts.delta_class(
                 {"delta": m["delta"], "higher_is_better": m["higher_is_better"]}
             ),
         }
@@ -458,7 +566,7 @@ def render_html(doc: Mapping[str, Any], a: RunSide, b: RunSide) -> str:
         "regimes": _regime_rows(doc["regimes"]) if doc["regimes"] else [],
         "provenance": [
             {
-                "key": report._humanise(k),
+                "key": charts.humanise(k),
                 "a": "" if doc["a"].get(k) is None else str(doc["a"].get(k)),
                 "b": "" if doc["b"].get(k) is None else str(doc["b"].get(k)),
             }
@@ -466,7 +574,7 @@ def render_html(doc: Mapping[str, Any], a: RunSide, b: RunSide) -> str:
         ],
         "versions": tearsheet.package_versions(),
     }
-    return report._environment().get_template(COMPARE_TEMPLATE).render(**context)
+    return charts.environment().get_template(COMPARE_TEMPLATE).render(**context)
 
 
 # --------------------------------------------------------------------------
@@ -481,8 +589,18 @@ def default_out_dir(reports_dir: Path, a: RunSide, b: RunSide) -> Path:
     return reports_dir / "compare" / _UNSAFE.sub("_", name)
 
 
-def load_sides(references: Sequence[str], db_path: Path) -> tuple[RunSide, RunSide]:
-    """Both sides; the database is opened only when a side is not a folder."""
+def load_sides(
+    references: Sequence[str],
+    db_path: Path,
+    reports_dir: Path | None = None,
+    emit: Callable[[str], None] | None = None,
+) -> tuple[RunSide, RunSide]:
+    """Both sides; the database is opened only when a side is not a folder.
+
+    With ``reports_dir``, a database another process is writing is read
+    through the marts' Parquet snapshots instead (snapshots.read_published;
+    the regimes then come from the run's export folder, if any).
+    """
     labels = side_labels(*[Path(r).name if is_export_folder(r) else r for r in references])
     folders = [is_export_folder(r) for r in references]
     sides: list[RunSide | None] = [
@@ -490,16 +608,37 @@ def load_sides(references: Sequence[str], db_path: Path) -> tuple[RunSide, RunSi
         for r, label, folder in zip(references, labels, folders, strict=True)
     ]
     if not all(folders):
-        from allocator import database
+        from allocator import database, snapshots
 
-        with database.read_only(db_path) as con:
+        reader = (
+            snapshots.read_published(db_path, reports_dir, emit)
+            if reports_dir is not None
+            else database.read_only(db_path)
+        )
+        with reader as con:
             if not table_exists(con, "runs"):
                 raise AllocatorError(f"no run is stored in {db_path} yet")
             sides = [
                 side if side is not None else load_stored(con, ref, label)
                 for side, ref, label in zip(sides, references, labels, strict=True)
             ]
+        if reports_dir is not None:
+            sides = [_with_exported_regimes(side, reports_dir) for side in sides]
     return sides[0], sides[1]  # type: ignore[return-value]
+
+
+def _with_exported_regimes(side: RunSide | None, reports_dir: Path) -> RunSide | None:
+    """A stored side read without its regimes (from the snapshots, which hold
+    the marts only) takes them from its export folder."""
+    if side is None or side.regimes is not None or side.source != "database":
+        return side
+    exported = reports_dir / "runs" / side.run_id / FOLDER_REGIMES
+    if not exported.is_file():
+        return side
+    frame = pd.read_csv(exported, usecols=["date", "regime"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    regimes = frame.sort_values("date")["regime"].reset_index(drop=True)
+    return replace(side, regimes=regimes)
 
 
 def write_comparison(a: RunSide, b: RunSide, out_dir: Path) -> tuple[dict[str, Any], list[Path]]:

@@ -16,6 +16,7 @@ import pandas as pd
 from allocator.database import table_exists
 from allocator.errors import AllocatorError
 from allocator.exports import atomic_write, atomic_write_text
+from allocator.flag_texts import flag_detail
 from allocator.summary import comparison_markdown
 
 COMPARISON_JSON = "two_pass_comparison.json"
@@ -69,6 +70,31 @@ def load_controls(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> list[di
     )
 
 
+def load_flags(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> list[dict[str, Any]]:
+    """The interpretation flags in display order: the SQL's status and
+    outcome, and the sentence the report layer writes from the run's
+    figures (allocator.flag_texts)."""
+    flags = _records(
+        con,
+        "select flag, status, outcome from two_pass_flags "
+        "where scaled_run_id = ? order by flag_order",
+        [scaled_run_id],
+    )
+    measures = _records(
+        con, "select * from two_pass_flag_measures where scaled_run_id = ?", [scaled_run_id]
+    )
+    figures = measures[0] if measures else {}
+    return [
+        {
+            "flag": flag["flag"],
+            "status": flag["status"],
+            "outcome": flag["outcome"],
+            "detail": flag_detail(flag["flag"], flag["outcome"], figures),
+        }
+        for flag in flags
+    ]
+
+
 def load_comparison(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> dict[str, Any]:
     """The comparison of one scaled run with its baseline, from the marts."""
     if not is_scaled_run(con, scaled_run_id):
@@ -91,12 +117,7 @@ def load_comparison(con: duckdb.DuckDBPyConnection, scaled_run_id: str) -> dict[
         "where scaled_run_id = ? order by regime_level, regime",
         [scaled_run_id],
     )
-    flags = _records(
-        con,
-        "select flag, status, detail from two_pass_flags "
-        "where scaled_run_id = ? order by flag_order",
-        [scaled_run_id],
-    )
+    flags = load_flags(con, scaled_run_id)
     events = _records(
         con,
         "select rebalance_date as date, risk_scalar_used as scalar, regime "
@@ -218,6 +239,7 @@ def write_comparison_files(
     """two_pass_comparison.json, .md and .html in the scaled run's folder."""
     # Imported here so the CLI's other commands do not load the renderer.
     from allocator.report import write_two_pass_html
+    from allocator.report_book import load_book_sections, render_book_sections
     from allocator.tearsheet import audit_tearsheet
 
     comparison = load_comparison(con, scaled_run_id)
@@ -238,7 +260,10 @@ def write_comparison_files(
             comparison,
             baseline_daily,
             tearsheet.scaled_daily,
-            extra_sections=tearsheet.html,
+            extra_sections=render_book_sections(
+                load_book_sections(con, comparison["baseline_run_id"], scaled_run_id)
+            )
+            + tearsheet.html,
             extra_plots=tearsheet.plot_count,
         ),
     )

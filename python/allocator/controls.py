@@ -3,13 +3,16 @@
 Control (c) holds the exposure ``min(1, k / rv20)`` (rv20 = the unscaled
 book's port_rvol_20d at the close the governor's scalar was decided at),
 delivered on the same sessions as the governor's scalar and priced as the
-scaled book is (macros/price_exposure.sql). k is the one that makes the
-control's realised volatility equal to the scaled run's, so the governor and
-the control are compared at the same risk. The dbt model
-``controls_vol_target_k`` wraps :func:`solve_vol_target_k`; SQL then prices
-the control with the shared macro, and a data test checks that its
-volatility matches, which also checks that :func:`price_exposure` here and
-the macro agree.
+scaled book is (macros/price_exposure.sql; here allocator.pricing). k is the
+one that makes the control's realised volatility equal to the governor's, so
+the two are compared at the same risk.
+
+This module is the one search for the controls' levels: the bisection, the
+exposure rule and the solver work on a vector of books at once. A run's
+control (the dbt model ``controls_vol_target_k``) is one book, a tuning sweep
+(allocator.tuning_controls) thousands; both call the same lines. SQL then
+prices the run's control with the shared macro, and a data test checks that
+its volatility matches the governor's.
 
 Pure functions of arrays; no database.
 """
@@ -21,38 +24,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+from numpy.typing import NDArray
+
+from allocator.metrics import daily_vols
+from allocator.pricing import PricingBook, price_exposures
 
 __all__ = [
-    "Book",
+    "MAX_HALVINGS",
+    "VolTargetRule",
     "VolTargetScale",
     "bisect_increasing",
-    "book_from_frames",
+    "bisect_increasing_many",
     "daily_vol",
-    "price_exposure",
     "solve_vol_target_k",
+    "solve_vol_target_ks",
     "vol_target_exposure",
 ]
 
 # enough halvings to reach adjacent doubles from any bracket of doubles
 MAX_HALVINGS = 200
-
-
-@dataclass(frozen=True)
-class Book:
-    """The unscaled book as the pricing sees it, one entry per session.
-
-    ``held`` is the row of ``weights`` held each session (-1: no weights, a
-    returns-only session); ``weights`` holds one row per rebalance.
-    ``opening_turnover`` is the unscaled book's turnover on its first session
-    (None: it bought its weights from cash that session).
-    """
-
-    gross_return: np.ndarray
-    held: np.ndarray
-    weights: np.ndarray
-    cost_bps: float
-    opening_turnover: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,138 +55,152 @@ class VolTargetScale:
     halvings: int
 
 
-def daily_vol(returns: np.ndarray) -> float:
-    """Sample stdev (ddof 1) of daily returns: book_metrics' volatility before annualising."""
-    values = np.asarray(returns, dtype=float)
-    if len(values) < 2:
-        return math.nan
-    return float(np.std(values, ddof=1))
+def daily_vol(returns: NDArray[np.float64]) -> float:
+    """Sample stdev (ddof 1) of one book's daily returns (allocator.metrics.daily_vols)."""
+    return float(daily_vols(np.asarray(returns, dtype=np.float64)[:, None])[0])
 
 
-def vol_target_exposure(rvol: np.ndarray, k: float, missing: float) -> np.ndarray:
-    """min(1, k / rvol); 1 where rvol is 0; ``missing`` where rvol is unknown."""
-    rv = np.asarray(rvol, dtype=float)
-    out = np.full(len(rv), float(missing))
-    known = np.isfinite(rv)
-    positive = known & (rv > 0)
-    out[known & (rv == 0)] = 1.0
-    out[positive] = np.minimum(1.0, k / rv[positive])
-    return out
+@dataclass(frozen=True)
+class VolTargetRule:
+    """The exposure min(1, k / rv) of macros/controls.sql's vol_target_exposure:
+    1 where rv is 0 and ``missing`` where rv is unknown; the cases are decided
+    once for a bisection's many k. One column per book."""
+
+    positive: NDArray[np.bool_]
+    divisor: NDArray[np.float64]  # rv where positive, 1 elsewhere (no division warnings)
+    otherwise: NDArray[np.float64]  # 1 where rv is 0, ``missing`` where unknown
+
+    @classmethod
+    def of(cls, rvol: NDArray[np.float64], missing: float) -> VolTargetRule:
+        rvol = np.asarray(rvol, dtype=np.float64)
+        known = np.isfinite(rvol)
+        positive = known & (rvol > 0)
+        return cls(
+            positive,
+            np.where(positive, rvol, 1.0),
+            np.where(known & (rvol == 0), 1.0, float(missing)),
+        )
+
+    def exposure(
+        self, k: NDArray[np.float64], columns: NDArray[np.intp] | None = None
+    ) -> NDArray[np.float64]:
+        """The exposure of scale k[j] in column columns[j] (all columns when None)."""
+        every = columns is None or columns.size == self.positive.shape[1]
+        pick = slice(None) if every else columns
+        out = np.divide(np.asarray(k, dtype=np.float64)[None, :], self.divisor[:, pick])
+        np.minimum(out, 1.0, out=out)
+        np.copyto(out, self.otherwise[:, pick], where=~self.positive[:, pick])
+        return out
 
 
-def price_exposure(book: Book, exposure: np.ndarray) -> np.ndarray:
-    """Net return of the book at ``exposure`` a_t each session (macros/price_exposure.sql).
+def vol_target_exposure(rvol: NDArray[np.float64], k: float, missing: float) -> NDArray[np.float64]:
+    """min(1, k / rvol) of one book; 1 where rvol is 0; ``missing`` where rvol is unknown."""
+    rv = np.asarray(rvol, dtype=np.float64)[:, None]
+    return VolTargetRule.of(rv, missing).exposure(np.array([float(k)]))[:, 0]
 
-    First session of a rebalance: turnover sum_i |a_t w_k,i - a_(t-1) w_(k-1),i|;
-    other sessions: |a_t - a_(t-1)| x sum_i |w_k,i|; returns-only sessions:
-    |a_t - a_(t-1)|, 0 on the first. The book's first session pays a_t x the
-    unscaled book's own turnover then (nothing when the window opens inside a
-    holding period).
+
+def bisect_increasing_many(
+    f: Callable[[NDArray[np.float64], NDArray[np.intp]], NDArray[np.float64]],
+    target: NDArray[np.float64],
+    low: NDArray[np.float64],
+    high: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """x in [low_j, high_j] with f_j(x) = target_j for each increasing f_j, by bisection.
+
+    ``f(x, j)`` is f of bracket j[i] at x[i], for the brackets ``j``. Each
+    bracket halves until it is two adjacent doubles and returns the end
+    nearer its target; only the brackets still moving are evaluated. Returns
+    x (NaN where the target lies outside [f(low), f(high)]) and each
+    bracket's number of halvings (0 there).
     """
-    a = np.asarray(exposure, dtype=float)
-    held = book.held
-    if len(a) == 0:
-        return a
-    gross_exposure = np.abs(book.weights).sum(axis=1)
-    returns_only = held < 0
-    previous_held = np.r_[-2, held[:-1]]  # -2: before the first session
-    # the overlay's own trading; 0 on the first session of a returns-only book
-    turnover = np.abs(np.diff(a, prepend=a[0])) * np.where(
-        returns_only, 1.0, gross_exposure[np.maximum(held, 0)]
-    )
-    for t in np.flatnonzero(~returns_only & (previous_held != held)):
-        if t == 0 and book.opening_turnover is not None:
-            turnover[t] = a[t] * book.opening_turnover
-            continue
-        old = a[t - 1] * book.weights[held[t - 1]] if t and held[t - 1] >= 0 else 0.0
-        turnover[t] = float(np.abs(a[t] * book.weights[held[t]] - old).sum())
-    return a * book.gross_return - turnover * book.cost_bps / 10000.0
-
-
-def book_from_frames(sessions: pd.DataFrame, weights: pd.DataFrame, cost_bps: float) -> Book:
-    """The book from its sessions in date order (held_rebalance_date, null for
-    a returns-only session; gross_return; optionally turnover, the unscaled
-    book's) and weights_raw (rebalance_date, symbol, weight)."""
-    matrix = (
-        weights.pivot_table(
-            index="rebalance_date", columns="symbol", values="weight", aggfunc="sum"
-        ).fillna(0.0)
-        if len(weights)
-        else pd.DataFrame()
-    )
-    rows = {date: i for i, date in enumerate(matrix.index)}
-    # a held rebalance without weights holds nothing: the extra empty last row
-    values = np.vstack([matrix.to_numpy(dtype=float), np.zeros((1, matrix.shape[1]))])
-    held = np.array(
-        [
-            -1 if pd.isna(date) else rows.get(date, len(values) - 1)
-            for date in sessions["held_rebalance_date"]
-        ],
-        dtype=int,
-    )
-    opening = (
-        float(sessions["turnover"].iloc[0])
-        if "turnover" in sessions.columns and len(sessions)
-        else None
-    )
-    return Book(
-        sessions["gross_return"].to_numpy(dtype=float), held, values, float(cost_bps), opening
-    )
+    everyone = np.arange(target.size)
+    low = np.asarray(low, dtype=np.float64).copy()
+    high = np.asarray(high, dtype=np.float64).copy()
+    f_low, f_high = f(low, everyone), f(high, everyone)
+    solvable = (f_low <= target) & (target <= f_high)
+    active = solvable.copy()
+    halvings = np.zeros(target.size, dtype=np.int64)
+    for _ in range(MAX_HALVINGS):
+        middle = 0.5 * (low + high)
+        active &= (middle != low) & (middle != high)
+        moving = np.flatnonzero(active)
+        if moving.size == 0:
+            break
+        halvings[moving] += 1
+        f_middle = f(middle[moving], moving)
+        below = f_middle < target[moving]
+        low[moving[below]], f_low[moving[below]] = middle[moving[below]], f_middle[below]
+        high[moving[~below]], f_high[moving[~below]] = middle[moving[~below]], f_middle[~below]
+    nearer_low = np.abs(f_low - target) <= np.abs(f_high - target)
+    return np.where(solvable, np.where(nearer_low, low, high), np.nan), halvings
 
 
 def bisect_increasing(
     f: Callable[[float], float], target: float, low: float, high: float
 ) -> tuple[float | None, int]:
-    """x in [low, high] with f(x) = target for f increasing, by bisection.
+    """:func:`bisect_increasing_many` on one bracket: (x, halvings), (None, 0) out of reach."""
 
-    None when the target lies outside [f(low), f(high)]. Halves until the
-    bracket is two adjacent doubles; returns the end nearer the target.
+    def one(x: NDArray[np.float64], _: NDArray[np.intp]) -> NDArray[np.float64]:
+        return np.array([f(float(x[0]))])
+
+    x, halvings = bisect_increasing_many(
+        one, np.array([float(target)]), np.array([float(low)]), np.array([float(high)])
+    )
+    return (None if math.isnan(x[0]) else float(x[0])), int(halvings[0])
+
+
+def solve_vol_target_ks(
+    book: PricingBook,
+    rvol: NDArray[np.float64],
+    target: NDArray[np.float64],
+    missing: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Each column's k on [0, max rv]: the vol-target book's daily vol equals ``target``.
+
+    ``rvol`` is (n_sessions, C), rv20 at each session's decision close (NaN:
+    unknown); ``target`` the C daily vols to match. At k = 0 the control is out
+    of the market whenever rv is known, at max rv it holds the whole book. k
+    is NaN where the target is not finite, no rv is positive, or the target is
+    out of that range. Returns k and the halvings each took.
     """
-    f_low, f_high = f(low), f(high)
-    if not (f_low <= target <= f_high):
-        return None, 0
-    halvings = 0
-    while halvings < MAX_HALVINGS:
-        middle = 0.5 * (low + high)
-        if middle in (low, high):
-            break
-        halvings += 1
-        f_middle = f(middle)
-        if f_middle < target:
-            low, f_low = middle, f_middle
-        else:
-            high, f_high = middle, f_middle
-    return (low if abs(f_low - target) <= abs(f_high - target) else high), halvings
+    rvol = np.asarray(rvol, dtype=np.float64)
+    high = np.where(np.isfinite(rvol), rvol, -np.inf).max(axis=0, initial=-np.inf)
+    reachable = np.flatnonzero(np.isfinite(target) & (high > 0))
+    k = np.full(rvol.shape[1], np.nan)
+    halvings = np.zeros(rvol.shape[1], dtype=np.int64)
+    if reachable.size == 0:
+        return k, halvings
+    rule = VolTargetRule.of(rvol[:, reachable], missing)
+
+    def vol_at(scale: NDArray[np.float64], columns: NDArray[np.intp]) -> NDArray[np.float64]:
+        return daily_vols(price_exposures(book, rule.exposure(scale, columns)).net_return)
+
+    k[reachable], halvings[reachable] = bisect_increasing_many(
+        vol_at, target[reachable], np.zeros(reachable.size), high[reachable]
+    )
+    return k, halvings
 
 
 def solve_vol_target_k(
-    book: Book,
-    rvol: np.ndarray,
-    governor_exposure: np.ndarray,
+    book: PricingBook,
+    rvol: NDArray[np.float64],
+    governor_exposure: NDArray[np.float64],
     missing: float,
 ) -> VolTargetScale:
-    """k such that the vol-target control's realised vol equals the governor's.
+    """k such that one book's vol-target control has the governor's realised vol.
 
-    Both books are priced here by :func:`price_exposure`, so a governor that
-    never scales is matched exactly (at k = max rvol). Volatilities are daily
-    (the annualisation cancels). The bracket is [0, max rvol]: at 0 the
-    control is out of the market whenever rvol is known, at max rvol it holds
-    the whole book. k is None when the target is outside that range.
+    Both books are priced by allocator.pricing, so a governor that never
+    scales is matched exactly (at k = max rvol). Volatilities are daily (the
+    annualisation cancels). k is None when the target is out of reach.
     """
-
-    def vol_of(exposure: np.ndarray) -> float:
-        return daily_vol(price_exposure(book, exposure))
-
-    target = vol_of(np.asarray(governor_exposure, dtype=float))
-    finite = np.asarray(rvol, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    high = float(finite.max()) if len(finite) else 0.0
-    if not math.isfinite(target):
+    governor = np.asarray(governor_exposure, dtype=np.float64)[:, None]
+    target = daily_vols(price_exposures(book, governor).net_return)
+    if not math.isfinite(target[0]):
         return VolTargetScale(None, None, None, 0)
-    if high <= 0:
-        return VolTargetScale(None, target, None, 0)
-    k, halvings = bisect_increasing(
-        lambda kk: vol_of(vol_target_exposure(rvol, kk, missing)), target, 0.0, high
-    )
-    matched = None if k is None else vol_of(vol_target_exposure(rvol, k, missing))
-    return VolTargetScale(k, target, matched, halvings)
+    rv = np.asarray(rvol, dtype=np.float64)[:, None]
+    k, halvings = solve_vol_target_ks(book, rv, target, missing)
+    if math.isnan(k[0]):
+        return VolTargetScale(None, float(target[0]), None, 0)
+    control = VolTargetRule.of(rv, missing).exposure(k)
+    matched = daily_vols(price_exposures(book, control).net_return)
+    return VolTargetScale(float(k[0]), float(target[0]), float(matched[0]), int(halvings[0]))

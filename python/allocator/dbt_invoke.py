@@ -128,7 +128,10 @@ def node_errors(results: Sequence[Any]) -> list[str]:
         status = _status(result)
         if status not in _FAILED_STATUSES:
             continue
-        node = result.node
+        node = getattr(result, "node", None)
+        if node is None:  # run-operation: the macro's own message
+            messages.append(clean_message(result.message or "error"))
+            continue
         where = f"{node.resource_type} {node.name}"
         path = getattr(node, "original_file_path", None)
         if path:

@@ -1,5 +1,6 @@
 """Writing a run's artifacts to reports/runs/<run_id>/ under the seeds' file
-names and column layouts (the date column first), read from the database.
+names and column layouts (the date column first), read from the database,
+with the run's published metrics (run_metrics.csv, run_risk_metrics.csv).
 
 Every file is written to a temporary name in the same folder and renamed into
 place, so a failure never leaves a half-written file behind. The folder's
@@ -50,6 +51,10 @@ class CsvExport:
     only: bool = False
 
 
+#: The marts run_metrics and run_risk_metrics of an exported run (one row each).
+RUN_METRICS_FILENAME = "run_metrics.csv"
+RUN_RISK_METRICS_FILENAME = "run_risk_metrics.csv"
+
 CSV_EXPORTS: tuple[CsvExport, ...] = (
     CsvExport("allocator_state_v1.csv", "allocator_state_v1", ("date",), ("date",)),
     CsvExport("allocator_regime_v1.csv", "allocator_regime_v1", ("date", "regime"), ("date",)),
@@ -94,6 +99,10 @@ CSV_EXPORTS: tuple[CsvExport, ...] = (
         ("date",),
         only=True,
     ),
+    # The published metrics, so `allocator compare` reads a folder's figures
+    # as it reads a stored run's, instead of measuring them again.
+    CsvExport(RUN_METRICS_FILENAME, "run_metrics", ("first_date", "last_date"), ("first_date",)),
+    CsvExport(RUN_RISK_METRICS_FILENAME, "run_risk_metrics", ("return_days",), ("return_days",)),
 )
 
 #: The manifest of an exported run folder (read by allocator.runs).

@@ -38,6 +38,7 @@ INPUT_RELATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "benchmark_path": ("input__benchmark", ("date", "symbol", "close")),
     "weights_path": ("input__weights", ("date", "symbol", "weight", "sleeve")),
     "portfolio_returns_path": ("input__portfolio_returns", ("date", "portfolio_return")),
+    "risk_free_path": ("input__risk_free_rates", ("date", "rate")),
 }
 
 

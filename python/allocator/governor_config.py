@@ -68,6 +68,10 @@ REGIME_FEATURES: tuple[str, ...] = (
     "rvol_ratio_long_run",
     "dd_vol_units",
     "dd_slope_vol_units",
+    "dd_level_252d",
+    "dd_level_504d",
+    "dd_252d_vol_units",
+    "dd_504d_vol_units",
 )
 # A threshold's magnitude beyond which it is a typo, not a setting.
 _THRESHOLD_BOUND = 1e6

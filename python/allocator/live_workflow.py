@@ -12,6 +12,7 @@ from their stored rows and publishes the new rows in one transaction.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -96,18 +97,7 @@ def start(settings: Settings, request: RunRequest, emit: Emit) -> None:
         if var in ("prices_path", "portfolio_returns_path", "weights_path")
     )
     others = tuple((var, path) for var, path in request.inputs if var not in dict(staged))
-    live_request = RunRequest(
-        request.run_id,
-        request.strategy_profile,
-        request.start,
-        request.end,
-        request.mode,
-        request.precomputed_run_id,
-        inputs=tuple(sorted(staged + others)),
-        replace_run=request.replace_run,
-        governor_config_json=request.governor_config_json,
-        live=True,
-    )
+    live_request = dataclasses.replace(request, inputs=tuple(sorted(staged + others)), live=True)
     workflow.run(settings, live_request, emit)
     with database.read_only(settings.db_path) as con:
         emit_desk(con, settings, request.run_id, DEFAULT_SCALAR_ALERT, emit)

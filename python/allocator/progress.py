@@ -106,6 +106,15 @@ class Progress:
                     self._done.add(_node_key(name, data))
                     self._show()
 
+    def note(self, text: str) -> None:
+        """Write a line of its own above the live line (which the next event redraws)."""
+        with self._lock:
+            if self.live and self._width:
+                self._write("\r" + " " * self._width + "\r")
+                self._width = 0
+                self._last_shown = None
+            self._write(text + "\n")
+
     def finish(self) -> None:
         """End the report: clear the terminal line, or write the final plain line."""
         with self._lock:
@@ -208,3 +217,75 @@ def current_callbacks(label: str = "dbt") -> list[Callable[[Any], None]]:
     callbacks = progress_callbacks(label, state.stream)
     state.reporters.extend(c for c in callbacks if isinstance(c, Progress))
     return callbacks
+
+
+# --------------------------------------------------------------------------
+# steps inside one dbt node: a long Python model's own progress
+# --------------------------------------------------------------------------
+
+#: Where step lines go while a command reports them (innermost last). dbt
+#: runs models on worker threads, which do not see the context variable, so
+#: the sink is registered for the process while the command runs.
+_STEP_SINKS: list[Callable[[str], None]] = []
+STEP_INTERVAL = 2.0  # seconds between step lines
+
+
+@contextmanager
+def step_reporting(emit: Callable[[str], None]) -> Iterator[None]:
+    """Report the steps of the dbt nodes run inside this block (e.g. the
+    tuning's configurations) through ``emit``, or above the live progress
+    line when one is shown."""
+    state = _REPORTING.get()
+
+    def sink(text: str) -> None:
+        live = [r for r in (state.reporters if state else []) if not r.finished]
+        if live:
+            live[-1].note(text)
+        else:
+            emit(text)
+
+    _STEP_SINKS.append(sink)
+    try:
+        yield
+    finally:
+        _STEP_SINKS.remove(sink)
+
+
+class Steps:
+    """Counts done out of a total, with the time left at the rate so far, as
+    lines at most every ``interval`` seconds and one at the end."""
+
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        sink: Callable[[str], None] | None,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = STEP_INTERVAL,
+    ) -> None:
+        self.label, self.total, self.sink, self.clock = label, total, sink, clock
+        self.interval = interval
+        self.started = clock()
+        self._last: float | None = None
+
+    def line(self, done: int, now: float | None = None) -> str:
+        elapsed = (self.clock() if now is None else now) - self.started
+        text = f"{self.label}: {done:,}/{self.total:,}, {elapsed:.1f} s"
+        if 0 < done < self.total:
+            text += f", about {elapsed / done * (self.total - done):.0f} s left"
+        return text
+
+    def advance(self, done: int) -> None:
+        if self.sink is None:
+            return
+        now = self.clock()
+        if done < self.total and self._last is not None and now - self._last < self.interval:
+            return
+        self._last = now
+        with suppress(Exception):  # progress must never break a dbt run
+            self.sink(self.line(done, now))
+
+
+def steps(label: str, total: int) -> Steps:
+    """A step counter reporting to the running command, if it reports steps."""
+    return Steps(label, total, _STEP_SINKS[-1] if _STEP_SINKS else None)

@@ -1,14 +1,16 @@
-"""Regime -> risk scalar: target mapping, EWMA smoothing, and rebalance lag.
+"""Regime -> risk scalar: target mapping and EWMA smoothing.
 
 The risk layer turns a regime series into a portfolio-level exposure scalar in
-``[floor, cap]`` (by default ``[0.25, 1.0]``):
+``[floor, cap]`` (the calibration's: [0.10, 1.0] for the default scale_free_v1,
+[0.25, 1.0] for the seeds' seeds_v1):
 
 1. each regime maps to a target scalar (:func:`target_scalars`);
 2. targets are smoothed with an EWMA so exposure moves gradually instead of
-   jumping with every regime change (:func:`smooth_risk_scalar`);
-3. the scalar applied at a rebalance is the one observed at the *previous*
-   rebalance (:func:`lag_to_rebalances`), which removes any circularity
-   between the scalar and the returns it scales.
+   jumping with every regime change (:func:`smooth_risk_scalar`).
+
+When that scalar reaches the book is the cadence's rule, set-based and in
+SQL: the lag by one rebalance in models/allocator/allocator_risk_v1_applied.sql
+and the delivery of each cadence in macros/scalar_delivery.sql.
 
 All functions are pure and operate on plain sequences/mappings.
 """
@@ -18,14 +20,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from datetime import date
 from types import MappingProxyType
 
 __all__ = [
     "DEFAULT_REGIME_TARGETS",
     "clip_scalars",
     "ewma_states",
-    "lag_to_rebalances",
     "smooth_risk_scalar",
     "target_scalars",
 ]
@@ -119,48 +119,3 @@ def smooth_risk_scalar(
     """
     states = ewma_states(targets, alpha, initial)
     return clip_scalars(states, floor, cap)
-
-
-def lag_to_rebalances(
-    rebalance_dates: Sequence[date],
-    scalar_by_date: Mapping[date, float],
-    missing: float = 1.0,
-) -> list[float]:
-    """Scalars to apply at each rebalance, lagged by one rebalance.
-
-    The scalar applied at rebalance ``k`` is ``scalar_by_date[rebalance_dates[k-1]]``:
-    the risk known at the previous rebalance, never anything observed since.
-    The first rebalance, and any whose previous rebalance date has no scalar
-    (key absent, None or NaN), gets ``missing`` (default 1.0 = no scaling,
-    matching the warm-up behaviour of the original system).
-
-    The lookup is an exact key match, not an as-of join: provide a scalar for
-    every rebalance date, with keys of the same type as ``rebalance_dates``
-    (``datetime.date`` and ``pandas.Timestamp`` do not compare equal).
-    Dates must be strictly increasing, which catches unsorted or duplicated
-    schedules that would otherwise silently lag by the wrong amount.
-    """
-    if not _finite_real(missing):
-        raise ValueError(f"missing must be a finite number, got {missing!r}")
-    for position in range(1, len(rebalance_dates)):
-        if not rebalance_dates[position - 1] < rebalance_dates[position]:
-            raise ValueError(
-                "rebalance_dates must be strictly increasing; "
-                f"{rebalance_dates[position - 1]!r} is followed by {rebalance_dates[position]!r}"
-            )
-    out: list[float] = []
-    for position in range(len(rebalance_dates)):
-        if position == 0:
-            out.append(float(missing))
-            continue
-        value = scalar_by_date.get(rebalance_dates[position - 1])
-        if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
-            out.append(float(missing))
-        elif _finite_real(value):
-            out.append(float(value))
-        else:
-            raise ValueError(
-                f"scalar for {rebalance_dates[position - 1]!r} must be a finite number, "
-                f"got {value!r}"
-            )
-    return out

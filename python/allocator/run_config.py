@@ -341,6 +341,18 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], keys: Sequence[
     ]
 
 
+def _risk_free(given: Mapping[str, Any], file_exists: Callable[[str], bool]) -> dict[str, Any]:
+    """The risk-free rate: {"rate": annual} or {"path": file of annual rates}; {} for none."""
+    rate, path = given.get("risk_free_rate"), given.get("risk_free_path")
+    if path not in (None, ""):
+        if rate not in (None, 0, 0.0):
+            raise _fail("risk_free_path", "and risk_free_rate are both set: set one of them")
+        return {"path": check_path(path, "risk_free_path", file_exists)}
+    if rate in (None, 0, 0.0):
+        return {}
+    return {"rate": _checked("risk_free_rate", rate)}
+
+
 def _governor(given: Mapping[str, Any]) -> dict[str, Any] | None:
     """The governor_config var's canonical settings, or None; refuses a var it contradicts."""
     content = given.get("governor_config")
@@ -467,6 +479,9 @@ def resolve(
     }
     if source_kind == "run" and source:
         check_same_window(config, stored_runs[source])
+    risk_free = _risk_free(given, file_exists)
+    if risk_free:  # absent when zero: the hash of such runs is as before
+        config["risk_free"] = risk_free
     unscaled_from = None
     if reuse:
         unscaled_from = _reusable_baseline(run_id, block, config, stored_runs)
@@ -499,6 +514,8 @@ def resolve(
                 else None
             ),
             "governor_config_json": json.dumps(governor, sort_keys=True) if governor else None,
+            "risk_free_rate": config.get("risk_free", {}).get("rate", 0.0),
+            "risk_free_path": config.get("risk_free", {}).get("path", ""),
         },
     )
 

@@ -55,6 +55,8 @@ class StoredRun:
     exported: str
     # a live run's last stored session (marts.live_runs); "-" for other runs
     live: str = "-"
+    # the input files the run read: "name#fingerprint", comma-separated
+    inputs: str = NONE
 
 
 # --------------------------------------------------------------------------
@@ -75,6 +77,34 @@ def cadence_of(config_json: str | None) -> str:
         if isinstance(holder, dict) and holder.get("cadence") not in (None, ""):
             return str(holder["cadence"])
     return NONE
+
+
+#: The input vars of a run's configuration, with their fingerprint columns in marts.runs.
+INPUT_FINGERPRINTS = (
+    ("prices_path", "prices_fingerprint"),
+    ("benchmark_path", "benchmark_fingerprint"),
+    ("weights_path", "weights_fingerprint"),
+    ("portfolio_returns_path", "portfolio_returns_fingerprint"),
+)
+
+
+def input_files(row: Mapping[str, Any]) -> str:
+    """The files a stored run read, as name#fingerprint (the first 8 characters of
+    the fingerprint of its rows in marts.runs; none for runs stored before those)."""
+    try:
+        config = json.loads(row.get("config_json") or "{}")
+    except json.JSONDecodeError:
+        return NONE
+    paths = config.get("inputs") if isinstance(config, dict) else None
+    if not isinstance(paths, dict):
+        return NONE
+    files = []
+    for var, column in INPUT_FINGERPRINTS:
+        path = str(paths.get(var) or "")
+        if path:
+            fingerprint = str(row.get(column) or "")[:8]
+            files.append(Path(path).name + (f"#{fingerprint}" if fingerprint else ""))
+    return ", ".join(files) or NONE
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
@@ -150,6 +180,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, reports_dir: Path) -> list[StoredR
                 comparison=_text(row.get("comparison_status")),
                 exported=export_state(reports_dir / "runs" / row["run_id"], row),
                 live=_text(row.get("l_last_session")),
+                inputs=input_files(row),
             )
         )
     return runs
@@ -178,6 +209,7 @@ COLUMNS = (
     "comparison",
     "files",
     "live",
+    "inputs",
 )
 # right-aligned: the numbers
 NUMERIC = {"CAGR", "vol", "Sharpe", "MaxDD"}
@@ -199,6 +231,7 @@ def table_cells(run: StoredRun) -> list[str]:
         run.comparison,
         run.exported,
         run.live,
+        run.inputs,
     ]
 
 

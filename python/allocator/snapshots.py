@@ -23,7 +23,9 @@ either breaks the writer or is refused. Two things make reading safe:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from allocator import database
-from allocator.errors import AllocatorError
+from allocator.errors import AllocatorError, DatabaseLocked
 
 #: Seconds a command waits for a lock another process holds (a reader that
 #: opened the file for a moment) before it gives up; ALLOCATOR_LOCK_WAIT
@@ -71,7 +73,7 @@ def _connect_writer(
             if message is None:
                 raise AllocatorError(f"cannot open database file {db_path}: {exc}") from exc
             if time.monotonic() >= deadline:
-                raise AllocatorError(
+                raise DatabaseLocked(
                     message + (f" (waited {wait:g} s for it)" if wait else "")
                 ) from exc
             if not told and emit is not None:
@@ -125,9 +127,86 @@ def writer_lock(
     same lock.
     """
     con = _connect_writer(db_path, lock_wait() if wait is None else wait, emit)
+    note = _leave_writer_note(db_path)
     try:
         with _read_through(con, db_path):
             yield con
+    finally:
+        con.close()
+        if note is not None:
+            note.unlink(missing_ok=True)
+
+
+def _leave_writer_note(db_path: Path) -> Path | None:
+    """Say beside the database which allocator command holds its lock
+    (database.lock_message reads it); None when a holder up the stack of
+    this process already said so, or the folder is not writable."""
+    path = database.writer_note_path(db_path)
+    held = database.writer_note(db_path)
+    if held is not None and held.get("pid") == os.getpid():
+        return None
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "python"
+    note = {
+        "pid": os.getpid(),
+        "command": command[:160],
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    try:
+        path.write_text(json.dumps(note), encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+# --------------------------------------------------------------------------
+# Reading the published runs: the database, or its snapshots while it is locked
+# --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def read_published(
+    db_path: Path, reports_dir: Path, emit: Callable[[str], None] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only view of the published runs: the database file, or, while
+    another process holds its lock (a run is writing), the marts' Parquet
+    snapshots in <reports>/marts/ as the schema ``marts`` of an in-memory
+    database. ``emit`` is told which one is read. The snapshots hold the
+    marts only (not the ``artifacts`` layers) as of the last published pass."""
+    stack = contextlib.ExitStack()
+    try:
+        con = stack.enter_context(database.read_only(db_path))
+    except DatabaseLocked as exc:
+        con = stack.enter_context(_snapshot_connection(db_path, reports_dir, str(exc), emit))
+    with stack:
+        yield con
+
+
+@contextlib.contextmanager
+def _snapshot_connection(
+    db_path: Path, reports_dir: Path, lock: str, emit: Callable[[str], None] | None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    folder = snapshot_dir(reports_dir)
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        raise DatabaseLocked(f"{lock}; and {folder} holds no Parquet snapshots to read instead")
+    written = time.strftime(
+        "%Y-%m-%d %H:%M:%S", time.localtime(max(f.stat().st_mtime for f in files))
+    )
+    if emit is not None:
+        emit(
+            f"{lock.split(' — ')[0]}: reading the Parquet snapshots in {folder} "
+            f"(last written {written}) instead"
+        )
+    con = duckdb.connect()
+    try:
+        con.execute("create schema marts")
+        for file in files:
+            literal = str(file).replace("'", "''")
+            con.execute(
+                f"create view marts.{_quote(file.stem)} as select * from read_parquet('{literal}')"
+            )
+        database.use_published_schemas(con)
+        yield con
     finally:
         con.close()
 

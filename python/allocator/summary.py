@@ -81,11 +81,16 @@ def allocator_summary(
     top_n: int = 5,
     cadence: str | None = None,
     calibration: str | None = None,
+    features_missing: Mapping[str, str] | None = None,
 ) -> str:
     """The seeds' run-log block: mode, scalar source, usage and top de-risk events.
 
     ``rebalances`` carry the scalar that matters for the mode: the one used
     on the weights, or in mode off the lagged scalar a second pass would use.
+    ``features_missing`` (feature -> why, allocator_state_v1_meta) adds a
+    line naming the state features the run could not compute: their regime
+    rules are inert, so a returns-only or single-asset book is classified on
+    volatility and drawdown alone.
     """
     scalars = [r.scalar for r in rebalances if _finite(r.scalar) is not None]
     total = len(rebalances)
@@ -96,6 +101,8 @@ def allocator_summary(
         lines.append(f"Cadence: {cadence}")
     if calibration:
         lines.append(f"Calibration: {calibration}")
+    if features_missing:
+        lines.append(f"Features missing: {missing_features_text(features_missing)}")
     lines += [f"Source: {source}", f"Rebalances: {total} total"]
     lines.append(f"Scaled (below {SCALED_BELOW:.2f}): {len(scaled)} ({fmt_pct(pct, decimals=1)})")
     if scalars:
@@ -111,6 +118,16 @@ def allocator_summary(
         f"  none (scalar never below {SCALED_BELOW:.2f})"
     ]
     return "\n".join(lines)
+
+
+def missing_features_text(features_missing: Mapping[str, str]) -> str:
+    """'a, b (why); c (why)': the missing state features grouped by reason,
+    in the meta's order, and what follows for the regime."""
+    by_reason: dict[str, list[str]] = {}
+    for feature, reason in features_missing.items():
+        by_reason.setdefault(str(reason), []).append(str(feature))
+    groups = "; ".join(f"{', '.join(names)} ({reason})" for reason, names in by_reason.items())
+    return f"{groups}; their regime rules are inert"
 
 
 def regime_stats(regimes: Sequence[str], order: Sequence[str] = REGIME_ORDER) -> list[RegimeStat]:

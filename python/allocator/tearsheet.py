@@ -16,7 +16,6 @@ script (templates/_hover_script.html.j2) shows them under the pointer.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import math
 import platform
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from allocator import report
+from allocator import charts
 from allocator.database import table_exists
 
 #: Sessions a year: macros/windows.sql sessions_per_year(), empyrical's
@@ -36,9 +35,6 @@ from allocator.database import table_exists
 SESSIONS_PER_YEAR = 252
 ROLLING_WINDOWS: tuple[tuple[str, int], ...] = (("6m", 126), ("12m", 252))
 TOP_DRAWDOWNS = 5
-#: Hover points per chart: enough for a pointer on a ~1000 px plot, small
-#: enough that the hover data stays a fraction of the file.
-MAX_HOVER_POINTS = 400
 #: Heatmap colours saturate at this monthly return (and difference).
 HEATMAP_LIMIT = 0.06
 HEATMAP_DIFF_LIMIT = 0.02
@@ -169,7 +165,7 @@ def regime_figures(regimes: pd.Series) -> dict[str, Any]:
     total = len(labels)
     changes = int((labels != labels.shift()).iloc[1:].sum()) if total else 0
     counts = labels.value_counts()
-    order = [r for r in report.REGIME_ORDER if r in counts.index]
+    order = [r for r in charts.REGIME_ORDER if r in counts.index]
     order += sorted(set(counts.index) - set(order))
     return {
         "days": total,
@@ -182,96 +178,8 @@ def regime_figures(regimes: pd.Series) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
-# Charts (report.py's SVG renderer) with hover data
+# Charts (allocator.charts) with hover data
 # --------------------------------------------------------------------------
-
-
-def _stride(n: int, max_points: int = MAX_HOVER_POINTS) -> np.ndarray:
-    return np.arange(0, n, max(1, math.ceil(n / max_points)))
-
-
-def _x_pixels(days: np.ndarray, x_domain: tuple[float, float]) -> np.ndarray:
-    """The x of report.render_line_chart's scale, in viewBox units."""
-    left, right = report.MARGIN_LEFT, report.PLOT_WIDTH - report.MARGIN_RIGHT
-    span = (x_domain[1] - x_domain[0]) or 1.0
-    return left + (days - x_domain[0]) / span * (right - left)
-
-
-def _format_hover(value: Any, unit: str) -> str:
-    if isinstance(value, str):
-        return value
-    if unit == "wealth":
-        number = report._as_float(value)
-        return report.format_value(None) if number is None else f"{number:.3f}"
-    return report.format_value(value, unit)
-
-
-@dataclass(frozen=True)
-class HoverSeries:
-    label: str
-    values: pd.Series  # aligned with the chart's dates
-    unit: str
-
-
-def hover_payload(
-    key: str, dates: pd.Series, series: Sequence[HoverSeries], x_domain: tuple[float, float]
-) -> dict[str, Any]:
-    """What the hover script shows on chart ``key``: at each sampled session
-    its x in viewBox units, the date and every series' formatted value."""
-    dates = pd.to_datetime(pd.Series(dates)).reset_index(drop=True)
-    positions = _stride(len(dates))
-    days = report._to_days(dates.iloc[positions])
-    return {
-        "plot": key,
-        "x": [round(float(x), 1) for x in _x_pixels(days, x_domain)],
-        "dates": [f"{d:%Y-%m-%d}" for d in dates.iloc[positions]],
-        "series": [
-            {
-                "label": s.label,
-                "values": [
-                    _format_hover(v, s.unit)
-                    for v in s.values.reset_index(drop=True).iloc[positions].tolist()
-                ],
-            }
-            for s in series
-        ],
-    }
-
-
-def hover_script_tag(payload: Mapping[str, Any]) -> Markup:
-    """The payload as an inert JSON script element; '<' is escaped so no
-    value can close the element."""
-    text = json.dumps(payload, separators=(",", ":")).replace("<", "\\u003c")
-    return Markup(
-        f'<script type="application/json" class="hover-data" '
-        f'data-for="{report._esc(payload["plot"])}">{text}</script>'
-    )
-
-
-@dataclass(frozen=True)
-class Plot:
-    key: str
-    svg: Markup
-    hover: Markup
-
-
-def _plot(chart: Any, dates: pd.Series, series: Sequence[HoverSeries]) -> Plot:
-    return Plot(
-        chart.key,
-        Markup(report.render_line_chart(chart)),
-        hover_script_tag(hover_payload(chart.key, dates, series, chart.x_domain)),
-    )
-
-
-def _pct_domain(values: Sequence[np.ndarray], zero_floor: bool = True) -> tuple[float, float]:
-    finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
-    if not finite.size:
-        return (0.0, 1.0)
-    lo, hi = float(finite.min()), float(finite.max())
-    if zero_floor:
-        lo = min(lo, 0.0)
-    pad = max((hi - lo) * 0.06, 0.01)
-    return (lo - pad if lo < 0 or not zero_floor else 0.0, hi + pad)
 
 
 @dataclass(frozen=True)
@@ -283,8 +191,8 @@ class Book:
     daily: pd.DataFrame  # date, portfolio_return, drawdown
 
 
-#: A chart before rendering: report.py's chart, its dates and hover series.
-ChartSpec = tuple[Any, pd.Series, list[HoverSeries]]
+#: A chart before rendering: a charts.Chart, its dates and hover series.
+ChartSpec = tuple[Any, pd.Series, list[charts.HoverSeries]]
 
 
 def rolling_charts(books: Sequence[Book], x_domain: tuple[float, float]) -> list[ChartSpec]:
@@ -303,26 +211,26 @@ def rolling_charts(books: Sequence[Book], x_domain: tuple[float, float]) -> list
                 values = vol if key == "rolling_vol" else sharpe
                 label = f"{book.label} {name}"
                 lines.append(
-                    report._Line(
+                    charts.Line(
                         label=label,
                         colour=book.colour,
-                        x=report._to_days(pd.Series(values.index)),
+                        x=charts.to_days(pd.Series(values.index)),
                         y=values.to_numpy(dtype=float),
                         width=1.6 if window == SESSIONS_PER_YEAR else 1.0,
                         dash=None if window == SESSIONS_PER_YEAR else "4 3",
                     )
                 )
-                hover.append(HoverSeries(label, values.reindex(pd.to_datetime(dates)), unit))
-        domain = _pct_domain([line.y for line in lines], zero_floor=key == "rolling_vol")
-        ticks = report.nice_ticks(domain[0], domain[1], report.LINEAR_TICK_TARGET)
-        chart = report._Chart(
+                hover.append(charts.HoverSeries(label, values.reindex(pd.to_datetime(dates)), unit))
+        domain = charts.pct_domain([line.y for line in lines], zero_floor=key == "rolling_vol")
+        ticks = charts.nice_ticks(domain[0], domain[1], charts.LINEAR_TICK_TARGET)
+        chart = charts.Chart(
             key=key,
             title=title,
             y_label="Volatility" if key == "rolling_vol" else "Sharpe",
             lines=tuple(lines),
             x_domain=x_domain,
             y_domain=domain,
-            y_format=report._pct_tick_formatter(ticks) if unit == "pct" else None,
+            y_format=charts.pct_tick_formatter(ticks) if unit == "pct" else None,
             reference_y=(0.0,) if key == "rolling_sharpe" else (),
             height=280,
             description=f"{title}: trailing 126 and 252 sessions, dashed the 6-month window.",
@@ -336,37 +244,37 @@ def underwater_chart(
 ) -> ChartSpec:
     """Every book's drawdown, with the first book's top drawdown periods shaded."""
     lines = tuple(
-        report._daily_line(book.daily, "drawdown", book.label, book.colour) for book in books
+        charts.daily_line(book.daily, "drawdown", book.label, book.colour) for book in books
     )
     bands = tuple(
-        report._Band(
-            float(report._to_days(pd.Series([p.peak]))[0]),
-            float(report._to_days(pd.Series([p.recovery or books[0].daily["date"].iloc[-1]]))[0]),
+        charts.Band(
+            float(charts.to_days(pd.Series([p.peak]))[0]),
+            float(charts.to_days(pd.Series([p.recovery or books[0].daily["date"].iloc[-1]]))[0]),
             "DRAWDOWN",
-            f"#{rank} {books[0].label}: {report.format_value(p.depth, 'pct')} from "
+            f"#{rank} {books[0].label}: {charts.format_value(p.depth, 'pct')} from "
             f"{p.peak:%Y-%m-%d}, trough {p.trough:%Y-%m-%d}, "
             f"{'recovered ' + format(p.recovery, '%Y-%m-%d') if p.recovery else NOT_RECOVERED}",
         )
         for rank, p in enumerate(periods, start=1)
     )
-    domain = report._drawdown_domain(lines)
-    ticks = report.nice_ticks(domain[0], domain[1], report.LINEAR_TICK_TARGET)
-    chart = report._Chart(
+    domain = charts.drawdown_domain(lines)
+    ticks = charts.nice_ticks(domain[0], domain[1], charts.LINEAR_TICK_TARGET)
+    chart = charts.Chart(
         key="underwater",
         title=f"Underwater, with the top {len(periods)} drawdown periods of {books[0].label}",
         y_label="Drawdown from peak",
         lines=lines,
         x_domain=x_domain,
         y_domain=domain,
-        y_format=report._pct_tick_formatter(ticks),
+        y_format=charts.pct_tick_formatter(ticks),
         bands=bands,
-        extra_legend=((f"Top {len(periods)} periods", report.UNKNOWN_REGIME_COLOUR),),
+        extra_legend=((f"Top {len(periods)} periods", charts.UNKNOWN_REGIME_COLOUR),),
         height=280,
         description="Drawdown from the running peak; shaded, the deepest drawdown periods.",
     )
     dates = books[0].daily["date"]
     hover = [
-        HoverSeries(
+        charts.HoverSeries(
             b.label, b.daily.set_index("date")["drawdown"].reindex(pd.to_datetime(dates)), "pct"
         )
         for b in books
@@ -376,15 +284,15 @@ def underwater_chart(
 
 def underwater_plot(
     books: Sequence[Book], periods: Sequence[DrawdownPeriod], x_domain: tuple[float, float]
-) -> Plot:
-    return _plot(*underwater_chart(books, periods, x_domain))
+) -> charts.Plot:
+    return charts.plot(*underwater_chart(books, periods, x_domain))
 
 
 def audit_plot_hover(
     baseline: pd.DataFrame, scaled: pd.DataFrame, benchmark_label: str | None
 ) -> list[Markup]:
     """Hover data for report.py's four audit plots, on the same x scale."""
-    x_domain = report._x_domain(baseline, scaled)
+    x_domain = charts.date_domain(baseline, scaled)
     if x_domain is None:
         return []
     dates = scaled["date"]
@@ -392,32 +300,32 @@ def audit_plot_hover(
     own = scaled.set_index("date")
     regime = own["regime"].fillna("") if "regime" in own else None
     equity = [
-        HoverSeries("Baseline", base["equity"], "wealth"),
-        HoverSeries("Scaled", own["equity"], "wealth"),
+        charts.HoverSeries("Baseline", base["equity"], "wealth"),
+        charts.HoverSeries("Scaled", own["equity"], "wealth"),
     ]
     if "benchmark_equity" in own:
         equity.append(
-            HoverSeries(benchmark_label or "Benchmark", own["benchmark_equity"], "wealth")
+            charts.HoverSeries(benchmark_label or "Benchmark", own["benchmark_equity"], "wealth")
         )
     payloads = [
         ("equity", equity),
         (
             "drawdown",
             [
-                HoverSeries("Baseline", base["drawdown"], "pct"),
-                HoverSeries("Scaled", own["drawdown"], "pct"),
+                charts.HoverSeries("Baseline", base["drawdown"], "pct"),
+                charts.HoverSeries("Scaled", own["drawdown"], "pct"),
             ],
         ),
     ]
     if regime is not None:
-        equity.append(HoverSeries("Regime", regime, "text"))
+        equity.append(charts.HoverSeries("Regime", regime, "text"))
         if "risk_scalar" in own:
             payloads.append(
                 (
                     "risk_scalar",
                     [
-                        HoverSeries("Risk scalar", own["risk_scalar"], "ratio"),
-                        HoverSeries("Regime", regime, "text"),
+                        charts.HoverSeries("Risk scalar", own["risk_scalar"], "ratio"),
+                        charts.HoverSeries("Regime", regime, "text"),
                     ],
                 )
             )
@@ -425,12 +333,14 @@ def audit_plot_hover(
             (
                 "regime_drawdown",
                 [
-                    HoverSeries("Baseline drawdown", base["drawdown"], "pct"),
-                    HoverSeries("Regime", regime, "text"),
+                    charts.HoverSeries("Baseline drawdown", base["drawdown"], "pct"),
+                    charts.HoverSeries("Regime", regime, "text"),
                 ],
             )
         )
-    return [hover_script_tag(hover_payload(k, dates, s, x_domain)) for k, s in payloads]
+    return [
+        charts.hover_script_tag(charts.hover_payload(k, dates, s, x_domain)) for k, s in payloads
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -455,8 +365,8 @@ def heatmap_rows(table: pd.DataFrame, label: str, limit: float) -> list[dict[str
     for year, values in table.iterrows():
         cells = []
         for month in range(1, 13):
-            value = report._as_float(values.get(month))
-            text = report.format_value(value, "pct1") if value is not None else ""
+            value = charts.as_float(values.get(month))
+            text = charts.format_value(value, "pct1") if value is not None else ""
             cells.append(
                 {
                     "text": text,
@@ -482,13 +392,13 @@ def yearly_rows(books: Sequence[Book]) -> tuple[list[str], list[dict[str, Any]]]
     rows = []
     for year in index:
         values = [
-            report._as_float(years[b.label].get(pd.Timestamp(year=year, month=1, day=1)))
+            charts.as_float(years[b.label].get(pd.Timestamp(year=year, month=1, day=1)))
             for b in books
         ]
-        cells = [report.format_value(v, "pct") for v in values]
+        cells = [charts.format_value(v, "pct") for v in values]
         if has_delta:
             delta = None if None in values[:2] else values[1] - values[0]
-            cells.insert(2, report.format_delta(delta, "pct"))
+            cells.insert(2, charts.format_delta(delta, "pct"))
         rows.append({"year": year, "cells": cells})
     return columns, rows
 
@@ -501,7 +411,7 @@ def drawdown_rows(periods: Sequence[DrawdownPeriod]) -> list[dict[str, str]]:
             "trough": f"{p.trough:%Y-%m-%d}",
             "recovery": f"{p.recovery:%Y-%m-%d}" if p.recovery is not None else NOT_RECOVERED,
             "sessions": f"{p.sessions:,}",
-            "depth": report.format_value(p.depth, "pct"),
+            "depth": charts.format_value(p.depth, "pct"),
         }
         for rank, p in enumerate(periods, start=1)
     ]
@@ -517,13 +427,13 @@ def metric_rows(
         values = [metrics.get(c, {}).get(key) for c in columns]
         row: dict[str, Any] = {
             "metric": label,
-            "values": [report.format_value(v, unit) for v in values],
+            "values": [charts.format_value(v, unit) for v in values],
         }
         if with_delta:
-            a, b = (report._as_float(v) for v in values[:2])
+            a, b = (charts.as_float(v) for v in values[:2])
             delta = None if a is None or b is None else b - a
-            row["delta"] = report.format_delta(delta, unit)
-            row["delta_class"] = report._delta_class(
+            row["delta"] = charts.format_delta(delta, unit)
+            row["delta_class"] = charts.delta_class(
                 {"delta": delta, "higher_is_better": higher, "metric": label}
             )
         rows.append(row)
@@ -546,7 +456,7 @@ def package_versions() -> list[dict[str, str]]:
 # --------------------------------------------------------------------------
 
 
-def _one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, Any]:
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, Any]:
     cursor = con.execute(sql, params)
     row = cursor.fetchone()
     if row is None:
@@ -556,9 +466,9 @@ def _one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dic
 
 def load_run_metrics(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     """run_metrics and run_risk_metrics of a run, one dict (empty if absent)."""
-    out = _one_row(con, "select * from run_metrics where run_id = ?", [run_id])
+    out = one_row(con, "select * from run_metrics where run_id = ?", [run_id])
     if table_exists(con, "run_risk_metrics"):
-        out.update(_one_row(con, "select * from run_risk_metrics where run_id = ?", [run_id]))
+        out.update(one_row(con, "select * from run_risk_metrics where run_id = ?", [run_id]))
     return out
 
 
@@ -588,7 +498,7 @@ def load_provenance(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> l
     """Configuration hash, input fingerprint and invocation of each run (marts.runs)."""
     rows = []
     for run_id in run_ids:
-        row = _one_row(
+        row = one_row(
             con,
             "select run_id, config_hash, input_fingerprint, dbt_invocation_id, created_at "
             "from runs where run_id = ?",
@@ -672,12 +582,12 @@ def render_sections(
 ) -> str:
     """The tear-sheet sections of the audit report (three more plots)."""
     books = [
-        Book("Baseline", report.BASELINE_COLOUR, baseline_daily),
-        Book("Scaled", report.SCALED_COLOUR, scaled_daily),
+        Book("Baseline", charts.BASELINE_COLOUR, baseline_daily),
+        Book("Scaled", charts.SCALED_COLOUR, scaled_daily),
     ]
     if bench is not None and len(benchmark_daily):
-        books.append(Book(benchmark_label or "Benchmark", report.BENCHMARK_COLOUR, benchmark_daily))
-    x_domain = report._x_domain(baseline_daily, scaled_daily) or (0.0, 1.0)
+        books.append(Book(benchmark_label or "Benchmark", charts.BENCHMARK_COLOUR, benchmark_daily))
+    x_domain = charts.date_domain(baseline_daily, scaled_daily) or (0.0, 1.0)
     periods = {
         book.label: drawdown_periods(book.daily["date"], book.daily["drawdown"]) for book in books
     }
@@ -688,14 +598,14 @@ def render_sections(
     if bench is not None:
         columns.append(benchmark_label or "Benchmark")
         table_metrics[columns[-1]] = bench
-    plots = [_plot(*spec) for spec in tearsheet_charts(books, periods, x_domain)]
+    plots = [charts.plot(*spec) for spec in tearsheet_charts(books, periods, x_domain)]
     yearly_columns, yearly = yearly_rows(books)
     relation = [
         {
             "run": name,
-            "beta": report.format_value(m.get("beta"), "ratio"),
-            "correlation": report.format_value(m.get("correlation"), "ratio"),
-            "days": report.format_value(m.get("benchmark_paired_days"), "count"),
+            "beta": charts.format_value(m.get("beta"), "ratio"),
+            "correlation": charts.format_value(m.get("correlation"), "ratio"),
+            "days": charts.format_value(m.get("benchmark_paired_days"), "count"),
         }
         for name, m in metrics.items()
     ]
@@ -728,4 +638,4 @@ def render_sections(
         "versions": package_versions(),
         "audit_hover": audit_plot_hover(baseline_daily, scaled_daily, benchmark_label),
     }
-    return report._environment().get_template(SECTIONS_TEMPLATE).render(**context)
+    return charts.environment().get_template(SECTIONS_TEMPLATE).render(**context)

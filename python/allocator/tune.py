@@ -8,21 +8,24 @@ reads), the tuning's summary and its HTML report to
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from allocator import database, dbt_invoke, run_parameters
-from allocator.errors import AllocatorError
+from allocator import database, dbt_invoke, progress, run_parameters, validate
+from allocator.errors import AllocatorError, BuildFailed, InputError
 from allocator.tuning import (
+    OBJECTIVES,
     governor_document,
     governor_from_config_json,
     load_grid,
     resolve_tuning,
 )
-from allocator.tuning_report import load_tuning, write_tuning_html
+from allocator.tuning_report import load_tuning, timing_skill_counts, write_tuning_html
 from allocator.workflow import check_writable_folder
 
 Emit = Callable[[str], None]
@@ -53,6 +56,48 @@ class TuneRequest:
             "tuning_override_limits": True if self.override_limits else None,
         }
         return {name: value for name, value in given.items() if value is not None}
+
+
+def request(
+    run_id: str,
+    tuning_id: str | None = None,
+    grid: str | os.PathLike | None = None,
+    objective: str = "calmar",
+    min_sharpe: float | None = None,
+    walk_forward: int | None = None,
+    output: str | os.PathLike | None = None,
+    override_limits: bool = False,
+) -> TuneRequest:
+    """A checked tuning request (ids, objective); tune() checks and resolves its paths."""
+    validate.check_run_id(run_id)
+    if objective not in OBJECTIVES:
+        raise InputError(f"--objective {objective!r} is not valid: use {', '.join(OBJECTIVES)}")
+    tuning_id = tuning_id or f"{run_id}_{objective}"
+    validate.check_run_id(tuning_id, "--tuning-id")
+    return TuneRequest(
+        baseline_run_id=run_id,
+        tuning_id=tuning_id,
+        grid_path=Path(grid) if grid else None,
+        objective=objective,
+        min_sharpe=min_sharpe,
+        min_train_years=walk_forward,
+        output=Path(output) if output else None,
+        override_limits=override_limits,
+    )
+
+
+def apply_command(baseline_run_id: str, governor_config: Path) -> str:
+    """The command that audits a tuning's choice on its baseline's book."""
+    return (
+        f"allocator two-pass --baseline-run-id {shlex.quote(baseline_run_id)} "
+        f"--governor-config {shlex.quote(str(governor_config))}"
+    )
+
+
+def check_baseline(settings: Any, run_id: str) -> None:
+    """The baseline must be a stored run: one line naming the known ones if not."""
+    with database.read_only(settings.db_path) as con:
+        database.require_run(con, run_id, settings.db_path)
 
 
 def chosen_document(
@@ -145,23 +190,28 @@ def _has_registry(con: Any) -> bool:
 def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     """Build and publish the tuning, then write its files; returns the governor-config path."""
     request = absolute(request)
+    # a database dbt-duckdb still holds in this process would refuse a reader
+    dbt_invoke.release_database()
+    check_baseline(settings, request.baseline_run_id)
     folder, output = check_request(settings, request)
     started = time.perf_counter()
     emit(
         f"tune: dbt build --select tag:tuning tuning_id={request.tuning_id} "
         f"baseline={request.baseline_run_id} ..."
     )
-    outcome = dbt_invoke.invoke(
-        "build",
-        settings.project_dir,
-        request.dbt_vars(),
-        settings.verbose,
-        None,
-        ("--select", "tag:tuning"),
-    )
+    # the sweep and the controls report their configurations as they go
+    with progress.step_reporting(emit):
+        outcome = dbt_invoke.invoke(
+            "build",
+            settings.project_dir,
+            request.dbt_vars(),
+            settings.verbose,
+            None,
+            ("--select", "tag:tuning"),
+        )
     if not outcome.success:
         details = "\n".join("  " + line for e in outcome.errors for line in e.splitlines())
-        raise AllocatorError(
+        raise BuildFailed(
             f"tuning {request.tuning_id} failed: {outcome.describe()}\n{details}\n"
             f"Nothing was stored: every tuning and run in {settings.db_path} is as it was."
         )
@@ -183,6 +233,10 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
         )
         report = write_tuning_html(folder / "tuning_report.html", summary, configurations, folds)
         emit(summary_text(summary))
+        emit(
+            "timing_skill (against the controls (b) and (c)): "
+            f"{timing_skill_counts(configurations)}"
+        )
     except Exception as exc:  # noqa: BLE001 - after the commit: one line, nothing lost
         raise AllocatorError(
             f"tuning {request.tuning_id} is stored in {settings.db_path} (marts.tuning_*), but "
@@ -192,6 +246,8 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     emit(f"  governor config  {output}")
     emit(f"  report           {report}")
     emit(f"  ({time.perf_counter() - started:.1f} s)")
+    emit("apply it (a new baseline under this governor, then the scaled run and the audit):")
+    emit(f"  {apply_command(request.baseline_run_id, output)}")
     return output
 
 

@@ -8,13 +8,12 @@ every configuration on them:
 
 * the regime and EWMA recursions run for all configurations side by side
   (:mod:`allocator.sweep`);
-* the scalar on the book each session follows the cadence rules of
-  models/exposure/allocator_scalars_daily.sql;
-* the pricing is macros/price_exposure.sql's: the book earns ``a_t`` times the
-  unscaled gross return, and pays the profile's cost on ``sum_i |a_t w_k,i -
-  a_(t-1) w_(k-1),i|`` on the first session of a rebalance, ``|a_t -
-  a_(t-1)|`` times the gross exposure on the others, and ``a_t`` times the
-  unscaled book's own turnover on the book's first session.
+* the scalar on the book each session is the one decided at the close that
+  macros/scalar_delivery.sql names for the configuration's cadence (the
+  baseline's sessions carry all three, model tuning_baseline_sessions);
+* the pricing is macros/price_exposure.sql's, in its whole-array form
+  (:mod:`allocator.pricing`, the one Python pricing, which the controls use
+  too).
 
 So a configuration's net returns equal those of a full run with the same
 settings (the tests check it to 1e-12).  Metrics, constraints and the
@@ -36,8 +35,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from allocator import run_parameters
+from allocator import progress, run_parameters
 from allocator.governor_config import CADENCES
+from allocator.pricing import (
+    PricingBook,
+    positions,
+    price_exposures,
+    pricing_book,
+    weights_matrix,
+)
 from allocator.regime import LEVELS, RegimeRule
 from allocator.sweep import classify_regimes_many, smooth_many, targets_many
 
@@ -300,10 +306,11 @@ class BaselineBook:
 
     ``feature_dates`` and ``features`` are the classified (ready) dates and
     the regime input columns; ``session_dates``, ``held`` (the unscaled book's
-    held_rebalance_date, NaT for a returns-only book) and ``gross_return`` the
-    unscaled book; ``rebalance_dates`` the recorded rebalances the baseline's
-    scalars were lagged over; ``weights`` a dense (rebalance, symbol) matrix
-    whose rows follow ``weight_dates``.
+    held_rebalance_date, NaT for a returns-only book), ``gross_return`` and
+    ``turnover`` the unscaled book; ``decided_at`` (one row per cadence of
+    CADENCES) the close each session's scalar is decided at under that cadence
+    (macros/scalar_delivery.sql, NaT: none); ``weights`` a dense (rebalance,
+    symbol) matrix whose rows follow ``weight_dates``.
     """
 
     feature_dates: NDArray[np.datetime64]
@@ -312,7 +319,7 @@ class BaselineBook:
     held: NDArray[np.datetime64]
     gross_return: NDArray[np.float64]
     turnover: NDArray[np.float64]
-    rebalance_dates: NDArray[np.datetime64]
+    decided_at: NDArray[np.datetime64]
     weight_dates: NDArray[np.datetime64]
     weights: NDArray[np.float64]
 
@@ -321,15 +328,13 @@ class BaselineBook:
         cls,
         regime_input: pd.DataFrame,
         sessions: pd.DataFrame,
-        rebalances: pd.DataFrame,
         weights: pd.DataFrame,
     ) -> BaselineBook:
-        """From the baseline's published rows (date-keyed frames, any order)."""
+        """From the baseline's published rows (date-keyed frames, any order):
+        the regime input, tuning_baseline_sessions and weights_raw."""
         regime_input = regime_input.sort_values("date")
         sessions = sessions.sort_values("date")
-        pivot = weights.pivot_table(
-            index="rebalance_date", columns="symbol", values="weight", aggfunc="sum"
-        ).sort_index()
+        weight_dates, matrix = weights_matrix(weights)
         return cls(
             feature_dates=_dates(regime_input["date"]),
             features={
@@ -341,9 +346,11 @@ class BaselineBook:
             held=_dates(sessions["held_rebalance_date"]),
             gross_return=sessions["gross_return"].to_numpy(dtype=np.float64),
             turnover=sessions["turnover"].to_numpy(dtype=np.float64),
-            rebalance_dates=np.sort(_dates(rebalances["rebalance_date"])),
-            weight_dates=_dates(pd.Series(pivot.index)),
-            weights=pivot.fillna(0.0).to_numpy(dtype=np.float64),
+            decided_at=np.stack(
+                [_dates(sessions[f"decided_at_{cadence}"]) for cadence in CADENCES]
+            ).reshape(len(CADENCES), len(sessions)),
+            weight_dates=weight_dates,
+            weights=matrix,
         )
 
 
@@ -351,121 +358,30 @@ def _dates(values: pd.Series) -> NDArray[np.datetime64]:
     return pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
 
 
-def _positions(keys: NDArray[np.datetime64], table: NDArray[np.datetime64]) -> NDArray[np.intp]:
-    """Index of each key in the sorted ``table``, -1 where absent or NaT."""
-    if table.size == 0:
-        return np.full(keys.shape, -1, dtype=np.intp)
-    at = np.clip(np.searchsorted(table, keys), 0, table.size - 1)
-    found = (table[at] == keys) & ~np.isnat(keys)
-    return np.where(found, at, -1).astype(np.intp)
-
-
 @dataclass(frozen=True)
-class _SessionPlan:
-    """Per session: where each cadence reads its scalar, and how turnover is charged."""
+class SessionPlan:
+    """Per session: where each cadence reads its scalar, and the book's pricing."""
 
     source: NDArray[np.intp]  # (3, n_sessions) index into the risk series, -1 = missing
-    returns_only: NDArray[np.bool_]
-    opening: NDArray[np.bool_]  # the book's first session: a_t x the unscaled book's turnover
-    first: NDArray[np.bool_]
-    same: NDArray[np.bool_]
-    new_weights: NDArray[np.intp]  # weights row of the held rebalance, -1 = none
-    old_weights: NDArray[np.intp]  # weights row of the previous session's held rebalance
-    gross_exposure: NDArray[np.float64]
     feature_row: NDArray[np.intp]  # the classified date of each session, -1 = none
+    pricing: PricingBook
 
 
-def _session_plan(book: BaselineBook) -> _SessionPlan:
-    """allocator_scalars_daily.sql and price_exposure.sql, as index arrays."""
-    n = book.session_dates.size
-    previous_date = np.concatenate([[np.datetime64("NaT", "D")], book.session_dates[:-1]])
-    held = np.where(np.isnat(book.held), previous_date, book.held)
-    previous_held = np.concatenate([[np.datetime64("NaT", "D")], held[:-1]])
-    returns_only = np.isnat(book.held)
-    opening = ~returns_only & np.isnat(previous_held)
-    first = ~returns_only & ~np.isnat(previous_held) & ~np.isnat(held) & (previous_held != held)
-    same = ~returns_only & ~np.isnat(held) & (previous_held == held)
-
-    risk_at = _positions(book.rebalance_dates, book.feature_dates)  # computed at each rebalance
-    lagged = np.concatenate([[-1], risk_at[:-1]])  # risk_scalar_applied: the previous rebalance's
-    held_rebalance = _positions(held, book.rebalance_dates)
-    by_cadence = {
-        "rebalance_lagged": np.where(held_rebalance >= 0, lagged[held_rebalance], -1),
-        "rebalance": np.where(held_rebalance >= 0, risk_at[held_rebalance], -1),
-        "daily": _positions(previous_date, book.feature_dates),
-    }
-    new_weights = _positions(held, book.weight_dates)
-    gross = np.abs(book.weights).sum(axis=1)
-    return (
-        _SessionPlan(
-            source=np.stack([by_cadence[cadence] for cadence in CADENCES]),
-            returns_only=returns_only,
-            opening=opening,
-            first=first,
-            same=same,
-            new_weights=new_weights,
-            old_weights=_positions(previous_held, book.weight_dates),
-            gross_exposure=np.where(
-                new_weights >= 0, gross[new_weights] if gross.size else 0.0, 0.0
-            ),
-            feature_row=_positions(book.session_dates, book.feature_dates),
-        )
-        if n
-        else _empty_plan()
+def session_plan(book: BaselineBook, cost_bps: float) -> SessionPlan:
+    """The cadences' decision closes as rows of the risk series, and the book to price."""
+    return SessionPlan(
+        source=positions(book.decided_at, book.feature_dates),
+        feature_row=positions(book.session_dates, book.feature_dates),
+        pricing=pricing_book(
+            book.session_dates,
+            book.held,
+            book.gross_return,
+            book.turnover,
+            book.weight_dates,
+            book.weights,
+            cost_bps,
+        ),
     )
-
-
-def _empty_plan() -> _SessionPlan:
-    empty = np.empty(0, dtype=np.intp)
-    return _SessionPlan(
-        np.empty((3, 0), dtype=np.intp),
-        empty.astype(bool),
-        empty.astype(bool),
-        empty.astype(bool),
-        empty.astype(bool),
-        empty,
-        empty,
-        np.empty(0),
-        empty,
-    )
-
-
-#: Elements of one (first sessions, configurations, symbols) block of the rebalance turnover.
-_FIRST_SESSION_BLOCK = 4_000_000
-
-
-def _price(
-    book: BaselineBook, plan: _SessionPlan, exposure: NDArray[np.float64], cost_bps: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Gross return, turnover and net return of each (session, configuration).
-
-    Whole-array steps, the rebalance sessions in blocks: the controls' bisection
-    prices every configuration some 60 times (allocator.tuning_controls).
-    """
-    gross = book.gross_return[:, None] * exposure
-    # in place: each (sessions, configurations) temporary costs as much as the arithmetic
-    turnover = np.empty_like(exposure)
-    turnover[0] = 0.0
-    np.subtract(exposure[1:], exposure[:-1], out=turnover[1:])
-    np.abs(turnover, out=turnover)
-    turnover *= np.where(plan.returns_only, 1.0, np.where(plan.same, plan.gross_exposure, 0.0))[
-        :, None
-    ]
-    turnover[plan.opening] = exposure[plan.opening] * book.turnover[plan.opening, None]
-    first = np.flatnonzero(plan.first)  # never session 0: it has a previous held rebalance
-    weights = np.vstack([book.weights, np.zeros((1, book.weights.shape[1]))])  # row -1: none
-    n_configs, n_symbols = exposure.shape[1], book.weights.shape[1]
-    block = max(1, _FIRST_SESSION_BLOCK // max(1, n_configs * n_symbols))
-    for start in range(0, first.size, block):
-        t = first[start : start + block]
-        # (symbols, sessions, configurations): the sum runs over whole contiguous planes
-        moved = weights[plan.new_weights[t]].T[:, :, None] * exposure[t][None]
-        moved -= weights[plan.old_weights[t]].T[:, :, None] * exposure[t - 1][None]
-        turnover[t] = np.abs(moved, out=moved).sum(axis=0)
-    net = turnover * cost_bps
-    net /= 10000.0
-    np.subtract(gross, net, out=net)
-    return gross, turnover, net
 
 
 def sweep_chunks(
@@ -480,12 +396,13 @@ def sweep_chunks(
     classified date), risk_scalar_used, turnover, net_return.  Chunking keeps
     memory to a few (n_sessions, chunk) arrays whatever the grid's size.
     """
-    plan = _session_plan(book)
+    plan = session_plan(book, governor.transaction_cost_bps)
     n_sessions = book.session_dates.size
     for start in range(0, len(grid), chunk):
         part = grid.iloc[start : start + chunk]
         levels, exposure = configuration_paths(book, governor, part, plan)
-        _, turnover, net = _price(book, plan, exposure, governor.transaction_cost_bps)
+        priced = price_exposures(plan.pricing, exposure)
+        turnover, net = priced.turnover, priced.net_return
         session_levels = (
             np.where(plan.feature_row[:, None] >= 0, levels[np.maximum(plan.feature_row, 0)], -1)
             if levels.shape[0]
@@ -510,10 +427,10 @@ def configuration_paths(
     book: BaselineBook,
     governor: Governor,
     grid: pd.DataFrame,
-    plan: _SessionPlan | None = None,
+    plan: SessionPlan | None = None,
 ) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
     """Regime levels (n_feature_dates, C) and the scalar on the book (n_sessions, C)."""
-    plan = plan or _session_plan(book)
+    plan = plan or session_plan(book, governor.transaction_cost_bps)
     multipliers = grid[[f"{rule.level.lower()}_multiplier" for rule in governor.rules]].to_numpy()
     enter = np.array([rule.enter_threshold for rule in governor.rules]) * multipliers
     exit_ = np.array([rule.exit_threshold for rule in governor.rules]) * multipliers
@@ -658,6 +575,7 @@ def sweep_relation(
 def _write_chunks(
     session: Any, book: BaselineBook, governor: Governor, grid: pd.DataFrame, table: str
 ) -> None:
+    swept = progress.steps("tune: configurations swept", 0 if grid is None else len(grid))
     for index, frame in enumerate(sweep_chunks(book, governor, grid)):
         session.register("tuning_sweep_chunk", frame)
         if index == 0:
@@ -671,6 +589,7 @@ def _write_chunks(
         session.unregister("tuning_sweep_chunk")
         del frame
         _commit_and_continue(session)
+        swept.advance(min((index + 1) * DEFAULT_CHUNK, swept.total))
 
 
 def _commit_and_continue(session: Any) -> None:

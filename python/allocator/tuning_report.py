@@ -8,13 +8,12 @@ from elsewhere) of a published tuning (marts.tuning_*).
 * the walk-forward folds: in-sample against out-of-sample, fold by fold, and
   the stitched out-of-sample books with the deflated Sharpe and the PBO.
 
-Charts are hand-written SVG like python/allocator/report.py's, from pure
+Charts are hand-written SVG with allocator.charts' ticks and escaping, from pure
 functions over plain frames, so they are testable without a database.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +23,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from allocator.report import nice_ticks
+from allocator.charts import esc, nice_ticks
 
 __all__ = ["frontier_svg", "folds_svg", "render_tuning_html", "write_tuning_html"]
 
@@ -38,10 +37,6 @@ BOOK_LABELS = {
     "defaults": "Defaults (the baseline's governor)",
     "baseline_unscaled": "Baseline, unscaled",
 }
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _colour(share: float) -> str:
@@ -97,11 +92,11 @@ def _axes(x_ticks, y_ticks, x, y, x_label: str, y_label: str) -> list[str]:
         )
     parts.append(
         f'<text x="{(left + right) / 2}" y="{HEIGHT - 10}" class="label" '
-        f'text-anchor="middle">{_esc(x_label)}</text>'
+        f'text-anchor="middle">{esc(x_label)}</text>'
     )
     parts.append(
         f'<text x="16" y="{(top + bottom) / 2}" class="label" text-anchor="middle" '
-        f'transform="rotate(-90 16 {(top + bottom) / 2})">{_esc(y_label)}</text>'
+        f'transform="rotate(-90 16 {(top + bottom) / 2})">{esc(y_label)}</text>'
     )
     return parts
 
@@ -233,10 +228,10 @@ def folds_svg(folds: pd.DataFrame) -> str:
             f'<rect x="{right + 12}" y="{yy - 9}" width="10" height="10" fill="{colour}"/>'
         )
         words = label.split(" of ")
-        legend.append(f'<text x="{right + 26}" y="{yy}" class="tick">{_esc(words[0])}</text>')
+        legend.append(f'<text x="{right + 26}" y="{yy}" class="tick">{esc(words[0])}</text>')
         if len(words) > 1:
             legend.append(
-                f'<text x="{right + 26}" y="{yy + 13}" class="tick">of {_esc(words[1])}</text>'
+                f'<text x="{right + 26}" y="{yy + 13}" class="tick">of {esc(words[1])}</text>'
             )
     return (
         f'<svg class="plot" data-plot="walk_forward" viewBox="0 0 {WIDTH} {HEIGHT}" '
@@ -277,10 +272,37 @@ def _top_rows(configurations: pd.DataFrame, top: int) -> list[dict[str, str]]:
                 for lvl in ("normal", "elevated", "stress", "crisis")
             ),
             "flagged": _pct(row["share_months_flagged"], 0),
+            "timing_skill": str(row.get("timing_skill") or "n/a"),
+            "controls": _controls_text(row),
             "admissible": "yes" if row["is_admissible"] else "no",
         }
         for _, row in shown.iterrows()
     ]
+
+
+def _controls_text(row: Mapping[str, Any]) -> str:
+    """The two controls at the configuration's vol: (b) constant exposure and
+    (c) vol target, each as MaxDD / Sharpe (what timing_skill compares with)."""
+
+    def pair(drawdown: Any, sharpe: Any) -> str:
+        if drawdown is None or sharpe is None or pd.isna(drawdown) or pd.isna(sharpe):
+            return "n/a"
+        return f"{_pct(drawdown, 1)} / {float(sharpe):.2f}"
+
+    return (
+        f"(b) {pair(row.get('vol_matched_max_drawdown'), row.get('vol_matched_sharpe'))}; "
+        f"(c) {pair(row.get('vol_target_max_drawdown'), row.get('vol_target_sharpe'))}"
+    )
+
+
+def timing_skill_counts(configurations: pd.DataFrame) -> str:
+    """How many configurations the timing_skill rule judged good, warning and failure."""
+    if "timing_skill" not in configurations:
+        return "n/a"
+    counts = configurations["timing_skill"].fillna("n/a").value_counts()
+    return ", ".join(
+        f"{status} {int(counts.get(status, 0)):,}" for status in ("good", "warning", "failure")
+    )
 
 
 def _day(value: Any) -> str:
@@ -342,6 +364,8 @@ def render_tuning_html(
         book_rows=_book_rows(summary),
         chosen_settings=_settings_text(configurations[configurations["is_chosen"]].iloc[0]),
         default_settings=_settings_text(configurations[configurations["is_default"]].iloc[0]),
+        timing_skill=timing_skill_counts(configurations),
+        chosen_controls=_controls_text(configurations[configurations["is_chosen"]].iloc[0]),
         dsr=f"{summary['deflated_sharpe']:.3f}",
         pbo=f"{summary['pbo']:.3f}",
         gap=f"{gap[0] - gap[1]:+.2f}",

@@ -8,13 +8,10 @@ module only words them as CLI options.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
-from allocator.errors import AllocatorError
+from allocator.errors import InputError
 from allocator.run_config import FILE_SUFFIXES, GLOB_CHARACTERS, MODES, RUN_ID_PATTERN
 
 # matched whole (fullmatch): `$` alone would accept a trailing newline
@@ -37,13 +34,11 @@ def quoted(text: object) -> str:
 def parse_date(text: str, option: str) -> dt.date:
     """A YYYY-MM-DD date, or an error naming the option and the expected form."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
-        raise AllocatorError(
-            f"{option} {quoted(text)} is not a date: use YYYY-MM-DD, e.g. 2005-01-03"
-        )
+        raise InputError(f"{option} {quoted(text)} is not a date: use YYYY-MM-DD, e.g. 2005-01-03")
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise AllocatorError(
+        raise InputError(
             f"{option} {quoted(text)} is not a valid calendar date ({exc}): use YYYY-MM-DD"
         ) from exc
 
@@ -51,7 +46,7 @@ def parse_date(text: str, option: str) -> dt.date:
 def check_window(start: dt.date, end: dt.date) -> None:
     """The window must run forward."""
     if end < start:
-        raise AllocatorError(
+        raise InputError(
             f"--end {end} is before --start {start}: the window must run forward "
             f"(e.g. --start {end} --end {start})"
         )
@@ -60,7 +55,7 @@ def check_window(start: dt.date, end: dt.date) -> None:
 def check_run_id(run_id: str, option: str = "--run-id") -> str:
     """A run id dbt accepts (it also becomes a folder name under reports/runs)."""
     if not RUN_ID_PATTERN.fullmatch(run_id or ""):
-        raise AllocatorError(
+        raise InputError(
             f"{option} {quoted(run_id)} is not valid: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit (e.g. core_v1_base)"
         )
@@ -70,7 +65,7 @@ def check_run_id(run_id: str, option: str = "--run-id") -> str:
 def check_tag(tag: str) -> str:
     """A suffix appended to generated run ids."""
     if not TAG_PATTERN.fullmatch(tag or ""):
-        raise AllocatorError(
+        raise InputError(
             f"--tag {quoted(tag)} is not valid: use 1-32 letters, digits, '_', '.' or '-' "
             "(e.g. q4_review)"
         )
@@ -81,14 +76,14 @@ def resolve_mode(mode: str | None, precomputed_run_id: str | None) -> str:
     """The allocator mode; --precomputed-run-id alone implies precomputed."""
     resolved = mode or ("precomputed" if precomputed_run_id else "off")
     if resolved not in MODES:
-        raise AllocatorError(f"--mode {quoted(mode)} is not valid: use one of {', '.join(MODES)}")
+        raise InputError(f"--mode {quoted(mode)} is not valid: use one of {', '.join(MODES)}")
     if precomputed_run_id and resolved != "precomputed":
-        raise AllocatorError(
+        raise InputError(
             f"--precomputed-run-id is only used with --mode precomputed (got --mode {resolved}): "
             "drop one of them"
         )
     if resolved == "precomputed" and not precomputed_run_id:
-        raise AllocatorError(
+        raise InputError(
             "--mode precomputed needs --precomputed-run-id: the baseline run whose scalars to apply"
         )
     if precomputed_run_id:
@@ -96,24 +91,28 @@ def resolve_mode(mode: str | None, precomputed_run_id: str | None) -> str:
     return resolved
 
 
+def run_label(text: str) -> str:
+    """A readable name for run ids (a file stem, a tuning id): letters, digits,
+    '_', '.' and '-' only, at most 40 characters."""
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_.-")[:40]
+    return label or "run"
+
+
 def default_run_id(
-    profile: str,
+    label: str,
     start: dt.date,
     end: dt.date,
     suffix: str,
-    tag: str | None,
-    inputs: Mapping[str, str] | None = None,
+    tag: str | None = None,
 ) -> str:
     """Deterministic run id, so re-running the same request replaces its own rows.
 
-    Own input files add a short hash of their paths: two books with the same
-    profile and window get their own runs instead of replacing each other's.
+    ``label`` says what the run is: the profile for the bundled data, the
+    file's stem for your own (my_closes_20100104_20201231_base). A stored id
+    is never silently rebuilt as another book (run_config's identity check
+    refuses it and asks for --tag, --run-id or --replace).
     """
-    parts = [profile, f"{start:%Y%m%d}", f"{end:%Y%m%d}"]
-    if inputs:
-        digest = hashlib.sha1(json.dumps(dict(sorted(inputs.items()))).encode()).hexdigest()
-        parts.append(f"in{digest[:6]}")
-    parts.append(suffix)
+    parts = [run_label(label), f"{start:%Y%m%d}", f"{end:%Y%m%d}", suffix]
     if tag:
         parts.append(tag)
     return check_run_id("_".join(parts)[:64], "generated run id")
@@ -134,12 +133,12 @@ def input_file(text: str, option: str, cwd: Path) -> str:
     path = Path(text).expanduser()
     path = path if path.is_absolute() else cwd / path
     if path.suffix.lower() not in FILE_SUFFIXES:
-        raise AllocatorError(f"{option} {plain(text)}: use a .csv or .parquet file in long format")
+        raise InputError(f"{option} {plain(text)}: use a .csv or .parquet file (wide or long)")
     if not path.is_file():
-        raise AllocatorError(f"{option} {plain(text)}: no such file ({plain(path)})")
+        raise InputError(f"{option} {plain(text)}: no such file ({plain(path)})")
     wildcards = sorted(GLOB_CHARACTERS.intersection(str(path.resolve())))
     if wildcards:
-        raise AllocatorError(
+        raise InputError(
             f"{option} {plain(text)}: the path contains {' '.join(wildcards)}, which DuckDB would "
             "expand as a pattern and so read other files: name one file without these "
             "characters (rename it or link it)"
@@ -151,7 +150,7 @@ def input_vars(given: dict[str, str | None], cwd: Path) -> dict[str, str]:
     """dbt vars of the input files given on the command line; '' switches the
     benchmark off (--benchmark none)."""
     if given.get("weights_path") and given.get("portfolio_returns_path"):
-        raise AllocatorError("give --weights or --portfolio-returns, not both")
+        raise InputError("give --weights or --portfolio-returns, not both")
     resolved = {}
     for var, text in given.items():
         if text is None:

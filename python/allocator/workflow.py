@@ -94,6 +94,8 @@ class RunRequest:
     governor_config_json: str | None = None
     # store the run as a live run, updated daily (var live; live_workflow.py)
     live: bool = False
+    # an annual rate (var risk_free_rate), or the path of a file of them (risk_free_path)
+    risk_free_rate: float | str | None = None
 
     def parse_vars(self) -> dict[str, Any]:
         """The vars dbt reads while parsing: the sources' file locations."""
@@ -116,6 +118,10 @@ class RunRequest:
             dbt_vars["governor_config"] = json.loads(self.governor_config_json)
         if self.live:
             dbt_vars["live"] = True
+        if isinstance(self.risk_free_rate, str) and self.risk_free_rate:
+            dbt_vars["risk_free_path"] = self.risk_free_rate
+        elif self.risk_free_rate:
+            dbt_vars["risk_free_rate"] = self.risk_free_rate
         return {**dbt_vars, **self.parse_vars()}
 
 
@@ -316,6 +322,10 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
         [run["run_id"]],
     ).fetchall()
     rebalances = [RebalanceScalar(date, scalar, regime) for date, scalar, regime in rows]
+    meta = con.execute(
+        "select features_missing from allocator_state_v1_meta where run_id = ?", [run["run_id"]]
+    ).fetchone()
+    missing = json.loads(meta[0]) if meta and meta[0] else {}
     label = "off (scalars computed, not applied; figures are what pass 2 would apply)"
     return allocator_summary(
         label if mode == "off" else mode,
@@ -323,6 +333,7 @@ def run_summary(con: Any, run: Mapping[str, Any], settings: Settings) -> str:
         rebalances,
         cadence=cadence,
         calibration=calibration,
+        features_missing=missing if isinstance(missing, dict) else {},
     )
 
 

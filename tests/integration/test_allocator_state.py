@@ -34,6 +34,8 @@ FEATURES = (
     "trend_breadth_20d",
     "sleeve_concentration_60d",
     "corr_excess",
+    "dd_level_252d",
+    "dd_level_504d",
 )
 
 
@@ -125,6 +127,12 @@ def independent_state(project: AllocatorProject, run_id: str) -> pd.DataFrame:
     long_run = history.expanding().mean()
     excess = (out["corr_20d"] - long_run) / (1.0 - long_run)
     out["corr_excess"] = excess.where(history.notna().cumsum() >= CORR_HISTORY)
+    # the drawdown from the last n observations' high (the starting 1.0 counts within them)
+    for n in (252, 504):
+        trailing_high = equity.rolling(n, min_periods=1).max()
+        first = np.arange(1, len(out) + 1) <= n
+        trailing_high = trailing_high.where(~first, np.maximum(1.0, trailing_high))
+        out[f"dd_level_{n}d"] = (equity / trailing_high - 1.0).where(ready)
     out["is_ready"] = ready
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 from statistics import NormalDist
 
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 
 from allocator.governor_config import read_governor_config
-from allocator.tune import TuneRequest, tune
+from allocator.tune import TuneRequest, apply_command, tune
 from allocator.tuning import governor_document, governor_from_config_json
 from allocator.workflow import Settings
 from tests.integration.conftest import (
@@ -37,7 +38,8 @@ BASELINE = "cmp"
 GRID = [
     (1.0, 1.0, 1.0, 3, (1.0, 0.85, 0.55, 0.30), 0.5, 0.10, "daily"),
     (0.85, 1.0, 1.2, 5, (1.0, 0.70, 0.35, 0.10), 0.25, 0.10, "rebalance"),
-    (1.15, 0.9, 1.0, 10, (1.0, 0.80, 0.45, 0.20), 0.5, 0.25, "rebalance_lagged"),
+    # ELEVATED's thresholds up 10%, still below STRESS's (a swap is not tried)
+    (1.1, 1.0, 1.0, 10, (1.0, 0.80, 0.45, 0.20), 0.5, 0.25, "rebalance_lagged"),
     (1.0, 1.15, 1.0, 5, (1.0, 0.85, 0.55, 0.30), 0.25, 0.25, "daily"),
     (0.85, 0.9, 1.0, 3, (1.0, 0.80, 0.45, 0.20), 0.5, 0.10, "rebalance_lagged"),
     (1.0, 1.0, 1.2, 10, (1.0, 0.70, 0.35, 0.10), 0.25, 0.10, "daily"),
@@ -312,6 +314,12 @@ def test_allocator_tune_writes_the_chosen_governor_config(
     assert document["allocator_risk_ewma_alpha"] == chosen["alpha"]
     assert (tmp_path / "tuning" / "cli" / "tuning_report.html").is_file()
     assert any("deflated Sharpe ratio" in line for line in lines)
+    # issue 22: per-configuration progress, timing_skill, and the command that applies it
+    assert any(re.match(r"tune: configurations swept: (\d+)/\1, ", line) for line in lines)
+    assert any(
+        line.startswith("timing_skill (against the controls (b) and (c)): good ") for line in lines
+    )
+    assert lines[-1] == f"  {apply_command(BASELINE, path)}"
 
 
 # --- controls and timing_skill per configuration -----------------------------------------

@@ -242,7 +242,12 @@ def test_every_artifact_file_has_the_seed_layout(two_pass: TwoPass, run_id: str)
         assert isinstance(meta["parameters"], dict), name  # JSON, not JSON text
         assert meta["row_count"] > 0
     state_meta = json.loads((run_dir / "allocator_state_v1_meta.json").read_text())
-    assert state_meta["features_present"] == [*STATE_FEATURES, "corr_excess"]
+    assert state_meta["features_present"] == [
+        *STATE_FEATURES,
+        "corr_excess",
+        "dd_level_252d",
+        "dd_level_504d",
+    ]
     comparison_files = {name for name in COMPARISON_FILES if (run_dir / name).exists()}
     assert comparison_files == (set(COMPARISON_FILES) if run_id == SCALED else set())
     # atomic writes leave no temporary files behind

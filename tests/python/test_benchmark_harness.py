@@ -338,3 +338,26 @@ def test_log_phases_from_info_level_log(bench):
     assert phases["nodes_s"] is None  # killed before 'Finished running'
     assert phases["partial_parse"] == "no full-parse notice: partial parse"
     assert phases["unfinished_node"] == "sql incremental model main.big"
+
+
+def test_the_slim_summary_renders_as_the_raw_records(bench, tmp_path):
+    """results/summary.json replaces the raw records: RESULTS.md is rebuilt
+    from it to the same text, and a raw file left in the folder is folded in."""
+    records = [
+        _record(bench, "demo", 9.5, 310.0, "2026-01-02T10:00:00"),
+        _record(bench, "500x8000", 70.0, 5000.0, "2026-01-01T11:00:00"),
+    ]
+    raw = bench.render_results(records, notes="n")
+    slim = [bench.slim_record(record) for record in records]
+    assert bench.render_results(slim, notes="n") == raw
+    # what it drops: all but the listed slowest nodes
+    nodes = slim[0]["cases"]["two-pass"]["invocations"][0]["results"]["nodes"]
+    assert 0 < len(nodes) <= bench.SLOWEST_KEPT
+    bench.write_summary(tmp_path, slim[:1])
+    (tmp_path / "20260101T110000-500x8000.json").write_text(bench.json.dumps(records[1]))
+    loaded = bench.load_records(tmp_path)
+    assert [r["size"] for r in loaded] == ["500x8000", "demo"]
+    assert (
+        bench.render_results(loaded, notes="n").split("### Slowest")[0]
+        == raw.split("### Slowest")[0]
+    )

@@ -110,7 +110,21 @@ WINDOW = ["--strategy-profile", "core_v1", "--start", "2010-01-04", "--end", "20
             "strategy profile 'core_v99' is not defined in seeds/strategy_profiles.csv; "
             "known profiles: core_only_v1, core_v1,",
         ),
-        (["two-pass", "--start", "2010-01-04"], "two-pass needs --strategy-profile, --end"),
+        # issue 22: a window outside the data is refused with the valid range
+        (
+            ["two-pass", "--start", "1990-01-02"],
+            "start 1990-01-02 is too early (1991-03-27 is the earliest: 312 sessions after the "
+            "first date",
+        ),
+        (
+            ["run", "--end", "2023-06-30"],
+            "end 2023-06-30 is after the data's last date 2022-12-28; valid for core_v1 on "
+            "sp500_prices.parquet: start 1991-03-27 to 2022-12-27, end up to 2022-12-28",
+        ),
+        (
+            ["run", "--strategy-profile", "own_weights"],
+            "strategy profile own_weights is for a book of your own (weights)",
+        ),
         (["two-pass", *WINDOW, "--tag", "a/b"], "--tag 'a/b' is not valid"),
         (
             ["two-pass", *WINDOW, "--scaled-run-id", "core_v1_20100104_20121231_base"],
@@ -324,14 +338,11 @@ def test_default_run_ids_are_deterministic() -> None:
     assert validate.default_run_id("core_v1", start, end, "scaled", "q4") == (
         "core_v1_20050103_20221228_scaled_q4"
     )
-    # own input files: one run per book, not one shared by every book
-    mine = validate.default_run_id("core_v1", start, end, "base", None, {"prices_path": "/a.csv"})
-    theirs = validate.default_run_id("core_v1", start, end, "base", None, {"prices_path": "/b.csv"})
-    assert mine.startswith("core_v1_20050103_20221228_in") and mine.endswith("_base")
-    assert mine != theirs
-    assert mine == validate.default_run_id(
-        "core_v1", start, end, "base", None, {"prices_path": "/a.csv"}
+    # issue 22: own files name their runs (no opaque hash); a label is made safe
+    assert validate.default_run_id("my closes", start, end, "base") == (
+        "my_closes_20050103_20221228_base"
     )
+    assert validate.run_label("../x y!") == "x_y"
 
 
 def test_mode_resolution() -> None:
@@ -450,6 +461,30 @@ def test_allocator_summary_block() -> None:
     empty = summary.allocator_summary("off", "none", [])
     assert "Rebalances: 0 total" in empty
     assert "  none (scalar never below 0.99)" in empty
+
+
+def test_the_summary_names_the_features_a_book_lacks() -> None:
+    """A returns-only or single-asset book says what it is classified without."""
+    returns_only = "returns-only portfolio: no holdings, so no symbols to correlate"
+    text = summary.allocator_summary(
+        "off",
+        "none",
+        [],
+        features_missing={
+            "corr_20d": returns_only,
+            "corr_60d": returns_only,
+            "trend_breadth_20d": "returns-only portfolio: no sleeves or trend units",
+        },
+    )
+    assert (
+        "Features missing: corr_20d, corr_60d (returns-only portfolio: no holdings, so no "
+        "symbols to correlate); trend_breadth_20d (returns-only portfolio: no sleeves or trend "
+        "units); their regime rules are inert"
+    ) in text.splitlines()
+    assert not any(
+        line.startswith("Features missing")
+        for line in summary.allocator_summary("off", "none", []).splitlines()
+    )
 
 
 def test_only_a_material_cut_counts_as_scaling() -> None:
@@ -585,6 +620,9 @@ def test_every_seed_file_name_is_exported() -> None:
         "allocator_scalars_at_rebalances.csv",
         "portfolio_returns.csv",
         "equity_curve.csv",
+        # not a seed file: the published metrics that `allocator compare` reads
+        "run_metrics.csv",
+        "run_risk_metrics.csv",
     }
 
 

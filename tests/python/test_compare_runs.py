@@ -1,4 +1,4 @@
-"""allocator.compare_runs: the folder-side metrics against empyrical, the
+"""allocator.compare_runs: the marts' SQL metrics of a folder against empyrical, the
 drawdown periods by hand and by their defining properties, and the command
 on two exported run folders."""
 
@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from allocator import cli, compare_runs, tearsheet
+from allocator.errors import AllocatorError
 
 TOLERANCE = 1e-10
 
@@ -27,8 +28,8 @@ def _returns(seed: int, n: int = 1500) -> pd.DataFrame:
 
 def test_folder_metrics_equal_empyrical() -> None:
     raw = _returns(7)
-    daily = compare_runs.with_equity(raw["date"], raw["ret"])
-    got = compare_runs.series_metrics(daily)
+    daily = compare_runs.daily_book(raw["date"], raw["ret"])
+    got = compare_runs.measure(daily)
     r = raw.set_index("date")["ret"]
     expected = {
         "cagr": empyrical.annual_return(r),
@@ -50,7 +51,7 @@ def test_folder_metrics_equal_empyrical() -> None:
 
 def _periods(returns: list[float]) -> list[dict]:
     dates = pd.bdate_range("2021-01-04", periods=len(returns))
-    daily = compare_runs.with_equity(pd.Series(dates), pd.Series(returns))
+    daily = compare_runs.daily_book(pd.Series(dates), pd.Series(returns))
     return [p.as_dict() for p in tearsheet.drawdown_periods(daily["date"], daily["drawdown"])]
 
 
@@ -89,7 +90,7 @@ def test_a_loss_on_the_first_day_starts_at_the_first_session() -> None:
 
 def test_drawdown_periods_keep_their_defining_properties() -> None:
     raw = _returns(11, 3000)
-    daily = compare_runs.with_equity(raw["date"], raw["ret"])
+    daily = compare_runs.daily_book(raw["date"], raw["ret"])
     periods = tearsheet.drawdown_periods(daily["date"], daily["drawdown"], top=5)
     indexed = daily.set_index("date")
     assert len(periods) == 5
@@ -157,7 +158,7 @@ def test_compare_two_folders(
     doc = json.loads((out / "run_comparison.json").read_text())
     metrics = {m["metric"]: m for m in doc["metrics"]}
     raw = _returns(1, 800)
-    side_a = compare_runs.series_metrics(compare_runs.with_equity(raw["date"], raw["ret"]))
+    side_a = compare_runs.measure(compare_runs.daily_book(raw["date"], raw["ret"]))
     assert metrics["sortino"]["a"] == pytest.approx(side_a["sortino"], abs=TOLERANCE)
     assert metrics["cagr"]["delta"] == pytest.approx(
         metrics["cagr"]["b"] - metrics["cagr"]["a"], abs=1e-15
@@ -196,3 +197,31 @@ def test_an_unknown_reference_names_the_stored_runs(
     error = capsys.readouterr().err
     assert "'nope' is neither a stored run nor an exported run folder" in error
     assert "stored runs: demo_base" in error
+
+
+def test_a_folder_with_published_metrics_is_read_not_measured(tmp_path: Path) -> None:
+    """An export carries its marts' rows: compare shows them as published."""
+    folder = _folder(tmp_path, "run_a", 3, regimes=False)
+    measured = compare_runs.load_folder(folder, "a").metrics
+    published = {**measured, "sharpe": 9.25, "sortino": None}
+    headline = ["first_date", "last_date", "return_days", "cagr", "sharpe", "max_drawdown"]
+    pd.DataFrame([{k: published[k] for k in headline}]).to_csv(
+        folder / "run_metrics.csv", index=False
+    )
+    risk = ["return_days", "sortino", "calmar"]
+    pd.DataFrame([{k: published[k] for k in risk}]).to_csv(
+        folder / "run_risk_metrics.csv", index=False
+    )
+    side = compare_runs.load_folder(folder, "a")
+    assert side.metrics["sharpe"] == 9.25 and side.metrics["sortino"] is None
+    assert side.metrics["cagr"] == measured["cagr"]  # read back to the bit
+    assert side.metrics["first_date"] == measured["first_date"]
+
+
+def test_a_folder_return_that_is_not_a_number_is_named(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "run_a", 3, regimes=False)
+    lines = (folder / "portfolio_returns.csv").read_text().splitlines()
+    lines[5] = lines[5].split(",")[0] + ",oops"
+    (folder / "portfolio_returns.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(AllocatorError, match=r"portfolio_returns.csv row 6: ret must be a number"):
+        compare_runs.load_folder(folder, "a")

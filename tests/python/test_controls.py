@@ -1,5 +1,6 @@
-"""The vol-target control's pure functions (python/allocator/controls.py):
-bisection, exposure rule, pricing against a hand computation, and k."""
+"""The vol-target control's pure functions (python/allocator/controls.py) and
+the Python pricing (python/allocator/pricing.py): bisection, exposure rule,
+pricing against a hand computation, and k."""
 
 from __future__ import annotations
 
@@ -10,14 +11,26 @@ import pandas as pd
 import pytest
 
 from allocator.controls import (
-    Book,
     bisect_increasing,
-    book_from_frames,
+    bisect_increasing_many,
     daily_vol,
-    price_exposure,
     solve_vol_target_k,
     vol_target_exposure,
 )
+from allocator.pricing import PricingBook, book_from_frames, price_exposure
+
+
+def returns_only_book(gross_return: list[float], cost_bps: float) -> PricingBook:
+    sessions = pd.DataFrame(
+        {
+            "date": pd.bdate_range("2020-01-01", periods=len(gross_return)),
+            "held_rebalance_date": pd.NaT,
+            "gross_return": gross_return,
+        }
+    )
+    return book_from_frames(
+        sessions, pd.DataFrame(columns=["rebalance_date", "symbol", "weight"]), cost_bps
+    )
 
 
 def test_bisection_reaches_adjacent_doubles() -> None:
@@ -34,12 +47,25 @@ def test_bisection_refuses_a_target_out_of_reach() -> None:
     assert bisect_increasing(lambda x: x, -0.5, 0.0, 1.0) == (None, 0)
 
 
+def test_many_brackets_each_stop_where_one_alone_stops() -> None:
+    """The vector bisection is the scalar one: each bracket ends where it would alone."""
+    powers = np.array([1.0, 2.0, 3.0, 0.5])
+    targets = np.array([0.3, 2.0, 5.0, 9.0])  # the last is out of reach of [0, 4]
+    roots, halvings = bisect_increasing_many(
+        lambda x, j: x ** powers[j], targets, np.zeros(4), np.full(4, 4.0)
+    )
+    for j in range(4):
+        root, steps = bisect_increasing(lambda x, p=powers[j]: x**p, targets[j], 0.0, 4.0)
+        assert (math.isnan(roots[j]) and root is None) or roots[j] == root
+        assert halvings[j] == steps
+
+
 def test_vol_target_exposure_caps_at_one_and_fills_the_unknown() -> None:
     rvol = np.array([0.1, 0.4, np.nan, 0.0, 0.2])
     assert vol_target_exposure(rvol, 0.2, 0.75).tolist() == [1.0, 0.5, 0.75, 1.0, 1.0]
 
 
-def hand_book() -> tuple[Book, pd.DataFrame, pd.DataFrame]:
+def hand_book() -> tuple[PricingBook, pd.DataFrame, pd.DataFrame]:
     """Two rebalances of two symbols, five sessions."""
     sessions = pd.DataFrame(
         {
@@ -98,7 +124,7 @@ def test_a_constant_exposure_scales_the_whole_book() -> None:
 
 
 def test_returns_only_sessions_trade_only_the_overlay() -> None:
-    book = Book(np.array([0.01, 0.02, -0.01]), np.array([-1, -1, -1]), np.zeros((1, 0)), 100.0)
+    book = returns_only_book([0.01, 0.02, -0.01], 100.0)
     net = price_exposure(book, np.array([1.0, 0.5, 0.5]))
     assert net == pytest.approx([0.01, 0.01 - 0.5 * 0.01, -0.005], abs=1e-15)
 
@@ -142,6 +168,6 @@ def test_no_k_without_a_vol_or_a_reachable_target() -> None:
     # a governor more volatile than the whole book cannot be matched
     leveraged = solve_vol_target_k(book, np.full(5, 0.1), np.full(5, 2.0), missing=1.0)
     assert leveraged.k is None
-    one_session = Book(np.array([0.01]), np.array([-1]), np.zeros((1, 0)), 5.0)
+    one_session = returns_only_book([0.01], 5.0)
     assert solve_vol_target_k(one_session, np.array([0.1]), np.ones(1), 1.0).k is None
     assert math.isnan(daily_vol(np.array([0.01])))

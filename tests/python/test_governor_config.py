@@ -90,3 +90,19 @@ def test_read_names_the_file(tmp_path: Path) -> None:
         read_governor_config(path)
     path.write_text(json.dumps(GOVERNOR))
     assert read_governor_config(path)["cadence"] == "rebalance"
+
+
+def test_a_rule_can_read_every_column_of_the_regime_input_and_nothing_else() -> None:
+    """REGIME_FEATURES is the regime classifier's input columns (bar date)."""
+    import re
+    from pathlib import Path
+
+    from allocator.governor_config import REGIME_FEATURES
+
+    sql = (
+        Path(__file__).resolve().parents[2]
+        / "models/allocator/intermediate/int_allocator_regime_input.sql"
+    ).read_text()
+    final = sql.split("final as (")[1].split("from regime_input")[0]
+    columns = re.findall(r"^\s+(\w+),$", final, flags=re.MULTILINE)
+    assert sorted(REGIME_FEATURES) == sorted(c for c in columns if c != "date")

@@ -18,18 +18,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from allocator.report import (
+from allocator.charts import (
     MAX_POINTS_PER_LINE,
     REGIME_COLOURS,
     date_ticks,
     decimate_positions,
-    episode_markers,
     format_delta,
     format_value,
     regime_segments,
-    render_two_pass_html,
-    write_two_pass_html,
 )
+from allocator.report import episode_markers, render_two_pass_html, write_two_pass_html
 
 PLOTS = {"equity", "drawdown", "risk_scalar", "regime_drawdown"}
 REGIME_CYCLE = ["NORMAL", "ELEVATED", "STRESS", "CRISIS", "STRESS", "ELEVATED"]

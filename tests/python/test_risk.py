@@ -1,14 +1,13 @@
-"""Tests for allocator.risk: target mapping, EWMA smoothing and clipping, rebalance lag."""
+"""Tests for allocator.risk: target mapping, EWMA smoothing and clipping (the rebalance
+lag is SQL, checked by the dbt unit tests of allocator_risk_v1_applied)."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import pytest
 
 from allocator.risk import (
     DEFAULT_REGIME_TARGETS,
-    lag_to_rebalances,
+    ewma_states,
     smooth_risk_scalar,
     target_scalars,
 )
@@ -122,56 +121,8 @@ def test_non_finite_target_rejected_with_position() -> None:
         smooth_risk_scalar([1.0, float("nan")])
 
 
-# --- lag to rebalances ----------------------------------------------------------------------
-
-D1, D2, D3, D4 = date(2024, 1, 5), date(2024, 1, 12), date(2024, 1, 19), date(2024, 1, 26)
-
-
-def test_scalar_at_rebalance_k_is_the_one_observed_at_rebalance_k_minus_1() -> None:
-    scalars = {D1: 0.9, D2: 0.5, D3: 0.7, D4: 0.2}
-    assert lag_to_rebalances([D1, D2, D3, D4], scalars) == [1.0, 0.9, 0.5, 0.7]
-
-
-def test_missing_previous_scalar_uses_missing_value() -> None:
-    scalars = {D1: 0.9, D3: 0.7}  # nothing on D2
-    assert lag_to_rebalances([D1, D2, D3, D4], scalars) == [1.0, 0.9, 1.0, 0.7]
-    assert lag_to_rebalances([D1, D2, D3, D4], scalars, missing=0.8) == [0.8, 0.9, 0.8, 0.7]
-
-
-def test_nan_or_none_scalar_counts_as_missing() -> None:
-    scalars = {D1: float("nan"), D2: None, D3: 0.6}
-    assert lag_to_rebalances([D1, D2, D3, D4], scalars) == [1.0, 1.0, 1.0, 0.6]  # type: ignore[arg-type]
-
-
-def test_lookup_is_exact_date_not_as_of() -> None:
-    # A scalar the day after the previous rebalance is not used (no as-of fill).
-    scalars = {date(2024, 1, 6): 0.4}
-    assert lag_to_rebalances([D1, D2], scalars) == [1.0, 1.0]
-
-
-def test_lag_edge_cases() -> None:
-    assert lag_to_rebalances([], {D1: 0.5}) == []
-    assert lag_to_rebalances([D1], {D1: 0.5}) == [1.0]
-    assert lag_to_rebalances([D1], {}, missing=0.7) == [0.7]
-
-
-@pytest.mark.parametrize("dates", [[D2, D1], [D1, D1], [D1, D3, D2]])
-def test_unsorted_or_duplicate_rebalance_dates_rejected(dates: list[date]) -> None:
-    with pytest.raises(ValueError, match="strictly increasing"):
-        lag_to_rebalances(dates, {})
-
-
-def test_invalid_missing_or_scalar_rejected() -> None:
-    with pytest.raises(ValueError, match="missing"):
-        lag_to_rebalances([D1], {}, missing=float("nan"))
-    with pytest.raises(ValueError, match="finite"):
-        lag_to_rebalances([D1, D2], {D1: float("inf")})
-
-
-def test_split_ewma_from_the_stored_state_equals_the_whole_run():
+def test_split_ewma_from_the_stored_state_equals_the_whole_run() -> None:
     """A live run smooths each day from the stored last state: exactly the whole run."""
-    from allocator.risk import ewma_states
-
     targets = [1.0, 0.7, 0.35, 0.35, 0.1, 0.7, 1.0, 1.0, 0.35, 1.0]
     whole = ewma_states(targets, alpha=0.5)
     for cut in range(1, len(targets)):
@@ -189,8 +140,6 @@ def test_split_ewma_from_the_stored_state_equals_the_whole_run():
     ]
 
 
-def test_ewma_initial_state_is_validated():
-    from allocator.risk import ewma_states
-
+def test_ewma_initial_state_is_validated() -> None:
     with pytest.raises(ValueError, match="initial"):
         ewma_states([1.0], initial=float("nan"))

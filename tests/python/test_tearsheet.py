@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator import report, tearsheet
-from allocator.compare_runs import with_equity
+from allocator import charts, report, tearsheet
+from allocator.compare_runs import daily_book
 
 
 def _book(seed: int, n: int = 900) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     dates = pd.Series(pd.bdate_range("2018-01-02", periods=n))
-    return with_equity(dates, pd.Series(0.0003 + 0.01 * rng.standard_normal(n)))
+    return daily_book(dates, pd.Series(0.0003 + 0.01 * rng.standard_normal(n)))
 
 
 def test_monthly_table_compounds_calendar_months() -> None:
@@ -106,14 +106,14 @@ def test_sections_hold_every_part_of_the_tear_sheet() -> None:
         "regime_drawdown",
     }
     for payload in payloads:
-        assert len(payload["x"]) == len(payload["dates"]) <= tearsheet.MAX_HOVER_POINTS
+        assert len(payload["x"]) == len(payload["dates"]) <= charts.MAX_HOVER_POINTS
         assert all(len(s["values"]) == len(payload["x"]) for s in payload["series"])
-        left, right = report.MARGIN_LEFT, report.PLOT_WIDTH - report.MARGIN_RIGHT
+        left, right = charts.MARGIN_LEFT, charts.PLOT_WIDTH - charts.MARGIN_RIGHT
         assert left - 1e-6 <= min(payload["x"]) and max(payload["x"]) <= right + 1e-6
 
 
 def test_hover_json_cannot_close_its_script_element() -> None:
-    tag = tearsheet.hover_script_tag({"plot": "p", "x": [], "dates": ["</script><b>"]})
+    tag = charts.hover_script_tag({"plot": "p", "x": [], "dates": ["</script><b>"]})
     assert "</script><b>" not in str(tag)
     assert json.loads(re.search(r">(.*)</script>$", str(tag)).group(1))["dates"] == ["</script><b>"]
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from allocator.regime import LEVELS, RegimeRule, classify_regimes
 from allocator.risk import smooth_risk_scalar
+from allocator.sql_macros import macro_library
 from allocator.tuning import (
     BaselineBook,
     Governor,
@@ -67,19 +69,37 @@ def _book(
     start = 3 if opens_held else 0
     dates, held = dates[start:], held[start:].reset_index(drop=True)
     n -= start
+    sessions = pd.DataFrame(
+        {
+            "date": dates,
+            "held_rebalance_date": held,
+            "gross_return": rng.normal(0, 0.01, n),
+            "turnover": rng.uniform(0, 0.5, n),
+        }
+    )
     return BaselineBook.from_frames(
         features,
-        pd.DataFrame(
-            {
-                "date": dates,
-                "held_rebalance_date": held,
-                "gross_return": rng.normal(0, 0.01, n),
-                "turnover": rng.uniform(0, 0.5, n),
-            }
-        ),
-        pd.DataFrame({"rebalance_date": rebalances}),
+        with_decisions(sessions, pd.DataFrame({"rebalance_date": rebalances})),
         weights,
     )
+
+
+def with_decisions(sessions: pd.DataFrame, rebalances: pd.DataFrame) -> pd.DataFrame:
+    """The sessions with each cadence's decision close, by the macro
+    (macros/scalar_delivery.sql), as model tuning_baseline_sessions adds them."""
+    con = duckdb.connect()
+    try:
+        con.register("sessions", sessions[["date", "held_rebalance_date"]])
+        con.register("rebalances", rebalances)
+        decisions = con.execute(
+            macro_library().render(
+                "with {{ allocator.scalar_decisions('sessions', 'rebalances') }} "
+                "select * exclude (held_rebalance_date) from scalar_decisions"
+            )
+        ).df()
+    finally:
+        con.close()
+    return sessions.merge(decisions.assign(date=pd.to_datetime(decisions["date"])), on="date")
 
 
 def _reference(book: BaselineBook, row: pd.Series) -> pd.DataFrame:
@@ -100,7 +120,7 @@ def _reference(book: BaselineBook, row: pd.Series) -> pd.DataFrame:
             strict=True,
         )
     )
-    rebalances = list(book.rebalance_dates)
+    rebalances = list(book.weight_dates)  # every rebalance has weights here
     missing = GOVERNOR.apply_missing_scalar_as
     weights = {
         d: dict(zip(range(book.weights.shape[1]), w, strict=True))
@@ -254,7 +274,7 @@ def test_governor_from_a_published_config_json() -> None:
 
 def _decision_dates(book: BaselineBook, cadence: str) -> list:
     """The close each session's scalar is decided at (allocator_scalars_daily.sql), or None."""
-    rebalances = list(book.rebalance_dates)
+    rebalances = list(book.weight_dates)  # every rebalance has weights here
     dates = []
     for t in range(book.session_dates.size):
         held = book.held[t] if not np.isnat(book.held[t]) else book.session_dates[t - 1]
@@ -287,13 +307,8 @@ def test_vectorised_controls_equal_the_single_book_functions(seed: int) -> None:
     # (the synthetic book's returns-only first session has no SQL counterpart)
     from dataclasses import replace
 
-    from allocator.controls import (
-        book_from_frames,
-        daily_vol,
-        price_exposure,
-        solve_vol_target_k,
-        vol_target_exposure,
-    )
+    from allocator.controls import daily_vol, solve_vol_target_k, vol_target_exposure
+    from allocator.pricing import book_from_frames, price_exposure
     from allocator.tuning_controls import configuration_controls
 
     rng = np.random.default_rng(seed)
@@ -322,6 +337,7 @@ def test_vectorised_controls_equal_the_single_book_functions(seed: int) -> None:
     single = book_from_frames(
         pd.DataFrame(
             {
+                "date": pd.to_datetime(book.session_dates),
                 "held_rebalance_date": pd.to_datetime(book.held),
                 "gross_return": book.gross_return,
                 "turnover": book.turnover,

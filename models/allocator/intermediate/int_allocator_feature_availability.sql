@@ -60,7 +60,9 @@ features as (
             (8, 'corr_shock', 'correlation'),
             (9, 'trend_breadth_20d', 'engine_health'),
             (10, 'sleeve_concentration_60d', 'engine_health'),
-            (11, 'corr_excess', 'correlation')
+            (11, 'corr_excess', 'correlation'),
+            (12, 'dd_level_252d', 'drawdown'),
+            (13, 'dd_level_504d', 'drawdown')
     ) as feature_list (sort_order, feature, feature_group)
 
 ),

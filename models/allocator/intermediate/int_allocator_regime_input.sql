@@ -41,6 +41,10 @@ final as (
         rvol_ratio_long_run,
         dd_vol_units,
         dd_slope_vol_units,
+        dd_level_252d,
+        dd_level_504d,
+        dd_252d_vol_units,
+        dd_504d_vol_units,
     from regime_input
 
 )

@@ -4,7 +4,8 @@
     cannot carry stops with a message naming the run, the file and the dates
     instead of a generic test failing late:
     - the window lies within the book's data (prices, or the returns file of a
-      returns-only book) and holds at least two recorded sessions;
+      returns-only book), neither starting before it nor ending after it, and
+      holds at least two recorded sessions;
     - a book with holdings has a session before start to decide its opening
       weights on;
     - the built-in sleeves have the history their signals and vol targets
@@ -102,6 +103,13 @@ final as (
                 'run ''' || run_id || ''': the window ' || cast(start_date as varchar) || ' to ' || cast(end_date as varchar)
                 || ' lies outside the ' || described || ', which covers '
                 || coalesce(cast(first_date as varchar) || ' to ' || cast(last_date as varchar), 'no dates') || ': give a window within it'
+            )
+            -- a window reaching past the data would be reported as if it were covered
+            when end_date > last_date or start_date < first_date then error(
+                'run ''' || run_id || ''': the window ' || cast(start_date as varchar) || ' to ' || cast(end_date as varchar)
+                || ' reaches outside the ' || described || ', which covers ' || cast(first_date as varchar) || ' to '
+                || cast(last_date as varchar) || ': end on or before ' || cast(last_date as varchar)
+                || ' and start on or after ' || cast(first_date as varchar)
             )
             when recorded_sessions < 2 then error(
                 'run ''' || run_id || ''': the window ' || cast(start_date as varchar) || ' to ' || cast(end_date as varchar) || ' holds '
