@@ -161,28 +161,36 @@ REUSED_LAYERS = (
     "allocator_regime_v1",
     "allocator_risk_v1",
 )
+#: Layers with a row only from the state's first ready session: a book
+#: shorter than the warm-up stores none, and is complete without them.
+AFTER_WARM_UP = ("allocator_regime_v1", "allocator_risk_v1")
+
+
+def _published_rows(session: Any, layer: str, baseline: str, where: str = "true") -> int:
+    exists = session.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'artifacts' and table_name = ?",
+        [layer],
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return session.execute(
+        f"select count(*) from artifacts.{layer} where run_id = ? and {where}", [baseline]
+    ).fetchone()[0]
 
 
 def baseline_gaps(session: Any, baseline: str, reuse: bool) -> list[str]:
     """The published layers of ``baseline`` a scaled run reads that are
-    missing or hold no row of it."""
-    gaps = []
-    for layer in (*BASELINE_LAYERS, *(REUSED_LAYERS if reuse else ())):
-        exists = session.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'artifacts' and table_name = ?",
-            [layer],
-        ).fetchone()[0]
-        rows = (
-            session.execute(
-                f"select count(*) from artifacts.{layer} where run_id = ?", [baseline]
-            ).fetchone()[0]
-            if exists
-            else 0
-        )
-        if not rows:
-            gaps.append(layer)
-    return gaps
+    missing or hold no row of it (the regime and risk layers only once its
+    state has a ready session)."""
+    layers = (*BASELINE_LAYERS, *(REUSED_LAYERS if reuse else ()))
+    warmed_up = bool(_published_rows(session, "allocator_state_v1", baseline, "is_ready"))
+    return [
+        layer
+        for layer in layers
+        if not _published_rows(session, layer, baseline)
+        and (warmed_up or layer not in AFTER_WARM_UP)
+    ]
 
 
 def seed_calibrations(

@@ -245,6 +245,26 @@ def test_a_scaled_run_needs_a_baseline_with_its_scalars(stored: duckdb.DuckDBPyC
         stored.execute("rollback")
 
 
+def test_a_baseline_shorter_than_the_warm_up_is_complete_without_regime_rows() -> None:
+    """Reused layers must hold rows; the regime and risk layers only from the
+    state's first ready session (the tiny book of the fault suite has none)."""
+    con = duckdb.connect()
+    con.execute("create schema artifacts")
+    con.execute("create table artifacts.allocator_risk_v1_applied as select 'b' as run_id")
+    con.execute("create table artifacts.portfolio_returns_unscaled as select 'b' as run_id")
+    con.execute(
+        "create table artifacts.allocator_state_v1 as select 'b' as run_id, false as is_ready"
+    )
+    for layer in gate.AFTER_WARM_UP:
+        con.execute(f"create table artifacts.{layer} (run_id varchar)")
+    assert gate.baseline_gaps(con, "b", reuse=True) == []
+    con.execute("update artifacts.allocator_state_v1 set is_ready = true")
+    assert gate.baseline_gaps(con, "b", reuse=True) == list(gate.AFTER_WARM_UP)
+    assert gate.baseline_gaps(con, "b", reuse=False) == []
+    con.execute("delete from artifacts.portfolio_returns_unscaled")
+    assert "portfolio_returns_unscaled" in gate.baseline_gaps(con, "b", reuse=True)
+
+
 def test_a_scaled_run_uses_its_baselines_window(stored: duckdb.DuckDBPyConnection) -> None:
     scaled = dict(
         VALID,
