@@ -1,0 +1,39 @@
+{#- One row per live run: its last stored session and what the build that
+    published it appended (all of it for the run's start, the new sessions
+    for an update). `allocator runs` lists live runs from here; an update
+    continues from last_session. Empty for other runs. -#}
+with run_config as (
+
+    select * from {{ ref('stg_run_config') }}
+
+),
+
+update_window as (
+
+    select * from {{ ref('stg_live__update') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('live_sessions') }}
+
+),
+
+final as (
+
+    select
+        run_config.run_id,
+        (select max(date) from sessions) as last_session,
+        coalesce(update_window.live_cut, run_config.start_date) as appended_from,
+        (select count(*) from sessions where date >= run_config.start_date) as sessions_appended,
+        update_window.is_live_update,
+        update_window.lookback_start,
+        run_config.created_at as updated_at,
+    from run_config
+    cross join update_window
+    where {{ 'true' if allocator.is_live_run() else 'false' }}
+
+)
+
+select * from final
