@@ -283,7 +283,7 @@ def test_grid_path_is_required_to_exist(tuning: AllocatorProject, tmp_path: Path
         },
     )
     assert not result.success
-    assert "does not exist" in result_message(result)
+    assert "is not an existing .csv or .json grid file" in result_message(result)
     assert (
         tuning.query("select count(*) from marts.tuning_summary where tuning_id = 'bad'")[0][0] == 0
     )
