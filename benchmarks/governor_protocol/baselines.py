@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from allocator.database import use_published_schemas
+from allocator.sql_macros import macro_library
 from allocator.tuning import BaselineBook, Governor, governor_from_config_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,9 +121,28 @@ def load_baseline(database: Path, run_id: str) -> tuple[BaselineBook, Governor, 
     finally:
         con.close()
     regime_input = regime_input_frame(state)
-    book = BaselineBook.from_frames(regime_input, sessions, rebalances, weights)
+    book = BaselineBook.from_frames(regime_input, delivered(sessions, rebalances), weights)
     info = {"features_missing": json.loads(meta[0]) if meta and meta[0] else {}}
     return book, governor_from_config_json(config_json), info
+
+
+def delivered(sessions: pd.DataFrame, rebalances: pd.DataFrame) -> pd.DataFrame:
+    """The sessions with the close each cadence decides their scalar at: the
+    one definition of delivery (macros/scalar_delivery.sql), rendered and run
+    here as models/tuning/tuning_baseline_sessions.sql runs it."""
+    sql = (
+        "with {{ allocator.scalar_decisions('sessions', 'rebalances') }} "
+        "select sessions.*, decided_at_rebalance_lagged, decided_at_rebalance, "
+        "decided_at_daily from sessions inner join scalar_decisions using (date) "
+        "order by date"
+    )
+    con = duckdb.connect()
+    try:
+        con.register("sessions", sessions)
+        con.register("rebalances", rebalances)
+        return con.execute(macro_library().render(sql)).df()
+    finally:
+        con.close()
 
 
 def regime_input_frame(state: pd.DataFrame) -> pd.DataFrame:

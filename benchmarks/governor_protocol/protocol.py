@@ -20,25 +20,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from allocator.controls import VolTargetRule, solve_vol_target_ks
+from allocator.metrics import daily_vols, max_drawdowns, sharpes
+from allocator.pricing import price_exposures
 from allocator.regime import LEVELS, RegimeRule
 from allocator.run_config import MATERIALLY_SCALED_BELOW
 from allocator.tuning import (
     CADENCES,
     BaselineBook,
     Governor,
-    _price,
-    _session_plan,
     configuration_paths,
     resolve_grid,
+    session_plan,
 )
-from allocator.tuning_controls import (
-    _solve_vol_target_k,
-    daily_vols,
-    decided_rvol,
-    max_drawdowns,
-    sharpes,
-    vol_target_exposure_many,
-)
+from allocator.tuning_controls import decided_rvol
 
 SESSIONS_PER_YEAR = 252
 STRESSED_LEVEL = 2  # STRESS and CRISIS
@@ -191,8 +186,9 @@ def evaluate_many(
     (allocator.tuning_controls, vectorised over candidates). With
     ``window_start``, the governor's and the baseline's MaxDD and Sharpe from
     that session on too (window_*: a target measured on part of a run)."""
-    plan = _session_plan(book)
     cost = baseline.transaction_cost_bps
+    missing = baseline.apply_missing_scalar_as
+    plan = session_plan(book, cost)
     paths, exposures = [], []
     for candidate in candidates:
         governor = candidate.governor(baseline)
@@ -200,24 +196,23 @@ def evaluate_many(
         levels, exposure = configuration_paths(book, governor, grid, plan)
         paths.append(levels[:, 0].astype(int))
         exposures.append(exposure[:, 0])
+    # the run's own pricing, metrics and vol-target search (allocator.pricing,
+    # allocator.metrics, allocator.controls), as the tuning's controls use them
     exposure = np.column_stack(exposures)
-    net = _price(book, plan, exposure, cost)[2]
-    whole = _price(book, plan, np.ones((exposure.shape[0], 1)), cost)[2][:, 0]
+    net = price_exposures(plan.pricing, exposure).net_return
+    whole = price_exposures(plan.pricing, np.ones((exposure.shape[0], 1))).net_return[:, 0]
     target = daily_vols(net)
     whole_vol = daily_vols(whole[:, None])[0]
     matched = whole[:, None] * (target / whole_vol)[None, :]
     cadences = np.array([CADENCES.index(c.cadence) for c in candidates])
     rvol = decided_rvol(book, plan, cadences)
-    k = _solve_vol_target_k(book, plan, rvol, target, baseline)
+    k, _ = solve_vol_target_ks(plan.pricing, rvol, target, missing)
     vol_target = np.full(exposure.shape, np.nan)
     solved = np.flatnonzero(np.isfinite(k))
     if solved.size:
-        vol_target[:, solved] = _price(
-            book,
-            plan,
-            vol_target_exposure_many(rvol[:, solved], k[solved], baseline.apply_missing_scalar_as),
-            cost,
-        )[2]
+        vol_target[:, solved] = price_exposures(
+            plan.pricing, VolTargetRule.of(rvol[:, solved], missing).exposure(k[solved])
+        ).net_return
     window = {}
     if window_start is not None:
         inside = book.session_dates >= window_start
