@@ -151,7 +151,8 @@ features as (
     left join sleeve_concentration
         on drawdown_slope.date = sleeve_concentration.date
     {%- if is_incremental() %}
-    left join stored_state
+    -- read by corr_60d_to_date's incremental branch (sqlfluff lints the branches apart)
+    left join stored_state  -- noqa: ST11
         on drawdown_slope.date = stored_state.date
     {%- endif %}
 

@@ -20,18 +20,29 @@ sessions as (
 
 ),
 
+session_figures as (
+
+    select
+        max(sessions.date) as last_session,
+        count(*) filter (where sessions.date >= run_config.start_date) as sessions_appended,
+    from sessions
+    cross join run_config
+
+),
+
 final as (
 
     select
         run_config.run_id,
-        (select max(date) from sessions) as last_session,
+        session_figures.last_session,
         coalesce(update_window.live_cut, run_config.start_date) as appended_from,
-        (select count(*) from sessions where date >= run_config.start_date) as sessions_appended,
+        session_figures.sessions_appended,
         update_window.is_live_update,
         update_window.lookback_start,
         run_config.created_at as updated_at,
     from run_config
     cross join update_window
+    cross join session_figures
     where {{ 'true' if allocator.is_live_run() else 'false' }}
 
 )

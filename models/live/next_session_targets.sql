@@ -109,16 +109,38 @@ decided as (
 
 ),
 
+target_weights as (
+
+    select
+        weights.symbol,
+        weights.weight,
+    from weights
+    inner join decided
+        on weights.rebalance_date = decided.held_next
+
+),
+
+held_weights as (
+
+    select
+        weights.symbol,
+        weights.weight,
+    from weights
+    inner join decided
+        on weights.rebalance_date = decided.held_today
+
+),
+
 positions as (
 
     -- each symbol held today or on the next session
     select
-        coalesce(target.symbol, held.symbol) as symbol,
-        coalesce(target.weight, 0.0) as target_weight_unscaled,
-        coalesce(held.weight, 0.0) as held_weight_unscaled,
-    from (select symbol, weight from weights where rebalance_date = (select held_next from decided)) as target
-    full outer join (select symbol, weight from weights where rebalance_date = (select held_today from decided)) as held
-        on target.symbol = held.symbol
+        coalesce(target_weights.symbol, held_weights.symbol) as symbol,
+        coalesce(target_weights.weight, 0.0) as target_weight_unscaled,
+        coalesce(held_weights.weight, 0.0) as held_weight_unscaled,
+    from target_weights
+    full outer join held_weights
+        on target_weights.symbol = held_weights.symbol
     where (select portfolio_source from run_config) <> 'returns_file'
     union all
     select '(book)', 1.0, 1.0,

@@ -222,7 +222,7 @@ checked as (
             when file_span.file_last_date < requested.last_session and {{ 'false' if restate else 'true' }} then error(
                 'prices file ''' || {{ prices_path }} || ''' ends on ' || cast(file_span.file_last_date as varchar)
                 || ', before live run ''' || requested.run_id || '''''s last session ' || cast(requested.last_session as varchar)
-                || ' (symbol ' || (select min(symbol) from stored_overlap where date = requested.last_session)
+                || ' (symbol ' || (select min(stored_overlap.symbol) from stored_overlap where stored_overlap.date = requested.last_session)
                 || ' was stored then): an update only appends; give a file through '
                 || cast(requested.last_session as varchar) || ' or later, or recompute from a date with restate_from')
             when skipped_sessions.date is not null then error(
