@@ -644,9 +644,9 @@ class TwoPass:
     def verdict(self) -> str:
         """The report's one-line verdict (report.headline, its one definition):
         the worst flag, the MaxDD and Sharpe moves and timing_skill."""
-        from allocator.report import _flag_rows, headline
+        from allocator.report import flag_rows, headline
 
-        line = headline(self.comparison, _flag_rows(self.comparison.get("flags")))
+        line = headline(self.comparison, flag_rows(self.comparison.get("flags")))
         return f"{line['status']}: {line['text']}" if line else ""
 
     def report(self) -> Path:

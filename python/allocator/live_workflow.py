@@ -166,7 +166,7 @@ def update(settings: Settings, request: UpdateRequest, emit: Emit) -> None:
             ("--exclude", *exclude),
         )
         if not outcome.success:
-            raise workflow._failure(label, outcome, settings, request.run_id)
+            raise workflow.build_failure(label, outcome, settings, request.run_id)
         emit(f"{label}: {outcome.describe()}")
         last = con.execute(
             "select cast(last_session as varchar) from marts.live_runs where run_id = ?",

@@ -411,7 +411,7 @@ def _regime_rows(regimes: Any) -> list[dict[str, str]]:
     return out
 
 
-def _flag_rows(flags: Any) -> list[dict[str, str]]:
+def flag_rows(flags: Any) -> list[dict[str, str]]:
     out = []
     for flag in _list_of_mappings(flags):
         status = str(flag.get("status", "")).strip().lower()
@@ -607,7 +607,7 @@ def render_two_pass_html(
     baseline = prepare_daily(baseline_daily, "baseline_daily", required)
     scaled = prepare_daily(scaled_daily, "scaled_daily", required)
     plots = build_plots(baseline, scaled, comparison.get("drawdown_episodes"))
-    flags = _flag_rows(comparison.get("flags"))
+    flags = flag_rows(comparison.get("flags"))
     event_columns, event_rows = _event_rows(comparison.get("top_derisk_events"))
     facts, other_tables = _other_sections(comparison)
     start = comparison.get("start_date")

@@ -234,7 +234,7 @@ def check_project(settings: Settings) -> None:
         os.environ["ALLOCATOR_DUCKDB_PATH"] = str(settings.db_path)
 
 
-def _failure(
+def build_failure(
     label: str, outcome: dbt_invoke.DbtOutcome, settings: Settings, run_id: str | None = None
 ) -> AllocatorError:
     details = "\n".join("  " + line for e in outcome.errors for line in e.splitlines())
@@ -268,7 +268,7 @@ def build(
         "build", settings.project_dir, request.dbt_vars(), settings.verbose, manifest, extra
     )
     if not outcome.success:
-        raise _failure(label, outcome, settings, request.run_id)
+        raise build_failure(label, outcome, settings, request.run_id)
     emit(f"{label}: {outcome.describe()}")
     return outcome
 
@@ -286,7 +286,7 @@ def parse(settings: Settings, emit: Emit, parse_vars: Mapping[str, Any] | None =
     """
     outcome = dbt_invoke.invoke("parse", settings.project_dir, parse_vars or {}, settings.verbose)
     if not outcome.success:
-        raise _failure("dbt parse", outcome, settings)
+        raise build_failure("dbt parse", outcome, settings)
     emit(f"parse: {outcome.describe()}")
     return outcome.manifest
 

@@ -750,7 +750,7 @@ def test_input_files_become_absolute_dbt_vars(
 def test_a_failed_pass_says_nothing_was_stored(tmp_path: Path) -> None:
     settings = workflow.Settings(PROJECT_DIR, tmp_path / "a.duckdb", tmp_path / "reports")
     failed = dbt_invoke.DbtOutcome("build", False, 1.0, {"fail": 1}, ("test y: 3 rows",))
-    message = str(workflow._failure("pass 1/2 (baseline)", failed, settings, "g"))
+    message = str(workflow.build_failure("pass 1/2 (baseline)", failed, settings, "g"))
     assert "test y: 3 rows" in message
     assert (
         f"Nothing was stored: run 'g' was not published; every run in {tmp_path / 'a.duckdb'} "
