@@ -12,25 +12,19 @@ with run_config as (
 
 weights as (
 
-    -- in a live update with the run's stored rows: these facts span its history
-    select symbol from {{ ref('weights_raw') }}
-    {{ allocator.live_stored_rows('weights_raw', 'symbol') }}
+    select * from {{ ref('weights_raw') }}
 
 ),
 
 sleeve_returns as (
 
-    -- in a live update with the run's stored rows: these facts span its history
-    select sleeve from {{ ref('sleeve_returns') }}
-    {{ allocator.live_stored_rows('sleeve_returns', 'sleeve') }}
+    select * from {{ ref('sleeve_returns') }}
 
 ),
 
 trend_units as (
 
-    -- in a live update with the run's stored rows: these facts span its history
-    select date from {{ ref('trend_unit_returns') }}
-    {{ allocator.live_stored_rows('trend_unit_returns', 'date') }}
+    select * from {{ ref('trend_unit_returns') }}
 
 ),
 

@@ -15,11 +15,7 @@ run_config as (
 
 held as (
 
-    -- a live update also counts what the run held before its new sessions
-    select distinct symbol from (
-        select symbol from weights
-        {{ allocator.live_stored_rows('weights_raw', 'symbol') }}
-    ) as held_rows
+    select distinct symbol from weights
 
 ),
 

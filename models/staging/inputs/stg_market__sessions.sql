@@ -1,6 +1,6 @@
 with prices as (
 
-    select * from {{ ref('stg_market__closes') }}
+    select * from {{ ref('stg_market__prices') }}
 
 ),
 
