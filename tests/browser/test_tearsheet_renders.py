@@ -73,7 +73,7 @@ def _assert_every_plot_drawn_and_hovered(dom: _DomAttributes, expected: set[str]
 
 def test_audit_report_with_tear_sheet_renders(tmp_path: Path) -> None:
     baseline, scaled = _frames()
-    benchmark = compare_runs.with_equity(baseline["date"], baseline["portfolio_return"] * 0.8)
+    benchmark = compare_runs.daily_book(baseline["date"], baseline["portfolio_return"] * 0.8)
     scaled = scaled.merge(
         benchmark[["date", "equity"]].rename(columns={"equity": "benchmark_equity"}), on="date"
     )
@@ -103,7 +103,7 @@ def test_run_comparison_renders(tmp_path: Path) -> None:
     for label, frame in (("a", baseline), ("b", scaled)):
         daily = frame[["date", "portfolio_return", "equity", "drawdown"]]
         regimes = pd.Series(["NORMAL"] * len(frame))
-        metrics = compare_runs.series_metrics(daily)
+        metrics = compare_runs.measure(daily)
         sides.append(
             compare_runs.RunSide(label, label, "folder", label, daily, regimes, metrics, {})
         )
