@@ -77,13 +77,14 @@ def test_reuse_needs_the_baselines_configuration(tiny_db: Path) -> None:
     result = run_dbt(
         ["build", "--exclude", "tag:unscaled"],
         tiny_db,
-        scaled_vars("s", "a", end="2021-01-08", reuse_baseline_layers=True),
+        # the same window (another is refused first, by the window rule), another regime
+        scaled_vars("s", "a", allocator_regime_min_days=7, reuse_baseline_layers=True),
     )
     assert result.returncode != 0
     assert "var reuse_baseline_layers: baseline 'a' was built with another configuration" in (
         result.stdout
     )
-    assert "end" in result.stdout
+    assert "min_days" in result.stdout
     assert run_snapshot(tiny_db, "a") == before
     assert stored(tiny_db, "select count(*) from runs where run_id = 's'") == [(0,)]
 
