@@ -10,6 +10,7 @@ of the database and the reports folder.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,9 +123,10 @@ def test_runs_lists_every_run_and_whether_its_files_are_current(
     lines = out.splitlines()
     assert lines[0].split() == [
         "run_id", "kind", "profile", "window", "mode", "cadence", "created",
-        "CAGR", "vol", "Sharpe", "MaxDD", "comparison", "files",
+        "CAGR", "vol", "Sharpe", "MaxDD", "comparison", "files", "inputs",
     ]  # fmt: skip
-    by_id = {line.split()[0]: line.split() for line in lines[1:]}
+    # the last column lists input files, comma and space apart: cut it off
+    by_id = {line.split()[0]: re.sub(r"(, \S+)*$", "", line).split()[:-1] for line in lines[1:]}
     assert set(by_id) == {BASE, SCALED, FROM_FILE}
     assert by_id[BASE][1:6] == [
         "baseline",
