@@ -259,11 +259,18 @@ def execute_run(
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
     replace: bool = False,
+    live: bool = False,
     log: Log = print,
 ) -> str:
-    """Build one run and export it; returns its run id (see :func:`run`)."""
+    """Build one run and export it; returns its run id (see :func:`run`).
+    ``live`` stores it as a live run that daily updates append sessions to
+    (allocator.live_workflow), computing its own scalars (mode compute)."""
     emit = _emit(log)
-    resolved_mode = validate.resolve_mode(mode, precomputed_run_id)
+    if live and precomputed_run_id:
+        raise AllocatorError(
+            "--live: a live run computes its own scalars; drop --precomputed-run-id"
+        )
+    resolved_mode = validate.resolve_mode(mode or ("compute" if live else None), precomputed_run_id)
     suffix = {"off": "base", "compute": "compute", "precomputed": "scaled"}[resolved_mode]
     tag = validate.check_tag(tag) if tag else None
     book = resolve_book(
@@ -291,7 +298,12 @@ def execute_run(
         governor_config_json=governor_config_json(governor_config),
         risk_free_rate=risk_free_var(risk_free_rate, settings),
     )
-    workflow.run(settings, request, emit)
+    if live:
+        from allocator import live_workflow
+
+        live_workflow.start(settings, request, emit)
+    else:
+        workflow.run(settings, request, emit)
     return run_id
 
 
@@ -728,6 +740,7 @@ def run(
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
     replace: bool = False,
+    live: bool = False,
     log: Log = print,
     **where: Any,
 ) -> Run:
@@ -739,7 +752,8 @@ def run(
     own_returns). ``mode``: off (default), compute, or precomputed with
     ``precomputed_run_id``. ``risk_free_rate``: what Sharpe and Sortino
     measure returns in excess of: an annual rate (0.02), or a CSV/Parquet
-    file or a pandas Series of annual rates by date (default 0).
+    file or a pandas Series of annual rates by date (default 0). ``live``:
+    store it as a live run that daily updates append to (mode compute).
     ``where``: project_dir, db_path, reports_dir, verbose, tests (see
     :func:`settings`).
     """
@@ -760,6 +774,7 @@ def run(
         governor_config=governor_config,
         risk_free_rate=risk_free_rate,
         replace=replace,
+        live=live,
         log=log,
     )
     loaded = load(built, settings=settings_)

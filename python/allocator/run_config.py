@@ -505,6 +505,14 @@ def resolve(
             "reuse_baseline_layers": reuse,
             "replace_run": replace_run,
             "publish_run": publish_run,
+            # a live run's start and update (python/allocator/live.py, the gate)
+            "live": _flag(given.get("live"), "live"),
+            "live_update": _flag(given.get("live_update"), "live_update"),
+            "restate_from": (
+                _date(given["restate_from"], "restate_from").isoformat()
+                if given.get("restate_from")
+                else None
+            ),
             "governor_config_json": json.dumps(governor, sort_keys=True) if governor else None,
             "risk_free_rate": config.get("risk_free", {}).get("rate", 0.0),
             "risk_free_path": config.get("risk_free", {}).get("path", ""),

@@ -92,6 +92,8 @@ class RunRequest:
     inputs: tuple[tuple[str, str], ...] = ()
     # a governor-config file's canonical settings as JSON (var governor_config)
     governor_config_json: str | None = None
+    # store the run as a live run, updated daily (var live; live_workflow.py)
+    live: bool = False
     # an annual rate (var risk_free_rate), or the path of a file of them (risk_free_path)
     risk_free_rate: float | str | None = None
 
@@ -114,6 +116,8 @@ class RunRequest:
             dbt_vars["replace_run"] = True
         if self.governor_config_json:
             dbt_vars["governor_config"] = json.loads(self.governor_config_json)
+        if self.live:
+            dbt_vars["live"] = True
         if isinstance(self.risk_free_rate, str) and self.risk_free_rate:
             dbt_vars["risk_free_path"] = self.risk_free_rate
         elif self.risk_free_rate:
