@@ -258,6 +258,7 @@ def execute_run(
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
     live: bool = False,
     log: Log = print,
@@ -297,6 +298,7 @@ def execute_run(
         replace_run=replace,
         governor_config_json=governor_config_json(governor_config),
         risk_free_rate=risk_free_var(risk_free_rate, settings),
+        rebalance_calendar=rebalance_calendar,
     )
     if live:
         from allocator import live_workflow
@@ -373,6 +375,7 @@ def execute_two_pass(
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
     default_ids: tuple[str, str] | None = None,
     log: Log = print,
@@ -446,6 +449,7 @@ def execute_two_pass(
             book.end,
             inputs=tuple(sorted(book.inputs.items())),
             governor_config_json=governor,
+            rebalance_calendar=rebalance_calendar,
         )
         scaled_id = scaled_run_id or (
             default_ids[1]
@@ -739,6 +743,7 @@ def run(
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
     live: bool = False,
     log: Log = print,
@@ -752,8 +757,11 @@ def run(
     own_returns). ``mode``: off (default), compute, or precomputed with
     ``precomputed_run_id``. ``risk_free_rate``: what Sharpe and Sortino
     measure returns in excess of: an annual rate (0.02), or a CSV/Parquet
-    file or a pandas Series of annual rates by date (default 0). ``live``:
-    store it as a live run that daily updates append to (mode compute).
+    file or a pandas Series of annual rates by date (default 0).
+    ``rebalance_calendar``: which session closes a rebalance period,
+    sessions (the period's last in the file, default) or weekdays (known at
+    the close; a live run's default). ``live``: store it as a live run that
+    daily updates append to (mode compute).
     ``where``: project_dir, db_path, reports_dir, verbose, tests (see
     :func:`settings`).
     """
@@ -773,6 +781,7 @@ def run(
         precomputed_run_id=precomputed_run_id,
         governor_config=governor_config,
         risk_free_rate=risk_free_rate,
+        rebalance_calendar=rebalance_calendar,
         replace=replace,
         live=live,
         log=log,
@@ -795,6 +804,7 @@ def two_pass(
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
     log: Log = print,
     **where: Any,
@@ -804,7 +814,8 @@ def two_pass(
 
     ``baseline_run_id``: reuse a stored baseline (its book and window); with
     a ``governor_config`` other than the baseline's, the baseline is rebuilt
-    under that governor first. Other arguments as for :func:`run`.
+    under that governor first; its rebalance calendar is the stored one.
+    Other arguments as for :func:`run`.
     """
     settings_ = _settings(where)
     ids = execute_two_pass(
@@ -821,6 +832,7 @@ def two_pass(
         tag=tag,
         governor_config=governor_config,
         risk_free_rate=risk_free_rate,
+        rebalance_calendar=rebalance_calendar,
         replace=replace,
         log=log,
     )

@@ -225,6 +225,13 @@ def _window_options(parser: argparse.ArgumentParser) -> None:
         "a CSV or Parquet file of annual rates (date, rate), each holding until the next "
         "(default 0)",
     )
+    parser.add_argument(
+        "--rebalance-calendar",
+        choices=("sessions", "weekdays"),
+        help="which session closes a rebalance period: sessions, the period's last in the "
+        "file (default), or weekdays, known at the close (a live run's default; audit a live "
+        "run with it)",
+    )
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
@@ -538,6 +545,7 @@ def _book(args: argparse.Namespace) -> dict[str, Any]:
         "tag": args.tag,
         "governor_config": args.governor_config,
         "risk_free_rate": args.risk_free_rate,
+        "rebalance_calendar": args.rebalance_calendar,
         "replace": args.replace,
     }
 
@@ -611,6 +619,7 @@ def _cmd_demo(args: argparse.Namespace, settings: workflow.Settings) -> None:
     args.baseline_run_id = args.scaled_run_id = args.tag = None
     args.prices_path = args.benchmark_path = args.weights_path = None
     args.portfolio_returns_path = args.governor_config = args.risk_free_rate = None
+    args.rebalance_calendar = None
     args.replace = False
     _cmd_two_pass(
         args, settings, defaults=(workflow.DEMO_BASELINE_RUN_ID, workflow.DEMO_SCALED_RUN_ID)

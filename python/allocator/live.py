@@ -135,6 +135,7 @@ def update_vars(
         "start": config["start"],
         "end": str(end),
         "allocator_v1": block,
+        "rebalance_calendar": config.get("rebalance_calendar", "sessions"),
         **{var: parameters[key] for key, var in PARAMETER_VARS.items()},
         # the same run with a later end (and today's file)
         "replace_run": True,

@@ -7,13 +7,16 @@
     - Built-in sleeves rebalance on the last session of each period of the
       profile's frequency, and on the last session before start, so the book
       is invested from start. A weights file rebalances on its own dates.
-    - "Last session of a period" is known at its close, as a desk knows it
-      from the calendar, without looking at later data: a session whose next
-      weekday opens a new period closes its period. When that weekday is a
-      holiday ending the period (a month ending on Good Friday), the period
-      is closed by the first session of the next one instead. So a session's
-      flag never changes when later sessions arrive, and a live run that
-      appends one day at a time rebalances exactly as a whole build.
+    - Which session closes a period is the run's rebalance_calendar.
+      sessions (a backtest's default): the period's last session in the
+      file, as a desk knows it from the exchange calendar; the file's next
+      session says so. weekdays (a live run's): a session whose next weekday
+      opens a new period closes its period, known at its close without the
+      next session. When that weekday is a holiday ending the period (a
+      month ending on Good Friday), the first session of the next period
+      closes it instead. So a session's flag never changes when later
+      sessions arrive, and a live run that appends one day at a time
+      rebalances exactly as a whole build.
     - The recorded book opens at the last rebalance before start; earlier
       rebalances only warm up signals and sleeve vol targeting.
 -#}
@@ -105,8 +108,10 @@ rebalances as (
         {%- if allocator.portfolio_source() == 'weights_file' %}
         periods.date in (select date from weights_dates) as is_rebalance,
         {%- else %}
-        periods.closes_period
-            or periods.closes_previous_period
+        case run_config.rebalance_calendar
+            when 'weekdays' then periods.closes_period or periods.closes_previous_period
+            else periods.session_index = max(periods.session_index) over (partition by periods.period_start)
+        end
             or periods.date = max(
                 case when periods.date < first_recorded.first_recorded_date then periods.date end
             ) over () as is_rebalance,
