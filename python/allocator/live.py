@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from allocator.run_config import (
+    BACKTEST_CALENDAR,
     GOVERNOR_CONFIG_CALIBRATION,
     INPUT_VARS,
     ConfigProblem,
@@ -135,7 +136,7 @@ def update_vars(
         "start": config["start"],
         "end": str(end),
         "allocator_v1": block,
-        "rebalance_calendar": config.get("rebalance_calendar", "sessions"),
+        "rebalance_calendar": config.get("rebalance_calendar", BACKTEST_CALENDAR),
         **{var: parameters[key] for key, var in PARAMETER_VARS.items()},
         # the same run with a later end (and today's file)
         "replace_run": True,

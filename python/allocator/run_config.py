@@ -125,7 +125,10 @@ UNSCALED_KEYS = (
     "allocator_parameters",
 )
 # What a run id stands for; rebuilding it as something else needs replace_run.
-#: The rebalance calendar a live run needs: a session's flag known at its close.
+#: The rebalance calendars (var rebalance_calendar, which has no default of
+#: its own): a backtest's closes a period on its last session in the file; a
+#: live run's needs a session's flag known at its close.
+BACKTEST_CALENDAR = "sessions"
 LIVE_CALENDAR = "weekdays"
 IDENTITY_KEYS = ("kind", "strategy_profile", "start", "end", "inputs")
 # Every run var's default, from its definition (run_parameters); None for
@@ -481,7 +484,7 @@ def resolve(
         },
         "allocator_parameters": parameters,
     }
-    if calendar != DEFAULTS["rebalance_calendar"]:  # absent by default: hashes as before
+    if calendar != BACKTEST_CALENDAR:  # absent by default: hashes as before
         config["rebalance_calendar"] = calendar
     if source_kind == "run" and source:
         check_same_window(config, stored_runs[source])
@@ -587,8 +590,7 @@ def check_same_window(config: Mapping[str, Any], stored: StoredRun) -> None:
             "and end to the baseline's, or build a baseline for this window first)",
         )
     calendar, stored_calendar = (
-        run.get("rebalance_calendar", DEFAULTS["rebalance_calendar"])
-        for run in (config, stored.config)
+        run.get("rebalance_calendar", BACKTEST_CALENDAR) for run in (config, stored.config)
     )
     if calendar != stored_calendar:
         raise _fail(
@@ -606,7 +608,7 @@ def _rebalance_calendar(given: Mapping[str, Any]) -> str:
     live = _flag(given.get("live", False), "live")
     value = given.get("rebalance_calendar")
     if value is None:
-        return LIVE_CALENDAR if live else str(DEFAULTS["rebalance_calendar"])
+        return LIVE_CALENDAR if live else BACKTEST_CALENDAR
     calendar = str(_checked("rebalance_calendar", value))
     if live and calendar != LIVE_CALENDAR:
         raise _fail(
