@@ -233,6 +233,12 @@
     ).rows -%}
         {%- do columns.setdefault(row[0] ~ '.' ~ row[1], []).append([row[2], row[3]]) -%}
     {%- endfor -%}
+    {#- a live update appends the rows from its cut on (macros/live_update.sql) -#}
+    {%- set live = allocator.live_publish_cut() -%}
+    {%- if live and live['nothing_new'] -%}
+        {{ log("Live run " ~ config[0] ~ " is up to date (last session " ~ live['last_session'] ~ "): nothing to append; every stored run is as it was.", info=true) }}
+        {{ return('') }}
+    {%- endif -%}
     {%- set statements = ['begin transaction', 'create schema if not exists artifacts', 'create schema if not exists marts'] -%}
     {%- for name, schema in published | dictsort -%}
         {%- set built = target.schema ~ '.' ~ name -%}
@@ -246,9 +252,10 @@
         {%- endif -%}
         {#- the two_pass marts are keyed by scaled_run_id -#}
         {%- set key = 'run_id' if 'run_id' in (columns.get(built, []) | map('first') | list) else 'scaled_run_id' -%}
-        {%- do statements.append('delete from ' ~ stored ~ ' where ' ~ key ~ ' = ' ~ run_id) -%}
+        {%- set rows = allocator.live_rows_from(columns.get(built, []) | map('first') | list, live) -%}
+        {%- do statements.append('delete from ' ~ stored ~ ' where ' ~ key ~ ' = ' ~ run_id ~ rows) -%}
         {#- every row a build holds is the run's: the key is set, not trusted -#}
-        {%- do statements.append('insert into ' ~ stored ~ ' by name select * replace (' ~ run_id ~ ' as ' ~ key ~ ') from ' ~ built) -%}
+        {%- do statements.append('insert into ' ~ stored ~ ' by name select * replace (' ~ run_id ~ ' as ' ~ key ~ ') from ' ~ built ~ (' where true' ~ rows if rows else '')) -%}
     {%- endfor -%}
     {%- set tests_passed = results | selectattr('node.resource_type', 'equalto', 'test') | list | length -%}
     {%- do statements.append('update marts.runs set data_tests_passed = ' ~ tests_passed ~ ' where run_id = ' ~ run_id) -%}

@@ -25,7 +25,8 @@
 {#- The run parameters' definitions: stg_run_config's columns with meta.var
     (the tuning's: stg_tuning_config's). -#}
 {% macro run_parameters(model_name='stg_run_config') -%}
-    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ model_name) if execute else none -%}
+    {#- a unit test compiles its model with a graph that has no nodes -#}
+    {%- set node = (graph.get('nodes') or {}).get('model.' ~ project_name ~ '.' ~ model_name) if execute else none -%}
     {%- set found = [] -%}
     {%- for column in (node.columns.values() if node else []) if (column.meta or {}).get('var') -%}
         {%- do found.append(column) -%}

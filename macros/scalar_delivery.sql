@@ -54,3 +54,33 @@ scalar_decisions as (
 
 )
 {%- endmacro %}
+
+
+{#-
+    The run's cadence applied to a row of scalar_decisions (`decisions`):
+    the close its scalar was decided at, and the scalar the book holds. In
+    mode off the book is not scaled (1.0); where no scalar was decided (before
+    the series starts, or a held rebalance that is not a recorded one) it is
+    apply_missing_scalar_as. `risk_scalar`: the risk scalar at the decision's
+    decided_at_daily close; `rebalance_scalar_used`: the scalar used at its
+    held rebalance (allocator_scalars_at_rebalances). Used by
+    allocator_scalars_daily (every session of a run) and next_session_targets
+    (the session after its last close).
+-#}
+{% macro cadence_decided_at(run_config, decisions) -%}
+    case {{ run_config }}.cadence
+        when 'rebalance_lagged' then {{ decisions }}.decided_at_rebalance_lagged
+        when 'rebalance' then {{ decisions }}.decided_at_rebalance
+        else {{ decisions }}.decided_at_daily
+    end
+{%- endmacro %}
+
+
+{% macro cadence_scalar(run_config, risk_scalar, rebalance_scalar_used) -%}
+    case
+        when {{ run_config }}.allocator_mode = 'off' then 1.0
+        when {{ run_config }}.cadence = 'daily'
+            then coalesce({{ risk_scalar }}, {{ run_config }}.apply_missing_scalar_as)
+        else coalesce({{ rebalance_scalar_used }}, {{ run_config }}.apply_missing_scalar_as)
+    end
+{%- endmacro %}

@@ -11,6 +11,8 @@
     A returns-only portfolio has no rebalances of its own: every recorded
     date counts as one.
 -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
@@ -86,3 +88,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('rebalance_date') }}

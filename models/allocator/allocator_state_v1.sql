@@ -9,6 +9,8 @@
     false: nothing is filled or extrapolated. A feature the run cannot compute
     (see int_allocator_feature_availability) stays null on every date.
 -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental') }}
 {%- set windows = allocator.allocator_state_windows() -%}
 {%- set expanding = 'order by observation_index rows between unbounded preceding and current row' -%}
 
@@ -47,6 +49,16 @@ availability as (
     select * from {{ ref('int_allocator_feature_availability') }}
 
 ),
+
+{%- if is_incremental() %}
+
+stored_state as (
+
+    -- a live update: the correlation history the expanding mean continues
+    select date, corr_60d from {{ this }}
+
+),
+{%- endif %}
 
 present as (
 
@@ -119,6 +131,16 @@ features as (
         case when present.has_trend_breadth then trend_breadth.trend_breadth_20d end as trend_breadth_20d,
         case when present.has_sleeve_concentration then sleeve_concentration.sleeve_concentration_60d end as sleeve_concentration_60d,
         case when present.has_correlation then correlation.correlation_method end as correlation_method,
+        {%- if is_incremental() %}
+        -- stored dates: the stored value (the update computes correlations
+        -- only over its lookback)
+        case
+            when stored_state.date is not null then stored_state.corr_60d
+            when present.has_correlation then correlation.corr_60d
+        end as corr_60d_to_date,
+        {%- else %}
+        case when present.has_correlation then correlation.corr_60d end as corr_60d_to_date,
+        {%- endif %}
         drawdown_slope.observation_index,
     from drawdown_slope
     cross join present
@@ -128,6 +150,11 @@ features as (
         on drawdown_slope.date = trend_breadth.date
     left join sleeve_concentration
         on drawdown_slope.date = sleeve_concentration.date
+    {%- if is_incremental() %}
+    -- read by corr_60d_to_date's incremental branch (sqlfluff lints the branches apart)
+    left join stored_state  -- noqa: ST11
+        on drawdown_slope.date = stored_state.date
+    {%- endif %}
 
 ),
 
@@ -139,8 +166,8 @@ correlation_history as (
         -- 60-day correlation over the ready observations up to the date, as
         -- port_rvol_long_run is for vol, so a universe that is always highly
         -- correlated does not read as permanently stressed
-        avg(case when is_ready then corr_60d end) over ({{ expanding }}) as corr_long_run,
-        count(case when is_ready then corr_60d end) over ({{ expanding }}) as corr_history_observations,
+        avg(case when is_ready then corr_60d_to_date end) over ({{ expanding }}) as corr_long_run,
+        count(case when is_ready then corr_60d_to_date end) over ({{ expanding }}) as corr_history_observations,
     from features
 
 ),
@@ -188,3 +215,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('date') }}

@@ -3,6 +3,8 @@
     book's, so the tear sheet and the risk metrics compare like with like.
     A run's own artifact (tag unscaled) so a scaled run reading its baseline's
     layers links it instead of re-reading the file. Empty without a benchmark. -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
@@ -27,6 +29,13 @@ in_window as (
     where
         benchmark.date between run_config.start_date and run_config.end_date
         and benchmark.simple_return is not null
+        {%- if is_incremental() %}
+        -- a live update: the new sessions, after the stored ones (below)
+        and benchmark.date >= (select live_cut from {{ ref('stg_live__update') }})
+    union all
+    select run_id, date, benchmark_symbol, benchmark_return,
+    from {{ this }}
+        {%- endif %}
 
 ),
 
@@ -54,3 +63,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('date') }}

@@ -1,6 +1,8 @@
 {#- The book as the strategy (or the user's weights) built it, before the
     allocator: daily returns net of costs from start to end. The allocator's
     state is measured on this series, never on the scaled one. -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental') }}
 
 -- depends_on: {{ ref('stg_portfolio__returns') }}
 with run_config as (
@@ -79,3 +81,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('date') }}

@@ -11,6 +11,8 @@
     run's rebalances (a file for another calendar, a baseline with another
     window) stop the build: filling the rest with 1.0 would pass for a run.
 -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
@@ -143,3 +145,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('rebalance_date') }}

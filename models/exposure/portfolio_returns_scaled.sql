@@ -14,6 +14,8 @@
     weights) holds a gross exposure of 1: its overlay turnover is
     |s_t - s_(t-1)|, and it starts invested as the unscaled book does.
 -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
@@ -68,3 +70,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('date') }}

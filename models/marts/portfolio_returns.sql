@@ -1,6 +1,8 @@
 {#- The run's daily book, one row per (run_id, date): the return the run
     reports (scaled when the allocator is on, unscaled otherwise) next to the
     unscaled book it governs, with its equity and drawdown. -#}
+{#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
+{{ config(materialized='incremental', on_schema_change='fail') }}
 with unscaled as (
 
     select * from {{ ref('portfolio_returns_unscaled') }}
@@ -62,3 +64,4 @@ final as (
 )
 
 select * from final
+{{ allocator.live_new_rows('date') }}

@@ -258,12 +258,20 @@ def execute_run(
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
+    live: bool = False,
     log: Log = print,
 ) -> str:
-    """Build one run and export it; returns its run id (see :func:`run`)."""
+    """Build one run and export it; returns its run id (see :func:`run`).
+    ``live`` stores it as a live run that daily updates append sessions to
+    (allocator.live_workflow), computing its own scalars (mode compute)."""
     emit = _emit(log)
-    resolved_mode = validate.resolve_mode(mode, precomputed_run_id)
+    if live and precomputed_run_id:
+        raise AllocatorError(
+            "--live: a live run computes its own scalars; drop --precomputed-run-id"
+        )
+    resolved_mode = validate.resolve_mode(mode or ("compute" if live else None), precomputed_run_id)
     suffix = {"off": "base", "compute": "compute", "precomputed": "scaled"}[resolved_mode]
     tag = validate.check_tag(tag) if tag else None
     book = resolve_book(
@@ -290,8 +298,14 @@ def execute_run(
         replace_run=replace,
         governor_config_json=governor_config_json(governor_config),
         risk_free_rate=risk_free_var(risk_free_rate, settings),
+        rebalance_calendar=rebalance_calendar,
     )
-    workflow.run(settings, request, emit)
+    if live:
+        from allocator import live_workflow
+
+        live_workflow.start(settings, request, emit)
+    else:
+        workflow.run(settings, request, emit)
     return run_id
 
 
@@ -361,6 +375,7 @@ def execute_two_pass(
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
     default_ids: tuple[str, str] | None = None,
     log: Log = print,
@@ -434,6 +449,7 @@ def execute_two_pass(
             book.end,
             inputs=tuple(sorted(book.inputs.items())),
             governor_config_json=governor,
+            rebalance_calendar=rebalance_calendar,
         )
         scaled_id = scaled_run_id or (
             default_ids[1]
@@ -727,7 +743,9 @@ def run(
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
+    live: bool = False,
     log: Log = print,
     **where: Any,
 ) -> Run:
@@ -740,6 +758,10 @@ def run(
     ``precomputed_run_id``. ``risk_free_rate``: what Sharpe and Sortino
     measure returns in excess of: an annual rate (0.02), or a CSV/Parquet
     file or a pandas Series of annual rates by date (default 0).
+    ``rebalance_calendar``: which session closes a rebalance period,
+    sessions (the period's last in the file, default) or weekdays (known at
+    the close; a live run's default). ``live``: store it as a live run that
+    daily updates append to (mode compute).
     ``where``: project_dir, db_path, reports_dir, verbose, tests (see
     :func:`settings`).
     """
@@ -759,7 +781,9 @@ def run(
         precomputed_run_id=precomputed_run_id,
         governor_config=governor_config,
         risk_free_rate=risk_free_rate,
+        rebalance_calendar=rebalance_calendar,
         replace=replace,
+        live=live,
         log=log,
     )
     loaded = load(built, settings=settings_)
@@ -780,6 +804,7 @@ def two_pass(
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
+    rebalance_calendar: str | None = None,
     replace: bool = False,
     log: Log = print,
     **where: Any,
@@ -789,7 +814,8 @@ def two_pass(
 
     ``baseline_run_id``: reuse a stored baseline (its book and window); with
     a ``governor_config`` other than the baseline's, the baseline is rebuilt
-    under that governor first. Other arguments as for :func:`run`.
+    under that governor first; its rebalance calendar is the stored one.
+    Other arguments as for :func:`run`.
     """
     settings_ = _settings(where)
     ids = execute_two_pass(
@@ -806,6 +832,7 @@ def two_pass(
         tag=tag,
         governor_config=governor_config,
         risk_free_rate=risk_free_rate,
+        rebalance_calendar=rebalance_calendar,
         replace=replace,
         log=log,
     )

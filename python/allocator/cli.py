@@ -49,6 +49,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import allocator
@@ -224,6 +225,13 @@ def _window_options(parser: argparse.ArgumentParser) -> None:
         "a CSV or Parquet file of annual rates (date, rate), each holding until the next "
         "(default 0)",
     )
+    parser.add_argument(
+        "--rebalance-calendar",
+        choices=("sessions", "weekdays"),
+        help="which session closes a rebalance period: sessions, the period's last in the "
+        "file (default), or weekdays, known at the close (a live run's default; audit a live "
+        "run with it)",
+    )
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
@@ -298,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="allocator_v1.mode (default off; precomputed if --precomputed-run-id)",
     )
     run.add_argument("--precomputed-run-id", help="the stored run whose scalars to apply")
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="store the run as a live run that `allocator update` appends sessions to "
+        "(default mode compute)",
+    )
     _input_options(run)
     _test_option(run)
     _replace_option(run)
@@ -468,6 +482,40 @@ def build_parser() -> argparse.ArgumentParser:
     # so init never copies the packaged project into the current directory
     init.add_argument("project_dir", metavar="DIR", help="where to write the project")
     init.set_defaults(reports_dir=None, verbose=False)
+
+    update = commands.add_parser(
+        "update",
+        parents=[common],
+        help="append a file's new sessions to a live run",
+        description="Append the sessions the file has after the live run's last one "
+        "(dbt build of the run's models with var live_update, from its stored state), "
+        "write reports/runs/<run_id>/next_session_targets.{csv,json} and print the "
+        "desk's summary line. A file that skips a session, goes backwards or revises a "
+        "stored close is refused; --restate-from recomputes from a date.",
+    )
+    update.add_argument("--run-id", required=True, help="the live run")
+    update.add_argument(
+        "--end", help="last date to append, YYYY-MM-DD (default: the file's last date)"
+    )
+    update.add_argument(
+        "--restate-from",
+        metavar="DATE",
+        help="recompute the run from this date on with the file's closes (a data revision)",
+    )
+    update.add_argument(
+        "--alert-scalar-move",
+        type=float,
+        default=None,
+        metavar="X",
+        help="print an ALERT line when the next session's scalar moves by more than X "
+        "(default 0.05)",
+    )
+    update.add_argument(
+        "--tests",
+        action="store_true",
+        help="also run the data tests (the acceptance checks) on the update's build",
+    )
+    _input_options(update)
     return parser
 
 
@@ -497,6 +545,7 @@ def _book(args: argparse.Namespace) -> dict[str, Any]:
         "tag": args.tag,
         "governor_config": args.governor_config,
         "risk_free_rate": args.risk_free_rate,
+        "rebalance_calendar": args.rebalance_calendar,
         "replace": args.replace,
     }
 
@@ -508,8 +557,39 @@ def _cmd_run(args: argparse.Namespace, settings: workflow.Settings) -> None:
         run_id=args.run_id,
         mode=args.mode,
         precomputed_run_id=args.precomputed_run_id,
+        live=args.live,
         log=_emit,
     )
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, str]:
+    """The input-file vars an update reads, as absolute paths."""
+    given = {var: getattr(args, var, None) for var in validate.INPUT_OPTIONS}
+    return validate.input_vars(given, Path.cwd())
+
+
+def _cmd_update(args: argparse.Namespace, settings: workflow.Settings) -> None:
+    from allocator import live_workflow
+
+    validate.check_run_id(args.run_id)
+    alert = (
+        live_workflow.DEFAULT_SCALAR_ALERT
+        if args.alert_scalar_move is None
+        else args.alert_scalar_move
+    )
+    if alert < 0:
+        raise AllocatorError(f"--alert-scalar-move {alert:g} is negative: use a number >= 0")
+    request = live_workflow.UpdateRequest(
+        args.run_id,
+        inputs=tuple(sorted(_inputs(args).items())),
+        end=validate.parse_date(args.end, "--end") if args.end else None,
+        restate_from=validate.parse_date(args.restate_from, "--restate-from")
+        if args.restate_from
+        else None,
+        scalar_alert=alert,
+        run_tests=args.tests,
+    )
+    live_workflow.update(settings, request, _emit)
 
 
 def _cmd_two_pass(
@@ -539,6 +619,7 @@ def _cmd_demo(args: argparse.Namespace, settings: workflow.Settings) -> None:
     args.baseline_run_id = args.scaled_run_id = args.tag = None
     args.prices_path = args.benchmark_path = args.weights_path = None
     args.portfolio_returns_path = args.governor_config = args.risk_free_rate = None
+    args.rebalance_calendar = None
     args.replace = False
     _cmd_two_pass(
         args, settings, defaults=(workflow.DEMO_BASELINE_RUN_ID, workflow.DEMO_SCALED_RUN_ID)
@@ -624,6 +705,7 @@ def _cmd_init(args: argparse.Namespace, settings: workflow.Settings) -> None:
 
 COMMANDS = {
     "run": _cmd_run,
+    "update": _cmd_update,
     "two-pass": _cmd_two_pass,
     "check": _cmd_check,
     "tune": _cmd_tune,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from allocator import live
 from allocator.run_config import (
     MATERIALLY_SCALED_BELOW,
     RUN_ID_PATTERN,
@@ -224,12 +225,17 @@ def config_row(
 ) -> dict[str, Any]:
     """The gate's row: the resolved run, or only `problem` (one line) when a var is wrong."""
     try:
+        stored = stored_runs(session)
+        # a live run's start and update (python/allocator/live.py)
+        live.live_vars(given)
+        if live.is_set(given.get("live_update")):
+            given = live.update_vars(given, stored, session, os.path.isfile)
         resolved = resolve(
             given,
             profiles=profiles,
             regime_rules=rules,
             regime_scalars=scalars,
-            stored_runs=stored_runs(session),
+            stored_runs=stored,
             file_exists=os.path.isfile,
         )
         baseline = resolved.baseline

@@ -11,8 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from allocator.regime import LEVELS, RegimeRule, classify_regime_frame, rules_from_records
-from allocator.risk import smooth_risk_scalar, target_scalars
+from allocator.regime import (
+    LEVELS,
+    RegimeRule,
+    RegimeStep,
+    classify_regime_frame,
+    rules_from_records,
+)
+from allocator.risk import clip_scalars, ewma_states, target_scalars
 
 __all__ = [
     "REGIME_COLUMNS",
@@ -32,10 +38,11 @@ REGIME_COLUMNS: tuple[str, ...] = (
     "days_in_regime",
     "regime_changed",
     "regime_drivers",
+    "regime_state",
 )
 
 #: Output columns of ``allocator_risk_v1`` (run_id is added by the model).
-RISK_COLUMNS: tuple[str, ...] = ("date", "regime", "target_scalar", "risk_scalar")
+RISK_COLUMNS: tuple[str, ...] = ("date", "regime", "target_scalar", "risk_scalar", "ewma_state")
 
 _RULE_COLUMNS: tuple[str, ...] = (
     "feature",
@@ -72,21 +79,26 @@ def required_features(rules: Iterable[RegimeRule], available: Iterable[str]) -> 
 
 
 def regime_frame(
-    features: pd.DataFrame, rules: Sequence[RegimeRule], min_days: int
+    features: pd.DataFrame,
+    rules: Sequence[RegimeRule],
+    min_days: int,
+    initial: RegimeStep | None = None,
 ) -> pd.DataFrame:
     """Classify a frame with a ``date`` column and one column per rule feature.
 
     Rows are sorted by date first; the result has :data:`REGIME_COLUMNS`.
-    An empty input gives an empty frame with those columns.
+    An empty input gives an empty frame with those columns. ``initial``: the
+    stored step before the first row (a live run's update).
     """
     ordered = features.sort_values("date").set_index("date")
-    steps = classify_regime_frame(ordered, rules, min_days)
+    steps = classify_regime_frame(ordered, rules, min_days, initial)
     out = steps.reset_index()
     out["regime_level"] = out["regime_level"].astype("int64")
     out["days_in_regime"] = out["days_in_regime"].astype("int64")
     out["regime_changed"] = out["regime_changed"].astype("bool")
     out["regime_drivers"] = out["regime_drivers"].astype("object")
     out["regime"] = out["regime"].astype("object")
+    out["regime_state"] = out["regime_state"].astype("object")
     return out[list(REGIME_COLUMNS)]
 
 
@@ -110,22 +122,26 @@ def risk_frame(
     alpha: float,
     floor: float,
     cap: float,
+    initial: float | None = None,
 ) -> pd.DataFrame:
     """Target and smoothed, clipped risk scalar per date from ``(date, regime)`` rows.
 
     The EWMA runs over the rows in date order, so it is seeded by the first
-    classified date (the first ready date of the run).
+    classified date (the first ready date of the run), or continues from
+    ``initial``, a stored run's last ``ewma_state`` (the unclipped EWMA).
     """
     ordered = regimes.sort_values("date").reset_index(drop=True)
     labels = ordered["regime"].tolist()
     target = target_scalars(labels, targets)
-    smoothed = smooth_risk_scalar(target, alpha=alpha, floor=floor, cap=cap)
+    states = ewma_states(target, alpha=alpha, initial=initial)
+    smoothed = clip_scalars(states, floor, cap)
     return pd.DataFrame(
         {
             "date": ordered["date"],
             "regime": pd.Series(labels, dtype="object"),
             "target_scalar": pd.Series(target, dtype="float64"),
             "risk_scalar": pd.Series(smoothed, dtype="float64"),
+            "ewma_state": pd.Series(states, dtype="float64"),
         },
         columns=list(RISK_COLUMNS),
     )

@@ -24,6 +24,8 @@ easy to test and to port; :func:`classify_regime_frame` is a thin pandas shim.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +42,8 @@ __all__ = [
     "RegimeStep",
     "classify_regime_frame",
     "classify_regimes",
+    "regime_step_from_state",
+    "regime_step_state",
     "rules_from_records",
     "transition_counts",
 ]
@@ -167,6 +171,31 @@ class RegimeStep:
     changed: bool
 
 
+def regime_step_state(step: RegimeStep) -> str:
+    """The recursion's state after ``step`` as JSON text: every field of the step.
+
+    A live run stores it with each classified date and restarts the recursion
+    from it (:func:`classify_regimes` ``initial``). It is the step itself, not
+    a chosen subset, so a rule change that adds a field to the state keeps
+    working without touching what is stored.
+    """
+    return json.dumps(dataclasses.asdict(step), sort_keys=True)
+
+
+def regime_step_from_state(state: str | Mapping[str, object]) -> RegimeStep:
+    """The :class:`RegimeStep` stored by :func:`regime_step_state`."""
+    values = dict(json.loads(state) if isinstance(state, str) else state)
+    names = {field.name for field in dataclasses.fields(RegimeStep)}
+    unknown = sorted(set(values) - names)
+    missing = sorted(names - set(values))
+    if unknown or missing:
+        raise ValueError(
+            f"stored regime state does not match RegimeStep: unknown {unknown}, missing {missing}"
+        )
+    values["entered_by"] = tuple(values["entered_by"])  # type: ignore[arg-type]
+    return RegimeStep(**values)  # type: ignore[arg-type]
+
+
 def rules_from_records(records: Iterable[Mapping[str, object]]) -> tuple[RegimeRule, ...]:
     """Build validated rules from seed rows (feature, level, direction, enter, exit).
 
@@ -258,6 +287,7 @@ def classify_regimes(
     features: Sequence[Mapping[str, float | None]],
     rules: Sequence[RegimeRule],
     min_days: int = 5,
+    initial: RegimeStep | None = None,
 ) -> list[RegimeStep]:
     """Classify a date-ordered sequence of feature rows into regimes.
 
@@ -277,14 +307,22 @@ def classify_regimes(
     Features referenced by no rule are ignored; features referenced by a rule
     but absent, None or NaN make that rule inert for that row.
 
+    ``initial``: the step of the observation just before ``features[0]``
+    (a stored run's last step): the recursion continues from it, so
+    classifying a series in two parts, the second from the first's last
+    step, gives exactly the steps of classifying it whole. None: the series
+    starts here (the first observation rule above).
+
     Runs in O(len(features) * len(rules)), with no hidden state.
     """
     if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 1:
         raise ValueError(f"min_days must be an integer >= 1, got {min_days!r}")
     by_level = _rules_by_level(rules)
     names = sorted({rule.feature for rule in rules})
+    if initial is not None and not isinstance(initial, RegimeStep):
+        raise TypeError(f"initial must be a RegimeStep or None, got {initial!r}")
     steps: list[RegimeStep] = []
-    previous: RegimeStep | None = None
+    previous: RegimeStep | None = initial
     for row in features:
         values = {name: _feature_value(row, name) for name in names}
         previous = _step(previous, values, by_level, min_days)
@@ -296,6 +334,7 @@ def classify_regime_frame(
     frame: pd.DataFrame,
     rules: Sequence[RegimeRule],
     min_days: int = 5,
+    initial: RegimeStep | None = None,
 ) -> pd.DataFrame:
     """pandas wrapper around :func:`classify_regimes`.
 
@@ -303,8 +342,10 @@ def classify_regime_frame(
     unique and increasing), and one column per feature; rule features missing
     from the columns are inert.  Returns a frame on the same index with
     columns ``regime``, ``regime_level``, ``days_in_regime``,
-    ``regime_changed`` and ``regime_drivers`` (``entered_by`` joined by
-    ``'; '``, empty string when none).
+    ``regime_changed``, ``regime_drivers`` (``entered_by`` joined by
+    ``'; '``, empty string when none) and ``regime_state`` (the recursion's
+    state after the row, :func:`regime_step_state`). ``initial`` continues
+    a stored series (see :func:`classify_regimes`).
     """
     import pandas as pd
 
@@ -314,7 +355,7 @@ def classify_regime_frame(
     # to_numpy with na_value maps pd.NA (nullable dtypes) to NaN, which is inert.
     values = frame[columns].to_numpy(dtype="float64", na_value=float("nan"))
     rows = [dict(zip(columns, row.tolist(), strict=True)) for row in values]
-    steps = classify_regimes(rows, rules, min_days)
+    steps = classify_regimes(rows, rules, min_days, initial)
     return pd.DataFrame(
         {
             "regime": [s.regime for s in steps],
@@ -322,6 +363,7 @@ def classify_regime_frame(
             "days_in_regime": [s.days_in_regime for s in steps],
             "regime_changed": [s.changed for s in steps],
             "regime_drivers": ["; ".join(s.entered_by) for s in steps],
+            "regime_state": [regime_step_state(s) for s in steps],
         },
         index=frame.index,
     )

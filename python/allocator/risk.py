@@ -24,6 +24,8 @@ from types import MappingProxyType
 
 __all__ = [
     "DEFAULT_REGIME_TARGETS",
+    "clip_scalars",
+    "ewma_states",
     "smooth_risk_scalar",
     "target_scalars",
 ]
@@ -61,11 +63,47 @@ def target_scalars(regimes: Sequence[str], targets: Mapping[str, float]) -> list
     return out
 
 
+def ewma_states(
+    targets: Sequence[float], alpha: float = 0.25, initial: float | None = None
+) -> list[float]:
+    """The unclipped EWMA after each target: the recursion's state.
+
+    ``s_0 = target_0`` (or ``alpha * target_0 + (1 - alpha) * initial`` when
+    ``initial``, a stored run's last state, is given) and
+    ``s_t = alpha * target_t + (1 - alpha) * s_{t-1}``. Smoothing a series in
+    two parts, the second from the first's last state, gives exactly the
+    states of smoothing it whole.
+    """
+    if not (_finite_real(alpha) and 0.0 < alpha <= 1.0):
+        raise ValueError(f"alpha must satisfy 0 < alpha <= 1, got {alpha!r}")
+    if initial is not None and not _finite_real(initial):
+        raise ValueError(f"initial must be a finite number or None, got {initial!r}")
+    out: list[float] = []
+    state = 0.0 if initial is None else float(initial)
+    for position, target in enumerate(targets):
+        if not _finite_real(target):
+            raise ValueError(f"target #{position} must be a finite number, got {target!r}")
+        if position == 0 and initial is None:
+            state = float(target)
+        else:
+            state = alpha * target + (1.0 - alpha) * state
+        out.append(state)
+    return out
+
+
+def clip_scalars(states: Sequence[float], floor: float = 0.25, cap: float = 1.0) -> list[float]:
+    """The risk scalars: EWMA states clipped to ``[floor, cap]``."""
+    if not (_finite_real(floor) and _finite_real(cap) and 0.0 < floor <= cap):
+        raise ValueError(f"need 0 < floor <= cap (finite), got floor={floor!r}, cap={cap!r}")
+    return [min(max(state, floor), cap) for state in states]
+
+
 def smooth_risk_scalar(
     targets: Sequence[float],
     alpha: float = 0.25,
     floor: float = 0.25,
     cap: float = 1.0,
+    initial: float | None = None,
 ) -> list[float]:
     """EWMA-smooth target scalars and clip the result to ``[floor, cap]``.
 
@@ -76,17 +114,8 @@ def smooth_risk_scalar(
     reproduced in SQL and reasoned about in closed form), and the clip acts
     purely as a final safety bound that never feeds back into the state.
     Seeding with the first target (rather than 1.0) means a series that starts
-    in stress starts de-risked.
+    in stress starts de-risked. ``initial`` continues a stored series from its
+    last unclipped state (:func:`ewma_states`).
     """
-    if not (_finite_real(alpha) and 0.0 < alpha <= 1.0):
-        raise ValueError(f"alpha must satisfy 0 < alpha <= 1, got {alpha!r}")
-    if not (_finite_real(floor) and _finite_real(cap) and 0.0 < floor <= cap):
-        raise ValueError(f"need 0 < floor <= cap (finite), got floor={floor!r}, cap={cap!r}")
-    out: list[float] = []
-    state = 0.0
-    for position, target in enumerate(targets):
-        if not _finite_real(target):
-            raise ValueError(f"target #{position} must be a finite number, got {target!r}")
-        state = float(target) if position == 0 else alpha * target + (1.0 - alpha) * state
-        out.append(min(max(state, floor), cap))
-    return out
+    states = ewma_states(targets, alpha, initial)
+    return clip_scalars(states, floor, cap)

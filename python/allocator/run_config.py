@@ -116,6 +116,7 @@ MATERIALLY_SCALED_BELOW = 0.99
 UNSCALED_KEYS = (
     "strategy_profile",
     "profile",
+    "rebalance_calendar",
     "start",
     "end",
     "portfolio_source",
@@ -124,6 +125,11 @@ UNSCALED_KEYS = (
     "allocator_parameters",
 )
 # What a run id stands for; rebuilding it as something else needs replace_run.
+#: The rebalance calendars (var rebalance_calendar, which has no default of
+#: its own): a backtest's closes a period on its last session in the file; a
+#: live run's needs a session's flag known at its close.
+BACKTEST_CALENDAR = "sessions"
+LIVE_CALENDAR = "weekdays"
 IDENTITY_KEYS = ("kind", "strategy_profile", "start", "end", "inputs")
 # Every run var's default, from its definition (run_parameters); None for
 # the calibrated ones: the calibration's (CALIBRATIONS).
@@ -403,6 +409,7 @@ def resolve(
     ``stored_runs``: the published registry, for run-id reuse and baselines.
     """
     check_given(given)
+    calendar = _rebalance_calendar(given)
     given = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     run_id = _run_id(given.get("run_id"), "run_id")
     start = _date(given.get("start"), "start")
@@ -477,6 +484,8 @@ def resolve(
         },
         "allocator_parameters": parameters,
     }
+    if calendar != BACKTEST_CALENDAR:  # absent by default: hashes as before
+        config["rebalance_calendar"] = calendar
     if source_kind == "run" and source:
         check_same_window(config, stored_runs[source])
     risk_free = _risk_free(given, file_exists)
@@ -505,6 +514,15 @@ def resolve(
             "reuse_baseline_layers": reuse,
             "replace_run": replace_run,
             "publish_run": publish_run,
+            "rebalance_calendar": calendar,
+            # a live run's start and update (python/allocator/live.py, the gate)
+            "live": _flag(given.get("live"), "live"),
+            "live_update": _flag(given.get("live_update"), "live_update"),
+            "restate_from": (
+                _date(given["restate_from"], "restate_from").isoformat()
+                if given.get("restate_from")
+                else None
+            ),
             "governor_config_json": json.dumps(governor, sort_keys=True) if governor else None,
             "risk_free_rate": config.get("risk_free", {}).get("rate", 0.0),
             "risk_free_path": config.get("risk_free", {}).get("path", ""),
@@ -561,7 +579,7 @@ def _precomputed_source(
 
 def check_same_window(config: Mapping[str, Any], stored: StoredRun) -> None:
     """A scaled run applies its baseline's scalars over the baseline's own
-    window: any other window would compare two different periods."""
+    window and rebalance calendar: any other would compare two different books."""
     window = (config["start"], config["end"])
     stored_window = (stored.config.get("start"), stored.config.get("end"))
     if window != stored_window:
@@ -571,6 +589,34 @@ def check_same_window(config: Mapping[str, Any], stored: StoredRun) -> None:
             f"run {window[0]} to {window[1]}: a scaled run uses its baseline's window (set start "
             "and end to the baseline's, or build a baseline for this window first)",
         )
+    calendar, stored_calendar = (
+        run.get("rebalance_calendar", BACKTEST_CALENDAR) for run in (config, stored.config)
+    )
+    if calendar != stored_calendar:
+        raise _fail(
+            "rebalance_calendar",
+            f"baseline '{stored.run_id}' rebalances on the {stored_calendar} calendar, this run "
+            f"on {calendar}: a scaled run uses its baseline's calendar (set rebalance_calendar: "
+            f"{stored_calendar})",
+        )
+
+
+def _rebalance_calendar(given: Mapping[str, Any]) -> str:
+    """The run's rebalance calendar: sessions by default, weekdays for a live
+    run, which appends one close at a time and so cannot know its file's next
+    session (models/strategy/intermediate/int_rebalance_calendar.sql)."""
+    live = _flag(given.get("live", False), "live")
+    value = given.get("rebalance_calendar")
+    if value is None:
+        return LIVE_CALENDAR if live else BACKTEST_CALENDAR
+    calendar = str(_checked("rebalance_calendar", value))
+    if live and calendar != LIVE_CALENDAR:
+        raise _fail(
+            "rebalance_calendar",
+            f"{calendar!r}: a live run appends one close at a time and cannot know its file's "
+            f"next session; use {LIVE_CALENDAR} (a live run's default)",
+        )
+    return calendar
 
 
 def _reusable_baseline(

@@ -53,6 +53,8 @@ class StoredRun:
     max_drawdown: float | None
     comparison: str
     exported: str
+    # a live run's last stored session (marts.live_runs); "-" for other runs
+    live: str = "-"
     # the input files the run read: "name#fingerprint", comma-separated
     inputs: str = NONE
 
@@ -150,7 +152,13 @@ def list_runs(con: duckdb.DuckDBPyConnection, reports_dir: Path) -> list[StoredR
         else "select r.*, null as m_cagr, null as m_ann_vol, null as m_sharpe, "
         "null as m_max_drawdown from marts.runs r"
     )
-    cursor = con.execute(f"{select} order by r.created_at, r.run_id")
+    live = (
+        "left join (select run_id, last_session as l_last_session from marts.live_runs) l "
+        "using (run_id)"
+        if database.table_exists(con, "live_runs")
+        else "left join (select null as run_id, null as l_last_session) l using (run_id)"
+    )
+    cursor = con.execute(f"select * from ({select}) r {live} order by r.created_at, r.run_id")
     names = [d[0] for d in cursor.description]
     runs = []
     for values in cursor.fetchall():
@@ -171,6 +179,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, reports_dir: Path) -> list[StoredR
                 max_drawdown=_float(row["m_max_drawdown"]),
                 comparison=_text(row.get("comparison_status")),
                 exported=export_state(reports_dir / "runs" / row["run_id"], row),
+                live=_text(row.get("l_last_session")),
                 inputs=input_files(row),
             )
         )
@@ -199,6 +208,7 @@ COLUMNS = (
     "MaxDD",
     "comparison",
     "files",
+    "live",
     "inputs",
 )
 # right-aligned: the numbers
@@ -220,6 +230,7 @@ def table_cells(run: StoredRun) -> list[str]:
         _percent(run.max_drawdown),
         run.comparison,
         run.exported,
+        run.live,
         run.inputs,
     ]
 

@@ -92,6 +92,11 @@ class RunRequest:
     inputs: tuple[tuple[str, str], ...] = ()
     # a governor-config file's canonical settings as JSON (var governor_config)
     governor_config_json: str | None = None
+    # store the run as a live run, updated daily (var live; live_workflow.py)
+    live: bool = False
+    # which session closes a rebalance period (var rebalance_calendar):
+    # sessions or weekdays; None = the gate's default (weekdays when live)
+    rebalance_calendar: str | None = None
     # an annual rate (var risk_free_rate), or the path of a file of them (risk_free_path)
     risk_free_rate: float | str | None = None
 
@@ -114,6 +119,10 @@ class RunRequest:
             dbt_vars["replace_run"] = True
         if self.governor_config_json:
             dbt_vars["governor_config"] = json.loads(self.governor_config_json)
+        if self.live:
+            dbt_vars["live"] = True
+        if self.rebalance_calendar:
+            dbt_vars["rebalance_calendar"] = self.rebalance_calendar
         if isinstance(self.risk_free_rate, str) and self.risk_free_rate:
             dbt_vars["risk_free_path"] = self.risk_free_rate
         elif self.risk_free_rate:
@@ -458,7 +467,8 @@ def baseline_request(
     """The stored baseline's request; a different profile or window given on
     the command line would make the comparison meaningless, so it is refused."""
     stored = check_stored_run(settings, baseline_run_id, "--baseline-run-id")
-    stored_inputs = json.loads(str(stored["config_json"]))["inputs"]
+    stored_config = json.loads(str(stored["config_json"]))
+    stored_inputs = stored_config["inputs"]
     defaults = project_input_defaults(settings.project_dir)
     request = RunRequest(
         baseline_run_id,
@@ -470,6 +480,7 @@ def baseline_request(
             for var, path in sorted(stored_inputs.items())
             if str(path or "") != defaults.get(var, "")
         ),
+        rebalance_calendar=stored_config.get("rebalance_calendar"),
     )
     given = {"--strategy-profile": profile, "--start": start, "--end": end}
     actual: dict[str, Any] = {

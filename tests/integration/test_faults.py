@@ -478,7 +478,10 @@ KILL_POINTS: dict[str, Callable[[], Callable[[str], bool]]] = {
     # the gate has validated the vars: the run's build tables are being replaced
     "after-gate": lambda: line_has("OK created sql table model build.stg_run_config "),
     # half the run is built (the unscaled book), the allocator layers are not
-    "mid-build": lambda: line_has("OK created sql table model build.portfolio_returns_unscaled "),
+    # (an incremental model since live runs: "OK created sql incremental model")
+    "mid-build": lambda: (
+        lambda line: "OK created sql" in line and " model build.portfolio_returns_unscaled " in line
+    ),
     # every node is done: the next thing dbt does is the publishing hook
     "before-publish": node_done_counter,
 }

@@ -400,6 +400,7 @@ def test_classify_regime_frame_matches_core_and_keeps_index() -> None:
         "days_in_regime",
         "regime_changed",
         "regime_drivers",
+        "regime_state",
     ]
     assert out["regime"].tolist() == [
         "NORMAL",
@@ -434,3 +435,51 @@ def test_classify_regime_frame_rejects_unsorted_index() -> None:
     frame = pd.DataFrame({"vol": [1.0, 2.0]}, index=pd.to_datetime(["2024-01-03", "2024-01-02"]))
     with pytest.raises(ValueError, match="sorted"):
         classify_regime_frame(frame, RULES)
+
+
+# --- continuing from a stored state (live runs) -----------------------------------------
+
+
+def _path() -> list[dict[str, float]]:
+    """Calm, a spike into CRISIS, a slow walk down with min_days pending."""
+    vols = [1.0, 1.6, 1.3, 2.1, 1.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.6, 1.0, 1.0]
+    dds = [0.0, -0.05, -0.12, -0.22, -0.16, -0.1, -0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0]
+    return [{"vol": v, "dd": d} for v, d in zip(vols, dds, strict=True)]
+
+
+def test_split_run_from_the_stored_state_equals_the_whole_run() -> None:
+    """Every cut, including inside a pending de-escalation (days < min_days),
+    gives the whole run's steps when the second part starts from the first
+    part's last step, restored from its stored JSON state."""
+    from allocator.regime import regime_step_from_state, regime_step_state
+
+    rows = _path()
+    whole = classify_regimes(rows, RULES, 3)
+    assert len({s.regime for s in whole}) >= 3
+    for cut in range(1, len(rows)):
+        head = classify_regimes(rows[:cut], RULES, 3)
+        stored = regime_step_state(head[-1])
+        tail = classify_regimes(rows[cut:], RULES, 3, initial=regime_step_from_state(stored))
+        assert head + tail == whole
+
+
+def test_one_row_at_a_time_equals_the_whole_run() -> None:
+    from allocator.regime import regime_step_from_state, regime_step_state
+
+    rows = _path()
+    state = None
+    steps: list[RegimeStep] = []
+    for row in rows:
+        step = classify_regimes([row], RULES, 3, initial=state)[0]
+        steps.append(step)
+        state = regime_step_from_state(regime_step_state(step))
+    assert steps == classify_regimes(rows, RULES, 3)
+
+
+def test_stored_state_that_does_not_match_the_step_is_refused() -> None:
+    from allocator.regime import regime_step_from_state
+
+    with pytest.raises(ValueError, match="missing"):
+        regime_step_from_state('{"regime": "NORMAL"}')
+    with pytest.raises(TypeError, match="initial"):
+        classify_regimes([CALM], RULES, 3, initial={"regime": "NORMAL"})  # type: ignore[arg-type]

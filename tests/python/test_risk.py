@@ -7,6 +7,7 @@ import pytest
 
 from allocator.risk import (
     DEFAULT_REGIME_TARGETS,
+    ewma_states,
     smooth_risk_scalar,
     target_scalars,
 )
@@ -118,3 +119,27 @@ def test_floor_equal_to_cap_is_allowed() -> None:
 def test_non_finite_target_rejected_with_position() -> None:
     with pytest.raises(ValueError, match="#1"):
         smooth_risk_scalar([1.0, float("nan")])
+
+
+def test_split_ewma_from_the_stored_state_equals_the_whole_run() -> None:
+    """A live run smooths each day from the stored last state: exactly the whole run."""
+    targets = [1.0, 0.7, 0.35, 0.35, 0.1, 0.7, 1.0, 1.0, 0.35, 1.0]
+    whole = ewma_states(targets, alpha=0.5)
+    for cut in range(1, len(targets)):
+        head = ewma_states(targets[:cut], alpha=0.5)
+        tail = ewma_states(targets[cut:], alpha=0.5, initial=head[-1])
+        assert head + tail == whole  # bit for bit, not approximately
+    state = None
+    stepwise: list[float] = []
+    for target in targets:
+        state = ewma_states([target], alpha=0.5, initial=state)[0]
+        stepwise.append(state)
+    assert stepwise == whole
+    assert smooth_risk_scalar(targets[4:], 0.5, 0.1, 1.0, initial=whole[3]) == [
+        min(max(s, 0.1), 1.0) for s in whole[4:]
+    ]
+
+
+def test_ewma_initial_state_is_validated() -> None:
+    with pytest.raises(ValueError, match="initial"):
+        ewma_states([1.0], initial=float("nan"))

@@ -1,5 +1,6 @@
 """Named calibrations in the resolver: the default, the seeds' one, explicit
-vars over a calibration's defaults, and unknown names refused."""
+vars over a calibration's defaults, and unknown names refused; and the
+rebalance calendar's rules."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from allocator.run_config import CALIBRATIONS, DEFAULT_CALIBRATION, ConfigProblem, resolve
+from allocator.live import update_vars
+from allocator.run_config import (
+    CALIBRATIONS,
+    DEFAULT_CALIBRATION,
+    ConfigProblem,
+    StoredRun,
+    resolve,
+)
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -162,3 +170,68 @@ def test_a_scalar_file_is_delivered_at_the_lagged_cadence() -> None:
     assert run.config["allocator_v1"]["calibration"] == "scale_free_v1"
     with pytest.raises(ConfigProblem, match="allocator_v1.cadence: daily needs"):
         resolved({"allocator_v1": {**file_block, "cadence": "daily"}})
+
+
+# The rebalance calendar: a backtest's default keeps its hash; a live run
+# needs the calendar known at the close; a scaled run follows its baseline.
+
+
+def _with_stored(given: dict[str, Any], stored: dict[str, StoredRun]):
+    seed_rules, seed_scalars = seeds_by_calibration()
+    return resolve(
+        {"prices_path": "prices.parquet", **given},
+        profiles=seed_rows("strategy_profiles.csv"),
+        regime_rules=seed_rules,
+        regime_scalars=seed_scalars,
+        stored_runs=stored,
+        file_exists=lambda _: True,
+    )
+
+
+def test_a_backtest_rebalances_on_the_sessions_calendar_and_keeps_its_hash() -> None:
+    run = resolved({"run_id": "b"})
+    assert run.values["rebalance_calendar"] == "sessions"
+    assert "rebalance_calendar" not in run.config
+    explicit = resolved({"run_id": "b", "rebalance_calendar": "sessions"})
+    assert explicit.config_hash == run.config_hash
+
+
+def test_a_live_run_rebalances_on_weekdays_by_default_and_refuses_sessions() -> None:
+    live = resolved(
+        {"run_id": "prod", "live": True, "allocator_v1": {"enabled": True, "mode": "compute"}}
+    )
+    assert live.values["rebalance_calendar"] == "weekdays"
+    assert live.config["rebalance_calendar"] == "weekdays"
+    with pytest.raises(ConfigProblem, match="var rebalance_calendar: 'sessions': a live run"):
+        resolved({"run_id": "prod", "live": True, "rebalance_calendar": "sessions"})
+
+
+def test_an_unknown_calendar_is_refused_naming_the_var() -> None:
+    with pytest.raises(ConfigProblem, match="rebalance_calendar"):
+        resolved({"run_id": "b", "rebalance_calendar": "fridays"})
+
+
+def test_a_scaled_run_uses_its_baselines_calendar() -> None:
+    baseline = resolved({"run_id": "base", "rebalance_calendar": "weekdays"})
+    stored = {"base": StoredRun("base", "off", baseline.config)}
+    scaled = {
+        "run_id": "scaled",
+        "allocator_v1": {"enabled": True, "mode": "precomputed", "precomputed_run_id": "base"},
+    }
+    with pytest.raises(
+        ConfigProblem, match="rebalances on the weekdays calendar, this run on sessions"
+    ):
+        _with_stored(scaled, stored)
+    same = _with_stored({**scaled, "rebalance_calendar": "weekdays"}, stored)
+    assert same.values["rebalance_calendar"] == "weekdays"
+
+
+def test_a_live_update_carries_the_stored_calendar() -> None:
+    live_run = resolved(
+        {"run_id": "prod", "live": True, "allocator_v1": {"enabled": True, "mode": "compute"}}
+    )
+    stored = {"prod": StoredRun("prod", "compute", live_run.config)}
+    given = update_vars(
+        {"run_id": "prod", "live_update": True, "end": "2022-12-28"}, stored, None, lambda _: True
+    )
+    assert given["rebalance_calendar"] == "weekdays"

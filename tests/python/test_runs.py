@@ -103,6 +103,7 @@ def test_table_is_aligned_with_numbers_right_and_blanks_as_dashes() -> None:
                 sharpe=-1.5,
                 comparison="stale",
                 exported="missing",
+                live="2022-12-28",
             ),
         ]
     )
@@ -110,9 +111,11 @@ def test_table_is_aligned_with_numbers_right_and_blanks_as_dashes() -> None:
     assert lines[0].split() == list(runs.COLUMNS)
     assert lines[1].split() == [
         "demo_base", "baseline", "core_v1", "2005-01-03..2022-12-28", "off", "-",
-        "2026-12-01", "15:18", "8.32%", "11.05%", "0.78", "-19.13%", "-", "current", "-",
+        "2026-12-01", "15:18", "8.32%", "11.05%", "0.78", "-19.13%", "-", "current", "-", "-",
     ]  # fmt: skip
-    assert lines[2].split()[8:] == ["-", "11.05%", "-1.50", "-19.13%", "stale", "missing", "-"]
+    assert lines[2].split()[8:] == [
+        "-", "11.05%", "-1.50", "-19.13%", "stale", "missing", "2022-12-28", "-",
+    ]  # fmt: skip
     # every column starts at the same offset on every line
     for name in ("kind", "window", "comparison", "files"):
         start = lines[0].index(name)

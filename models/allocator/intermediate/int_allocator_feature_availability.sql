@@ -12,19 +12,25 @@ with run_config as (
 
 weights as (
 
-    select * from {{ ref('weights_raw') }}
+    -- in a live update with the run's stored rows: these facts span its history
+    select symbol from {{ ref('weights_raw') }}
+    {{ allocator.live_stored_rows('weights_raw', 'symbol') }}
 
 ),
 
 sleeve_returns as (
 
-    select * from {{ ref('sleeve_returns') }}
+    -- in a live update with the run's stored rows: these facts span its history
+    select sleeve from {{ ref('sleeve_returns') }}
+    {{ allocator.live_stored_rows('sleeve_returns', 'sleeve') }}
 
 ),
 
 trend_units as (
 
-    select * from {{ ref('trend_unit_returns') }}
+    -- in a live update with the run's stored rows: these facts span its history
+    select date from {{ ref('trend_unit_returns') }}
+    {{ allocator.live_stored_rows('trend_unit_returns', 'date') }}
 
 ),
 

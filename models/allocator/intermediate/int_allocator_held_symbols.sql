@@ -15,7 +15,11 @@ run_config as (
 
 held as (
 
-    select distinct symbol from weights
+    -- a live update also counts what the run held before its new sessions
+    select distinct symbol from (
+        select symbol from weights
+        {{ allocator.live_stored_rows('weights_raw', 'symbol') }}
+    ) as held_rows
 
 ),
 

@@ -1,6 +1,6 @@
 with prices as (
 
-    select * from {{ ref('stg_market__prices') }}
+    select * from {{ ref('stg_market__closes') }}
 
 ),
 

@@ -7,6 +7,16 @@
     - Built-in sleeves rebalance on the last session of each period of the
       profile's frequency, and on the last session before start, so the book
       is invested from start. A weights file rebalances on its own dates.
+    - Which session closes a period is the run's rebalance_calendar.
+      sessions (a backtest's default): the period's last session in the
+      file, as a desk knows it from the exchange calendar; the file's next
+      session says so. weekdays (a live run's): a session whose next weekday
+      opens a new period closes its period, known at its close without the
+      next session. When that weekday is a holiday ending the period (a
+      month ending on Good Friday), the first session of the next period
+      closes it instead. So a session's flag never changes when later
+      sessions arrive, and a live run that appends one day at a time
+      rebalances exactly as a whole build.
     - The recorded book opens at the last rebalance before start; earlier
       rebalances only warm up signals and sleeve vol targeting.
 -#}
@@ -44,18 +54,49 @@ first_recorded as (
 
 ),
 
-periods as (
+next_weekdays as (
 
     select
         sessions.date,
         sessions.session_index,
-        case run_config.rebalance_frequency
-            when 'weekly' then {{ dbt.date_trunc('week', 'sessions.date') }}
-            when 'monthly' then {{ dbt.date_trunc('month', 'sessions.date') }}
-            else sessions.date
-        end as period_start,
+        -- Friday's next weekday is Monday
+        sessions.date + case dayofweek(sessions.date) when 5 then 3 when 6 then 2 else 1 end as next_weekday,
     from sessions
+
+),
+
+periods as (
+
+    select
+        next_weekdays.date,
+        next_weekdays.session_index,
+        case run_config.rebalance_frequency
+            when 'weekly' then {{ dbt.date_trunc('week', 'next_weekdays.date') }}
+            when 'monthly' then {{ dbt.date_trunc('month', 'next_weekdays.date') }}
+            else next_weekdays.date
+        end as period_start,
+        case run_config.rebalance_frequency
+            when 'weekly' then {{ dbt.date_trunc('week', 'next_weekdays.next_weekday') }}
+            when 'monthly' then {{ dbt.date_trunc('month', 'next_weekdays.next_weekday') }}
+            else next_weekdays.next_weekday
+        end as next_weekday_period_start,
+    from next_weekdays
     cross join run_config
+
+),
+
+period_closes as (
+
+    select
+        *,
+        period_start <> next_weekday_period_start as closes_period,
+        -- the first session of a period the previous session did not close
+        coalesce(
+            lag(period_start) over (order by date) <> period_start
+                and not lag(period_start <> next_weekday_period_start) over (order by date),
+            false
+        ) as closes_previous_period,
+    from periods
 
 ),
 
@@ -67,13 +108,16 @@ rebalances as (
         {%- if allocator.portfolio_source() == 'weights_file' %}
         periods.date in (select date from weights_dates) as is_rebalance,
         {%- else %}
-        periods.session_index = max(periods.session_index) over (partition by periods.period_start)
+        case run_config.rebalance_calendar
+            when 'weekdays' then periods.closes_period or periods.closes_previous_period
+            else periods.session_index = max(periods.session_index) over (partition by periods.period_start)
+        end
             or periods.date = max(
                 case when periods.date < first_recorded.first_recorded_date then periods.date end
             ) over () as is_rebalance,
         {%- endif %}
         periods.date >= first_recorded.first_recorded_date as is_recorded,
-    from periods
+    from period_closes as periods
     cross join first_recorded
     cross join run_config
     where periods.date <= run_config.end_date
