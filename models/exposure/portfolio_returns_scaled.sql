@@ -80,7 +80,7 @@ sleeves_scaled as (
 
     -- Stage 6 (var sleeve_scalars): each sleeve at its own scalar, priced
     -- by the same macro on the per-symbol scaled weights; risk_scalar_used
-    -- is then the book's effective scalar (scaled / unscaled gross exposure)
+    -- is then the book's effective scalar (sleeve scalars by gross exposure)
     select
         sleeve_scaled.run_id,
         sleeve_scaled.date,

@@ -42,12 +42,6 @@ sleeve_contributions as (
 
 ),
 
-unscaled_weights as (
-
-    select * from {{ ref('weights_raw') }}
-
-),
-
 scaled_weights as (
 
     -- keyed by session: each session is its own "rebalance" of the fed book
@@ -71,11 +65,33 @@ scaled_gross_exposure as (
 
 ),
 
-unscaled_gross_exposure as (
+sleeve_gross_exposure as (
 
-    select rebalance_date, sum(abs(weight)) as gross_exposure,
-    from unscaled_weights
-    group by rebalance_date
+    select rebalance_date, sleeve, sum(abs(weight)) as gross_exposure,
+    from sleeve_weights
+    group by rebalance_date, sleeve
+
+),
+
+effective_scalars as (
+
+    -- the book's scalar: the sleeves' scalars weighted by their gross
+    -- exposures, kept within their range (equal scalars give exactly theirs)
+    select
+        sleeve_daily.date,
+        greatest(
+            least(
+                sum(sleeve_daily.sleeve_scalar_used * sleeve_gross_exposure.gross_exposure)
+                / nullif(sum(sleeve_gross_exposure.gross_exposure), 0),
+                max(sleeve_daily.sleeve_scalar_used)
+            ),
+            min(sleeve_daily.sleeve_scalar_used)
+        ) as effective_scalar,
+    from sleeve_daily
+    inner join sleeve_gross_exposure
+        on sleeve_daily.held_rebalance_date = sleeve_gross_exposure.rebalance_date
+        and sleeve_daily.sleeve = sleeve_gross_exposure.sleeve
+    group by sleeve_daily.date
 
 ),
 
@@ -105,18 +121,15 @@ scaled_book as (
             when unscaled.turnover = 0 then 0.0
             else coalesce(scaled_gross_exposure.gross_exposure, 0.0)
         end as turnover,
-        case
-            when coalesce(unscaled_gross_exposure.gross_exposure, 0.0) = 0 then 1.0
-            else coalesce(scaled_gross_exposure.gross_exposure, 0.0) / unscaled_gross_exposure.gross_exposure
-        end as effective_scalar,
+        coalesce(effective_scalars.effective_scalar, 1.0) as effective_scalar,
     from unscaled
     cross join run_config
     left join scaled_gross_return
         on unscaled.date = scaled_gross_return.date
     left join scaled_gross_exposure
         on unscaled.date = scaled_gross_exposure.date
-    left join unscaled_gross_exposure
-        on unscaled.held_rebalance_date = unscaled_gross_exposure.rebalance_date
+    left join effective_scalars
+        on unscaled.date = effective_scalars.date
     where run_config.sleeve_scalars <> 'off'
 
 ),
