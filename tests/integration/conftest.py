@@ -245,8 +245,9 @@ def _sleeves_flat(_: AllocatorProject) -> dict[str, Any]:
 
 
 def _sleeves_as_book(project: AllocatorProject) -> dict[str, Any]:
-    """Every sleeve on the book's own targets (sleeve_scalars book), as run cmp."""
-    return {**_compute(project), "sleeve_scalars": "book"}
+    """Every sleeve on the book's own targets (sleeve_scalars book), otherwise
+    run pre: a scaled run of base, so the two-pass marts are built too."""
+    return {**_precomputed_run(project), "sleeve_scalars": "book"}
 
 
 RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {

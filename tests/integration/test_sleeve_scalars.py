@@ -18,7 +18,7 @@ def flat_run(allocator_project) -> str:
 
 @pytest.fixture(scope="module")
 def book_run(allocator_project) -> str:
-    allocator_project.run("cmp")
+    allocator_project.run("pre")
     return allocator_project.run("slv_book")
 
 
@@ -78,7 +78,7 @@ def test_sleeves_on_the_book_targets_price_the_book_level_scaled_run(
         + ", ".join(f"max(abs(s.{c} - b.{c}))" for c in BOOK_COLUMNS)
         + ", max(abs(s.risk_scalar_used - b.risk_scalar_used)) "
         "from portfolio_returns_scaled as s "
-        "left join portfolio_returns_scaled as b on s.date = b.date and b.run_id = 'cmp' "
+        "left join portfolio_returns_scaled as b on s.date = b.date and b.run_id = 'pre' "
         "where s.run_id = ?",
         [book_run],
     )[0]
@@ -105,3 +105,29 @@ def test_the_sleeve_scalars_are_exported_beside_the_run_files(
     } <= names
     lines = (tmp_path / "allocator_risk_v1_sleeve_scalars.csv").read_text().splitlines()
     assert lines[0].startswith("date,sleeve,risk_scalar,") and len(lines) == rows + 1 > 1
+
+
+def test_the_sleeve_attribution_adds_up_to_the_governor(allocator_project, book_run) -> None:
+    rows = {
+        row[0]: row[1:]
+        for row in allocator_project.query(
+            "select sleeve, return_change, worst_drawdown_change, sharpe, max_drawdown "
+            "from two_pass_sleeve_attribution where scaled_run_id = ?",
+            [book_run],
+        )
+    }
+    assert sorted(rows) == ["all", "core", "csmom", "trend"]
+    governor = allocator_project.query(
+        "select scaled_sharpe, scaled_max_drawdown, "
+        "(select sum(s.gross_return - u.gross_return) from portfolio_returns_scaled as s "
+        " inner join portfolio_returns_unscaled as u on s.date = u.date and u.run_id = 'base' "
+        " where s.run_id = ?) "
+        "from two_pass_comparison where scaled_run_id = ?",
+        [book_run, book_run],
+    )[0]
+    everything = rows.pop("all")
+    assert everything[2:] == pytest.approx(governor[:2], abs=1e-12)
+    # the additive parts: the sleeves' return changes are the book's gross change
+    assert sum(row[0] for row in rows.values()) == pytest.approx(governor[2], abs=1e-12)
+    assert everything[0] == pytest.approx(governor[2], abs=1e-12)
+    assert everything[1] > 0  # the governor lost less in the baseline's worst drawdown

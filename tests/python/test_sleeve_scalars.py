@@ -8,11 +8,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from tests.python.test_run_config import resolved
 
+from allocator.controls import solve_vol_target_k
 from allocator.layers import risk_frame, sleeve_risk_frame, sleeve_targets_from_records
+from allocator.pricing import book_from_frames, price_exposure
 from allocator.run_config import ConfigProblem
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -137,3 +140,29 @@ def test_books_without_sleeves_refuse_the_option_in_one_line(given, says) -> Non
 def test_a_sleeve_calibration_name_is_a_plain_identifier() -> None:
     with pytest.raises(ConfigProblem, match="sleeve_scalars"):
         resolved({"sleeve_scalars": "x'; drop table runs; --"})
+
+
+def test_the_vol_target_control_matches_returns_one_exposure_cannot_price() -> None:
+    """With sleeve scalars the governor is not one exposure on the book: the
+    vol target is matched to the governor's own returns."""
+    rng = np.random.default_rng(7)
+    n = 300
+    sessions = pd.DataFrame(
+        {
+            "date": pd.bdate_range("2020-01-01", periods=n),
+            "held_rebalance_date": pd.NaT,
+            "gross_return": rng.normal(0.0003, 0.01, n),
+        }
+    )
+    book = book_from_frames(
+        sessions, pd.DataFrame(columns=["rebalance_date", "symbol", "weight"]), 5
+    )
+    rvol = np.where(np.arange(n) < 60, np.nan, rng.uniform(0.08, 0.3, n))
+    exposure = np.where(np.arange(n) % 50 < 10, 0.4, 1.0)
+    governor_returns = price_exposure(book, exposure) * 0.9  # what one exposure does not give
+    scale = solve_vol_target_k(book, rvol, exposure, 1.0, governor_returns)
+    assert scale.target_daily_vol == pytest.approx(np.std(governor_returns, ddof=1), rel=1e-15)
+    assert scale.matched_daily_vol == pytest.approx(scale.target_daily_vol, rel=1e-12)
+    assert scale.target_daily_vol != pytest.approx(
+        solve_vol_target_k(book, rvol, exposure, 1.0).target_daily_vol, rel=1e-6
+    )
