@@ -107,6 +107,20 @@ def test_the_sleeve_scalars_are_exported_beside_the_run_files(
     assert lines[0].startswith("date,sleeve,risk_scalar,") and len(lines) == rows + 1 > 1
 
 
+def test_sleeves_on_the_book_targets_scale_the_weights_as_the_book_scalar(
+    allocator_project, book_run
+) -> None:
+    # cadence rebalance_lagged: a rebalance's first session holds its scalar
+    gaps = allocator_project.query(
+        "select count(*), count(b.symbol), max(abs(s.weight_scaled - b.weight_scaled)), "
+        "max(abs(s.risk_scalar_used - b.risk_scalar_used)) "
+        "from weights_scaled as s left join weights_scaled as b on b.run_id = 'pre' "
+        "and s.rebalance_date = b.rebalance_date and s.symbol = b.symbol where s.run_id = ?",
+        [book_run],
+    )[0]
+    assert gaps[0] == gaps[1] > 1000 and gaps[2] < TOLERANCE and gaps[3] < TOLERANCE
+
+
 def test_the_sleeve_attribution_adds_up_to_the_governor(allocator_project, book_run) -> None:
     rows = {
         row[0]: row[1:]
