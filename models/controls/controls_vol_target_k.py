@@ -13,9 +13,9 @@ from allocator.pricing import book_from_frames
 
 
 def model(dbt, session):
-    run_id, cost_bps, missing = (
+    run_id, cost_bps, missing, sleeve_scalars = (
         dbt.ref("stg_run_config")
-        .project("run_id, transaction_cost_bps, apply_missing_scalar_as")
+        .project("run_id, transaction_cost_bps, apply_missing_scalar_as, sleeve_scalars")
         .fetchall()[0]
     )
     sessions = (
@@ -24,7 +24,7 @@ def model(dbt, session):
             "date, case when is_returns_only then null else held_rebalance_date end "
             "as held_rebalance_date, unscaled_gross_return as gross_return, "
             "unscaled_turnover as turnover, "
-            "governor_exposure, decided_rvol_20d"
+            "governor_exposure, decided_rvol_20d, governor_net_return"
         )
         .order("date")
         .df()
@@ -33,7 +33,13 @@ def model(dbt, session):
 
     book = book_from_frames(sessions, weights, cost_bps)
     rvol = sessions["decided_rvol_20d"].to_numpy(dtype=float, na_value=float("nan"))
-    scale = solve_vol_target_k(book, rvol, sessions["governor_exposure"].to_numpy(float), missing)
+    # sleeve scalars: one exposure does not price the governor, its returns do
+    governor_returns = (
+        None if sleeve_scalars == "off" else sessions["governor_net_return"].to_numpy(float)
+    )
+    scale = solve_vol_target_k(
+        book, rvol, sessions["governor_exposure"].to_numpy(float), missing, governor_returns
+    )
     frame = pd.DataFrame(
         [
             {

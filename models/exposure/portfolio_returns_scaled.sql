@@ -40,6 +40,12 @@ weights as (
 
 ),
 
+sleeve_scaled as (
+
+    select * from {{ ref('int_exposure_sleeve_scaled_book') }}
+
+),
+
 exposures as (
 
     select
@@ -53,7 +59,7 @@ exposures as (
 
 {{ allocator.price_exposure('exposures', 'unscaled', 'weights', 'run_config', ['book']) }},
 
-final as (
+book_scaled as (
 
     select
         run_config.run_id,
@@ -66,6 +72,33 @@ final as (
         priced_exposure.net_return,
     from priced_exposure
     cross join run_config
+    where run_config.sleeve_scalars = 'off'
+
+),
+
+sleeves_scaled as (
+
+    -- Stage 6 (var sleeve_scalars): each sleeve at its own scalar, priced
+    -- by the same macro on the per-symbol scaled weights; risk_scalar_used
+    -- is then the book's effective scalar (sleeve scalars by gross exposure)
+    select
+        sleeve_scaled.run_id,
+        sleeve_scaled.date,
+        sleeve_scaled.held_rebalance_date,
+        sleeve_scaled.effective_scalar as risk_scalar_used,
+        sleeve_scaled.gross_return,
+        sleeve_scaled.turnover,
+        sleeve_scaled.transaction_cost,
+        sleeve_scaled.net_return,
+    from sleeve_scaled
+
+),
+
+final as (
+
+    select * from book_scaled
+    union all
+    select * from sleeves_scaled
 
 )
 

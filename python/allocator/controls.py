@@ -186,15 +186,21 @@ def solve_vol_target_k(
     rvol: NDArray[np.float64],
     governor_exposure: NDArray[np.float64],
     missing: float,
+    governor_net_return: NDArray[np.float64] | None = None,
 ) -> VolTargetScale:
     """k such that one book's vol-target control has the governor's realised vol.
 
     Both books are priced by allocator.pricing, so a governor that never
     scales is matched exactly (at k = max rvol). Volatilities are daily (the
     annualisation cancels). k is None when the target is out of reach.
+    ``governor_net_return``: the governor's own returns, when one exposure
+    does not price it (sleeve-level scalars); its vol is then the target.
     """
-    governor = np.asarray(governor_exposure, dtype=np.float64)[:, None]
-    target = daily_vols(price_exposures(book, governor).net_return)
+    if governor_net_return is None:
+        governor = np.asarray(governor_exposure, dtype=np.float64)[:, None]
+        target = daily_vols(price_exposures(book, governor).net_return)
+    else:
+        target = daily_vols(np.asarray(governor_net_return, dtype=np.float64)[:, None])
     if not math.isfinite(target[0]):
         return VolTargetScale(None, None, None, 0)
     rv = np.asarray(rvol, dtype=np.float64)[:, None]

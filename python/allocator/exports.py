@@ -120,6 +120,18 @@ PRECOMPUTED_FILES = (
     PRECOMPUTED_USED_FILENAME,
     PRECOMPUTED_META_FILENAME,
 )
+# Stage 6's files, for a run with sleeve-level scalars (var sleeve_scalars)
+SLEEVE_EXPORT = CsvExport(
+    "allocator_risk_v1_sleeve_scalars.csv",
+    "allocator_risk_v1_sleeve_scalars",
+    ("date", "sleeve", "risk_scalar"),
+    ("date", "sleeve"),
+)
+SLEEVE_META_EXPORT = (
+    "allocator_risk_v1_sleeve_scalars_meta.json",
+    "allocator_risk_v1_sleeve_scalars_meta",
+)
+SLEEVE_FILES = (SLEEVE_EXPORT.filename, SLEEVE_META_EXPORT[0])
 # the state layer's file leaves out the features its meta lists as missing
 STATE_EXPORT = "allocator_state_v1.csv"
 STATE_META_TABLE = "allocator_state_v1_meta"
@@ -418,6 +430,12 @@ def export_run(
         document = meta_document(con, table, run_id)
         text = json.dumps(document, indent=2, sort_keys=False) + "\n"
         written.append(atomic_write_text(run_dir / filename, text))
+    if "sleeve_scalars" in _config(run):
+        written += export_sleeve_scalars(con, run_id, run_dir)
+    else:
+        # a run id rebuilt without sleeve scalars keeps no sleeve files
+        for name in SLEEVE_FILES:
+            (run_dir / name).unlink(missing_ok=True)
     if run.get("allocator_mode") == "precomputed":
         written += export_precomputed(con, run, run_dir, project_dir)
     else:
@@ -426,6 +444,18 @@ def export_run(
             (run_dir / name).unlink(missing_ok=True)
     written.append(write_manifest(run, run_dir, [p.name for p in written]))
     return written
+
+
+def export_sleeve_scalars(con: duckdb.DuckDBPyConnection, run_id: str, run_dir: Path) -> list[Path]:
+    """The sleeve scalars (date, sleeve, risk_scalar first) and their meta."""
+    spec = SLEEVE_EXPORT
+    columns = export_columns(spec, table_columns(con, spec.table), ())
+    filename, table = SLEEVE_META_EXPORT
+    text = json.dumps(meta_document(con, table, run_id), indent=2, sort_keys=False) + "\n"
+    return [
+        write_csv(con, export_query(spec, columns, run_id), run_dir / spec.filename),
+        atomic_write_text(run_dir / filename, text),
+    ]
 
 
 def write_manifest(run: Mapping[str, Any], run_dir: Path, files: Sequence[str]) -> Path:

@@ -27,6 +27,8 @@ __all__ = [
     "required_features",
     "risk_frame",
     "rules_from_frame",
+    "sleeve_risk_frame",
+    "sleeve_targets_from_records",
     "targets_from_records",
 ]
 
@@ -43,6 +45,8 @@ REGIME_COLUMNS: tuple[str, ...] = (
 
 #: Output columns of ``allocator_risk_v1`` (run_id is added by the model).
 RISK_COLUMNS: tuple[str, ...] = ("date", "regime", "target_scalar", "risk_scalar", "ewma_state")
+#: Output columns of ``allocator_risk_v1_sleeve_scalars`` (run_id added by the model).
+SLEEVE_RISK_COLUMNS: tuple[str, ...] = ("date", "sleeve", *RISK_COLUMNS[1:])
 
 _RULE_COLUMNS: tuple[str, ...] = (
     "feature",
@@ -145,3 +149,47 @@ def risk_frame(
         },
         columns=list(RISK_COLUMNS),
     )
+
+
+def sleeve_targets_from_records(
+    records: Iterable[Mapping[str, object]],
+) -> dict[str, dict[str, float]]:
+    """Sleeve -> (regime -> target scalar) from ``(sleeve, regime, target_scalar)``
+    rows; each sleeve must map every level once (:func:`targets_from_records`)."""
+    by_sleeve: dict[str, list[Mapping[str, object]]] = {}
+    for record in records:
+        by_sleeve.setdefault(str(record["sleeve"]), []).append(record)
+    targets: dict[str, dict[str, float]] = {}
+    for sleeve, rows in sorted(by_sleeve.items()):
+        try:
+            targets[sleeve] = targets_from_records(rows)
+        except ValueError as exc:
+            raise ValueError(f"sleeve {sleeve!r}: {exc}") from exc
+    return targets
+
+
+def sleeve_risk_frame(
+    regimes: pd.DataFrame,
+    sleeve_targets: Mapping[str, Mapping[str, float]],
+    alpha: float,
+    floor: float,
+    cap: float,
+) -> pd.DataFrame:
+    """One risk series per sleeve (Stage 6): the book's regime path mapped
+    through each sleeve's own targets, smoothed and clipped by the same
+    recursion and parameters as the book scalar (:func:`risk_frame`).
+
+    Rows in sleeve then date order, with :data:`SLEEVE_RISK_COLUMNS`; no
+    sleeve (the option off) gives an empty frame with those columns.
+    """
+    frames = []
+    for sleeve in sorted(sleeve_targets):
+        frame = risk_frame(regimes, sleeve_targets[sleeve], alpha=alpha, floor=floor, cap=cap)
+        frame.insert(1, "sleeve", pd.Series([sleeve] * len(frame), dtype="object"))
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(
+            {column: pd.Series(dtype="object") for column in SLEEVE_RISK_COLUMNS},
+            columns=list(SLEEVE_RISK_COLUMNS),
+        )
+    return pd.concat(frames, ignore_index=True)[list(SLEEVE_RISK_COLUMNS)]

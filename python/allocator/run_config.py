@@ -124,6 +124,9 @@ UNSCALED_KEYS = (
     "regime_calibration",
     "allocator_parameters",
 )
+#: Stage 6's option off: one scalar for the whole book (var sleeve_scalars).
+SLEEVE_SCALARS_OFF = "off"
+SLEEVE_CALIBRATION_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # What a run id stands for; rebuilding it as something else needs replace_run.
 #: The rebalance calendars (var rebalance_calendar, which has no default of
 #: its own): a backtest's closes a period on its last session in the file; a
@@ -486,6 +489,15 @@ def resolve(
     }
     if calendar != BACKTEST_CALENDAR:  # absent by default: hashes as before
         config["rebalance_calendar"] = calendar
+    sleeve_scalars = _sleeve_scalars(
+        given.get("sleeve_scalars"),
+        portfolio_source,
+        source_kind,
+        reuse=reuse,
+        live=_flag(given.get("live"), "live") or _flag(given.get("live_update"), "live_update"),
+    )
+    if sleeve_scalars != SLEEVE_SCALARS_OFF:  # absent when off: hashes as before
+        config["sleeve_scalars"] = sleeve_scalars
     if source_kind == "run" and source:
         check_same_window(config, stored_runs[source])
     risk_free = _risk_free(given, file_exists)
@@ -515,6 +527,7 @@ def resolve(
             "replace_run": replace_run,
             "publish_run": publish_run,
             "rebalance_calendar": calendar,
+            "sleeve_scalars": sleeve_scalars,
             # a live run's start and update (python/allocator/live.py, the gate)
             "live": _flag(given.get("live"), "live"),
             "live_update": _flag(given.get("live_update"), "live_update"),
@@ -599,6 +612,46 @@ def check_same_window(config: Mapping[str, Any], stored: StoredRun) -> None:
             f"on {calendar}: a scaled run uses its baseline's calendar (set rebalance_calendar: "
             f"{stored_calendar})",
         )
+
+
+def _sleeve_scalars(
+    value: object, portfolio_source: str, source_kind: str | None, *, reuse: bool, live: bool
+) -> str:
+    """Stage 6's option: off, book, or a sleeve calibration's name (its seed
+    rows are checked by int_exposure_sleeve_targets). Only the built-in
+    strategy has sleeves the run prices one by one, a scalar file holds the
+    book's scalars only, and the sleeve layers are rebuilt whole (no live
+    update, no reuse of a baseline's layers) in this first version."""
+    name = SLEEVE_SCALARS_OFF if value in (None, "") else str(value)
+    if not SLEEVE_CALIBRATION_PATTERN.fullmatch(name):
+        raise _fail(
+            "sleeve_scalars",
+            f"{name!r} is not valid: use off, book or a sleeve_calibration of "
+            "seeds/allocator_sleeve_scalars.csv (letters, digits, '_')",
+        )
+    if name == SLEEVE_SCALARS_OFF:
+        return name
+    if portfolio_source != "strategy":
+        book = portfolio_source.replace("_", " ")
+        raise _fail(
+            "sleeve_scalars",
+            f"{name!r} needs the built-in strategy's sleeves; a {book} book is scaled as a "
+            "whole: drop sleeve_scalars (or set it to off)",
+        )
+    if source_kind == "file":
+        raise _fail(
+            "sleeve_scalars",
+            f"{name!r} cannot apply a scalar file, which holds the book's scalars only: use "
+            "mode compute or a stored baseline (precomputed_run_id)",
+        )
+    for given, var in ((reuse, "reuse_baseline_layers"), (live, "live")):
+        if given:
+            raise _fail(
+                "sleeve_scalars",
+                f"{name!r} is not yet supported with {var}: build the run whole, or set "
+                "sleeve_scalars to off",
+            )
+    return name
 
 
 def _rebalance_calendar(given: Mapping[str, Any]) -> str:

@@ -238,6 +238,18 @@ def _no_benchmark(_: AllocatorProject) -> dict[str, Any]:
     return {"benchmark_path": ""}
 
 
+def _sleeves_flat(_: AllocatorProject) -> dict[str, Any]:
+    """Sleeve-level scalars of 1 everywhere (sleeve calibration flat_v1), the
+    default calibration's daily cadence: the per-sleeve pricing, no de-risking."""
+    return {"allocator_v1": {"enabled": True, "mode": "compute"}, "sleeve_scalars": "flat_v1"}
+
+
+def _sleeves_as_book(project: AllocatorProject) -> dict[str, Any]:
+    """Every sleeve on the book's own targets (sleeve_scalars book), otherwise
+    run pre: a scaled run of base, so the two-pass marts are built too."""
+    return {**_precomputed_run(project), "sleeve_scalars": "book"}
+
+
 RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
     "base": _base,
     "cmp": _compute,
@@ -249,6 +261,8 @@ RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
     "ret": _returns_only,
     "trend": _trend_only,
     "nobench": _no_benchmark,
+    "slv_flat": _sleeves_flat,
+    "slv_book": _sleeves_as_book,
 }
 
 

@@ -44,7 +44,9 @@ final as (
         -- a returns-only book has no weights: every session trades only the overlay
         unscaled.held_rebalance_date is null as is_returns_only,
         daily_scalars.scalar_decided_at,
-        daily_scalars.risk_scalar_used as governor_exposure,
+        -- the scaled book's own exposure: the delivered scalar, or with
+        -- sleeve scalars the book's effective one (bit-equal when off)
+        scaled.risk_scalar_used as governor_exposure,
         state.port_rvol_20d as decided_rvol_20d,
         unscaled.gross_return as unscaled_gross_return,
         unscaled.turnover as unscaled_turnover,
