@@ -259,6 +259,7 @@ def execute_run(
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
+    sleeve_scalars: str | None = None,
     replace: bool = False,
     live: bool = False,
     log: Log = print,
@@ -299,6 +300,7 @@ def execute_run(
         governor_config_json=governor_config_json(governor_config),
         risk_free_rate=risk_free_var(risk_free_rate, settings),
         rebalance_calendar=rebalance_calendar,
+        sleeve_scalars=sleeve_scalars,
     )
     if live:
         from allocator import live_workflow
@@ -376,6 +378,7 @@ def execute_two_pass(
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
+    sleeve_scalars: str | None = None,
     replace: bool = False,
     default_ids: tuple[str, str] | None = None,
     log: Log = print,
@@ -450,6 +453,7 @@ def execute_two_pass(
             inputs=tuple(sorted(book.inputs.items())),
             governor_config_json=governor,
             rebalance_calendar=rebalance_calendar,
+            sleeve_scalars=sleeve_scalars,
         )
         scaled_id = scaled_run_id or (
             default_ids[1]
@@ -460,6 +464,14 @@ def execute_two_pass(
     baseline = dataclasses.replace(
         baseline, replace_run=replace, risk_free_rate=risk_free_var(risk_free_rate, settings)
     )
+    # given for a stored baseline too: they reach pass 2, and the gate refuses
+    # a calendar other than the baseline's
+    for option, value in (
+        ("rebalance_calendar", rebalance_calendar),
+        ("sleeve_scalars", sleeve_scalars),
+    ):
+        if value is not None:
+            baseline = dataclasses.replace(baseline, **{option: value})
     comparison = workflow.two_pass(settings, baseline, scaled_id, emit, reuse_baseline=reuse)
     return AuditIds(baseline.run_id, scaled_id, comparison)
 
@@ -744,6 +756,7 @@ def run(
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
+    sleeve_scalars: str | None = None,
     replace: bool = False,
     live: bool = False,
     log: Log = print,
@@ -760,8 +773,11 @@ def run(
     file or a pandas Series of annual rates by date (default 0).
     ``rebalance_calendar``: which session closes a rebalance period,
     sessions (the period's last in the file, default) or weekdays (known at
-    the close; a live run's default). ``live``: store it as a live run that
-    daily updates append to (mode compute).
+    the close; a live run's default). ``sleeve_scalars``: a sleeve
+    calibration of seeds/allocator_sleeve_scalars.csv (e.g. stage6_v1) to
+    scale each sleeve by its own scalar (Stage 6; docs/sleeve_scalars.md).
+    ``live``: store it as a live run that daily updates append to (mode
+    compute).
     ``where``: project_dir, db_path, reports_dir, verbose, tests (see
     :func:`settings`).
     """
@@ -782,6 +798,7 @@ def run(
         governor_config=governor_config,
         risk_free_rate=risk_free_rate,
         rebalance_calendar=rebalance_calendar,
+        sleeve_scalars=sleeve_scalars,
         replace=replace,
         live=live,
         log=log,
@@ -805,6 +822,7 @@ def two_pass(
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
+    sleeve_scalars: str | None = None,
     replace: bool = False,
     log: Log = print,
     **where: Any,
@@ -833,6 +851,7 @@ def two_pass(
         governor_config=governor_config,
         risk_free_rate=risk_free_rate,
         rebalance_calendar=rebalance_calendar,
+        sleeve_scalars=sleeve_scalars,
         replace=replace,
         log=log,
     )

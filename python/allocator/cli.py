@@ -232,6 +232,13 @@ def _window_options(parser: argparse.ArgumentParser) -> None:
         "file (default), or weekdays, known at the close (a live run's default; audit a live "
         "run with it)",
     )
+    parser.add_argument(
+        "--sleeve-scalars",
+        metavar="NAME",
+        help="scale each sleeve by its own scalar: a sleeve calibration of "
+        "seeds/allocator_sleeve_scalars.csv (stage6_v1, flat_v1) or book (default: off, one "
+        "scalar for the whole book; docs/sleeve_scalars.md)",
+    )
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
@@ -546,6 +553,7 @@ def _book(args: argparse.Namespace) -> dict[str, Any]:
         "governor_config": args.governor_config,
         "risk_free_rate": args.risk_free_rate,
         "rebalance_calendar": args.rebalance_calendar,
+        "sleeve_scalars": args.sleeve_scalars,
         "replace": args.replace,
     }
 
@@ -619,7 +627,7 @@ def _cmd_demo(args: argparse.Namespace, settings: workflow.Settings) -> None:
     args.baseline_run_id = args.scaled_run_id = args.tag = None
     args.prices_path = args.benchmark_path = args.weights_path = None
     args.portfolio_returns_path = args.governor_config = args.risk_free_rate = None
-    args.rebalance_calendar = None
+    args.rebalance_calendar = args.sleeve_scalars = None
     args.replace = False
     _cmd_two_pass(
         args, settings, defaults=(workflow.DEMO_BASELINE_RUN_ID, workflow.DEMO_SCALED_RUN_ID)

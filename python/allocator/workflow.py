@@ -97,6 +97,8 @@ class RunRequest:
     # which session closes a rebalance period (var rebalance_calendar):
     # sessions or weekdays; None = the gate's default (weekdays when live)
     rebalance_calendar: str | None = None
+    # Stage 6: a sleeve calibration (var sleeve_scalars); None = off
+    sleeve_scalars: str | None = None
     # an annual rate (var risk_free_rate), or the path of a file of them (risk_free_path)
     risk_free_rate: float | str | None = None
 
@@ -123,6 +125,8 @@ class RunRequest:
             dbt_vars["live"] = True
         if self.rebalance_calendar:
             dbt_vars["rebalance_calendar"] = self.rebalance_calendar
+        if self.sleeve_scalars:
+            dbt_vars["sleeve_scalars"] = self.sleeve_scalars
         if isinstance(self.risk_free_rate, str) and self.risk_free_rate:
             dbt_vars["risk_free_path"] = self.risk_free_rate
         elif self.risk_free_rate:
@@ -481,6 +485,7 @@ def baseline_request(
             if str(path or "") != defaults.get(var, "")
         ),
         rebalance_calendar=stored_config.get("rebalance_calendar"),
+        sleeve_scalars=stored_config.get("sleeve_scalars"),
     )
     given = {"--strategy-profile": profile, "--start": start, "--end": end}
     actual: dict[str, Any] = {
@@ -544,9 +549,13 @@ def two_pass(
         # pass 2 reads the baseline's published unscaled layers; the gate checks
         # they were built with this configuration. A stored baseline (pass 1
         # skipped) may be older than the seeds in the build schema: reload them.
-        scaled = replace(scaled, reuse_baseline_layers=True)
-        exclude = tuple(
-            e for e in PASS_2_EXCLUDE if not (reuse_baseline and e == "resource_type:seed")
+        # Sleeve scalars read the strategy's sleeve weights, which a baseline
+        # does not publish, so such a pass 2 builds the whole run.
+        scaled = replace(scaled, reuse_baseline_layers=not scaled.sleeve_scalars)
+        exclude = (
+            tuple(e for e in PASS_2_EXCLUDE if not (reuse_baseline and e == "resource_type:seed"))
+            if scaled.reuse_baseline_layers
+            else ()
         )
         build(settings, scaled, "pass 2/2 (scaled)", emit, manifest, exclude)
         # the scaled run's export writes the comparison files as well

@@ -145,3 +145,48 @@ def test_the_sleeve_attribution_adds_up_to_the_governor(allocator_project, book_
     assert sum(row[0] for row in rows.values()) == pytest.approx(governor[2], abs=1e-12)
     assert everything[0] == pytest.approx(governor[2], abs=1e-12)
     assert everything[1] > 0  # the governor lost less in the baseline's worst drawdown
+
+
+def test_the_api_audits_sleeve_scalars_against_a_stored_baseline(
+    allocator_project, tmp_path
+) -> None:
+    """allocator two-pass --baseline-run-id base [--sleeve-scalars book],
+    through the API: with sleeves, pass 2 builds the whole run (a baseline
+    publishes no sleeve weights), and every sleeve on the book's targets
+    prices the same audit without sleeves (which reuses the baseline's
+    layers) to 1e-12."""
+    from allocator.api import execute_two_pass, settings
+    from allocator.dbt_invoke import release_database
+
+    from .conftest import PROJECT_DIR
+
+    allocator_project.run("base")
+    release_database()  # the session's in-process dbt holds the file open
+    where = settings(PROJECT_DIR, allocator_project.db_path, tmp_path / "reports", tests=False)
+    for scaled_run_id, sleeves in (("api_book", None), ("slv_api", "book")):
+        ids = execute_two_pass(
+            where,
+            baseline_run_id="base",
+            scaled_run_id=scaled_run_id,
+            sleeve_scalars=sleeves,
+            log=None,
+        )
+        assert ids.scaled_run_id == scaled_run_id
+    gaps = allocator_project.query(
+        "select count(*), count(b.date), "
+        + ", ".join(f"max(abs(s.{c} - b.{c}))" for c in BOOK_COLUMNS)
+        + ", min(s.risk_scalar_used) "
+        "from portfolio_returns_scaled as s "
+        "left join portfolio_returns_scaled as b on s.date = b.date and b.run_id = 'api_book' "
+        "where s.run_id = 'slv_api'",
+    )[0]
+    sessions, matched, *differences, lowest_scalar = gaps
+    assert sessions == matched > 4000 and max(differences) < TOLERANCE, differences
+    assert lowest_scalar < 0.5  # really de-risked, so the comparison can fail
+    assert (
+        allocator_project.query(
+            "select count(distinct sleeve) from allocator_risk_v1_sleeve_scalars "
+            "where run_id = 'slv_api'"
+        )[0][0]
+        == 3
+    )
