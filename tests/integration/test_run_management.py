@@ -123,7 +123,7 @@ def test_runs_lists_every_run_and_whether_its_files_are_current(
     lines = out.splitlines()
     assert lines[0].split() == [
         "run_id", "kind", "profile", "window", "mode", "cadence", "created",
-        "CAGR", "vol", "Sharpe", "MaxDD", "comparison", "files", "inputs",
+        "CAGR", "vol", "Sharpe", "MaxDD", "comparison", "files", "live", "inputs",
     ]  # fmt: skip
     # the last column lists input files, comma and space apart: cut it off
     by_id = {line.split()[0]: re.sub(r"(, \S+)*$", "", line).split()[:-1] for line in lines[1:]}
@@ -136,8 +136,13 @@ def test_runs_lists_every_run_and_whether_its_files_are_current(
         "daily",  # the default calibration's
     ]
     assert by_id[SCALED][1] == "scaled" and by_id[SCALED][4] == "precomputed"
-    assert [by_id[r][-1] for r in (BASE, SCALED, FROM_FILE)] == ["current", "missing", "missing"]
-    assert by_id[SCALED][-2] == "current"  # comparison status
+    # ... comparison, files, live (none of these runs is live)
+    assert [by_id[r][-2:] for r in (BASE, SCALED, FROM_FILE)] == [
+        ["current", "-"],
+        ["missing", "-"],
+        ["missing", "-"],
+    ]
+    assert by_id[SCALED][-3] == "current"  # comparison status
 
     for run_id in (SCALED, FROM_FILE):
         assert _cli(["export", "--run-id", run_id], book, monkeypatch, capsys)[0] == 0

@@ -142,7 +142,13 @@ def test_reader_during_two_pass_never_sees_a_half_built_state(tmp_path: Path) ->
     assert "Traceback" not in cli.stderr
     # pass 1 publishes the baseline's marts, pass 2 the two-pass marts too
     snapshot_lines = [line for line in cli.stdout.splitlines() if line.startswith("snapshots:")]
-    every_mart = sorted(path.stem for path in (PROJECT_DIR / "models" / "marts").glob("*.sql"))
+    # the published marts: models/marts and the live runs' (models/live)
+    every_mart = sorted(
+        path.stem
+        for folder in ("marts", "live")
+        for path in (PROJECT_DIR / "models" / folder).glob("*.sql")
+        if folder == "marts" or path.stem in ("live_runs", "next_session_targets")
+    )
     baseline_marts = [name for name in every_mart if not name.startswith("two_pass_")]
     assert snapshot_lines == [
         f"snapshots: {len(baseline_marts)} marts as Parquet in {marts}",
