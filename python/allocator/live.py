@@ -96,7 +96,7 @@ def update_vars(
         known = ", ".join(sorted(stored_runs)) or "none"
         raise ConfigProblem(
             f"live_update: no stored run '{run_id}' to update (stored runs: {known}); "
-            "start a live run first (allocator live start, or dbt var live: true)"
+            "start a live run first (allocator run --live, or dbt var live: true)"
         )
     config = stored.config
     calibration = (config.get("regime_calibration") or {}).get("name")

@@ -50,7 +50,7 @@ final as (
         true as is_live_update,
         cast(null as date) as last_session,
         cast(error('run ''' || run_config.run_id || ''' is not a live run: no live run is stored in this database; '
-            || 'start one with allocator live start (dbt: var live: true)') as date) as live_cut,
+            || 'start one with allocator run --live (dbt: var live: true)') as date) as live_cut,
         cast(null as date) as lookback_start,
         cast(null as integer) as lookback_sessions,
         cast(null as bigint) as last_session_number,
@@ -206,7 +206,7 @@ checked as (
         case
             when requested.last_session is null then error(
                 'run ''' || requested.run_id || ''' is not a live run (marts.live_runs has no row for it): '
-                || 'start it with allocator live start (dbt: var live: true)')
+                || 'start it with allocator run --live (dbt: var live: true)')
             when requested.live_cut is null then error(
                 'run ''' || requested.run_id || ''': restate_from ' || {{ allocator.sql_literal(restate | string) }}
                 || ' is not a date (expected YYYY-MM-DD)')
