@@ -90,6 +90,19 @@ def test_the_default_calibration_releases_and_keeps_its_demo_figures(
     assert figures["regime_changes_per_year"] == pytest.approx(78 * 252 / 4470, abs=1e-9)
     assert figures["stress_or_crisis_share_2020_03"] == 1.0
     assert figures["stress_or_crisis_share_2008_q4"] == 0.0
+    # it releases: the longest STRESS/CRISIS spell is March 2020's, 91 sessions
+    path = regimes(allocator_project, base_run)
+    longest, current, start, spell = 0, 0, None, (None, None)
+    for day, regime in path.items():
+        if regime in ("STRESS", "CRISIS"):
+            start = day if current == 0 else start
+            current += 1
+            if current > longest:
+                longest, spell = current, (start, day)
+        else:
+            current = 0
+    assert longest == 91
+    assert [str(day) for day in spell] == ["2020-02-27", "2020-07-07"]
 
 
 def test_the_seeds_calibration_keeps_its_demo_figures(allocator_project: AllocatorProject) -> None:
