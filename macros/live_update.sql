@@ -111,6 +111,18 @@
 {%- endmacro %}
 
 
+{#- The rows of a per-session input that a live update's rolling windows
+    read: from the lookback's first session on (stg_live__update); every row
+    outside a live update. The market's returns start there anyway, so a
+    window over earlier rows would only cross the history with the universe
+    (sessions x symbols, or x pairs) to find nulls: the update's time and
+    memory would grow with the run's history. -#}
+{% macro live_lookback_rows(key) -%}
+    where (select lookback_start from {{ ref('stg_live__update') }}) is null
+        or {{ key }} >= (select lookback_start from {{ ref('stg_live__update') }})
+{%- endmacro %}
+
+
 {#- Sessions a live update reads beyond the longest signal lookback plus the
     sleeve vol window: two quarterly rebalance periods (the previous
     rebalance's weights and its vol window) and the state's 60-session
