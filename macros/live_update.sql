@@ -98,6 +98,21 @@
             {%- do adapter.cache_added(relation) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- the other tables this update rebuilds, dropped in one statement
+        batch: a model whose table is absent is created and renamed into
+        place, where one that exists is also renamed aside and dropped,
+        two more statements per node on every update -#}
+    {%- if cut is not none -%}
+        {%- set incremental = allocator.live_incremental_models() -%}
+        {%- for unique_id in selected_resources if unique_id in graph.nodes -%}
+            {%- set node = graph.nodes[unique_id] -%}
+            {%- set name = node.alias or node.name -%}
+            {%- if node.resource_type == 'model' and name not in incremental and existing.get(name) == 'table' -%}
+                {%- do statements.append('drop table ' ~ target.schema ~ '.' ~ name) -%}
+                {%- do adapter.cache_dropped(api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table')) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- do run_query(statements | join(';\n') ~ ';\ncommit;\nbegin transaction') -%}
     {{ return('') }}
 {%- endmacro %}
