@@ -1,6 +1,7 @@
 # Two commands, each setting itself up on a fresh machine:
 #   make demo   build the demo run on the bundled data and print where results are
-#   make test   ruff, pytest (incl. every dbt test on the demo data)
+#   make test   ruff, pytest (incl. every dbt test on the demo data); it prints
+#               the 30 slowest tests, where to look when the suite grows
 #   make lint   the SQL and dbt linters (sqlfluff, dbt-score); CI runs it too
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -27,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff check python tests benchmarks data
 	$(BIN)/ruff format --check python tests benchmarks data
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 # Part of make test; alone while editing SQL. sqlfluff parses every rendered
 # model (about 2 CPU-minutes). docs/linting.md.
