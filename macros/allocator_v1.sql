@@ -83,5 +83,7 @@
         'rvol_ratio_long_run': 'port_rvol_20d',
         'dd_vol_units': 'dd_level',
         'dd_slope_vol_units': 'dd_slope_10d',
+        'dd_252d_vol_units': 'dd_level_252d',
+        'dd_504d_vol_units': 'dd_level_504d',
     }) }}
 {%- endmacro %}

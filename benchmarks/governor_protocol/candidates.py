@@ -1,6 +1,6 @@
 """The calibrations the protocol chooses among: a small, round grid around
-the project's default (scale_free_v1), varying what the cross-universe
-misses point at and nothing else:
+the project's default until issue 21 (scale_free_v1), varying what the
+cross-universe misses point at and nothing else:
 
 * the drawdown rule: from the all-time high (dd_vol_units, today) or from
   the last year's high (dd_252d_vol_units), at three depths;

@@ -291,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         *verdict(in_sample),
         "",
-        f"## Before: the project's default until now (`{order[0]}`)",
+        f"## Before: the project's default until issue 21 (`{order[0]}`, "
+        "calibration scale_free_v1)",
         "",
         *table(today, dict.fromkeys(names, order[0])),
         "",

@@ -13,6 +13,8 @@
         'rvol_ratio_long_run': 'port_rvol_20d / port_rvol_long_run',
         'dd_vol_units': 'dd_level / port_rvol_long_run',
         'dd_slope_vol_units': 'dd_slope_10d / port_rvol_long_run',
+        'dd_252d_vol_units': 'dd_level_252d / port_rvol_long_run',
+        'dd_504d_vol_units': 'dd_level_504d / port_rvol_long_run',
     },
 } -%}
 

@@ -1,7 +1,7 @@
 """Regime -> risk scalar: target mapping and EWMA smoothing.
 
 The risk layer turns a regime series into a portfolio-level exposure scalar in
-``[floor, cap]`` (the calibration's: [0.10, 1.0] for the default scale_free_v1,
+``[floor, cap]`` (the calibration's: [0.10, 1.0] for the default trailing_dd_v1,
 [0.25, 1.0] for the seeds' seeds_v1):
 
 1. each regime maps to a target scalar (:func:`target_scalars`);

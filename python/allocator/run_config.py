@@ -95,8 +95,20 @@ CALIBRATIONS: Mapping[str, Mapping[str, Any]] = {
         "allocator_risk_scalar_floor": 0.10,
         "allocator_risk_scalar_cap": 1.0,
     },
+    # the default: scale_free_v1's vol rules and map, with the drawdown read
+    # from a trailing 504-session high (a long recovery releases STRESS; from
+    # the all-time high it held STRESS for a decade on a synthetic book) and no
+    # correlation rule. Chosen by the cross-universe protocol
+    # (docs/governor_protocol.md: every criterion met on 5 of 11 universes out
+    # of calibration, against 1 of 11 for scale_free_v1).
+    "trailing_dd_v1": {
+        "cadence": "daily",
+        "allocator_regime_min_days": 5,
+        "allocator_risk_ewma_alpha": 0.5,
+        "allocator_risk_scalar_floor": 0.10,
+        "allocator_risk_scalar_cap": 1.0,
+    },
 }
-DEFAULT_CALIBRATION = "scale_free_v1"
 # The calibration name of a run whose governor comes from var governor_config.
 GOVERNOR_CONFIG_CALIBRATION = "governor_config"
 # The run vars a calibration gives a default to (allocator_v1.cadence apart).
@@ -137,6 +149,9 @@ IDENTITY_KEYS = ("kind", "strategy_profile", "start", "end", "inputs")
 # Every run var's default, from its definition (run_parameters); None for
 # the calibrated ones: the calibration's (CALIBRATIONS).
 DEFAULTS: Mapping[str, Any] = run_parameters.defaults()
+# The calibration of a run that names none: defined once, as the default of
+# var allocator_v1.calibration in the gate's contract (models/run/_run__models.yml).
+DEFAULT_CALIBRATION: str = DEFAULTS["allocator_v1"]["calibration"]
 
 
 @dataclass(frozen=True)

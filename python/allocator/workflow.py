@@ -92,6 +92,8 @@ class RunRequest:
     inputs: tuple[tuple[str, str], ...] = ()
     # a governor-config file's canonical settings as JSON (var governor_config)
     governor_config_json: str | None = None
+    # a named calibration (var allocator_v1.calibration); None = the default
+    calibration: str | None = None
     # store the run as a live run, updated daily (var live; live_workflow.py)
     live: bool = False
     # which session closes a rebalance period (var rebalance_calendar):
@@ -115,6 +117,8 @@ class RunRequest:
             self.mode,
             self.precomputed_run_id,
         )
+        if self.calibration:
+            dbt_vars["allocator_v1"]["calibration"] = self.calibration
         if self.reuse_baseline_layers:
             dbt_vars["reuse_baseline_layers"] = True
         if self.replace_run:
@@ -460,6 +464,14 @@ def project_input_defaults(project_dir: Path) -> dict[str, str]:
     return {var: str(run_parameters.parameter(var).default or "") for var in validate.INPUT_OPTIONS}
 
 
+def stored_calibration(config: Mapping[str, Any]) -> str | None:
+    """The named calibration a stored run's configuration records, or None
+    (a whole governor from var governor_config, or a run stored before
+    calibrations existed)."""
+    name = (config.get("regime_calibration") or {}).get("name")
+    return str(name) if name in run_config.CALIBRATIONS else None
+
+
 def baseline_request(
     settings: Settings,
     baseline_run_id: str,
@@ -486,6 +498,9 @@ def baseline_request(
         ),
         rebalance_calendar=stored_config.get("rebalance_calendar"),
         sleeve_scalars=stored_config.get("sleeve_scalars"),
+        # the stored run's named calibration: pass 2 scales with the same
+        # governor, so a baseline stored under an older default still reuses
+        calibration=stored_calibration(stored_config),
     )
     given = {"--strategy-profile": profile, "--start": start, "--end": end}
     actual: dict[str, Any] = {

@@ -172,6 +172,11 @@ def _seeds_calibration(_: AllocatorProject) -> dict[str, Any]:
     return {"allocator_v1": {"enabled": True, "mode": "compute", "calibration": "seeds_v1"}}
 
 
+def _scale_free_calibration(_: AllocatorProject) -> dict[str, Any]:
+    """The default calibration until issue 21, selected by name (mode off)."""
+    return {"allocator_v1": {"calibration": "scale_free_v1"}}
+
+
 def _precomputed_run(project: AllocatorProject) -> dict[str, Any]:
     project.run("base")
     return {
@@ -254,6 +259,7 @@ RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
     "base": _base,
     "cmp": _compute,
     "seeds": _seeds_calibration,
+    "sfree": _scale_free_calibration,
     "pre": _precomputed_run,
     "pre_file": _precomputed_file,
     "implied": _implied,

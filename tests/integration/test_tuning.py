@@ -46,7 +46,8 @@ GRID = [
     (1.15, 1.15, 1.2, 5, (1.0, 0.85, 0.55, 0.30), 0.5, 0.25, "rebalance"),
     (1.0, 1.0, 1.0, 5, (1.0, 0.85, 0.55, 0.30), 0.25, 0.25, "rebalance"),
     (0.85, 0.85, 1.0, 5, (1.0, 0.85, 0.55, 0.30), 0.25, 0.25, "rebalance_lagged"),
-    # = the baseline cmp's governor: scale_free_v1 delivered at the seeds' cadence
+    # = the baseline cmp's governor: the default calibration (trailing_dd_v1) delivered at the
+    # seeds' cadence
     (1.0, 1.0, 1.0, 5, (1.0, 0.70, 0.35, 0.10), 0.5, 0.10, "rebalance_lagged"),
 ]
 SHARE_TARGETS = {

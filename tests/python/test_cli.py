@@ -253,6 +253,39 @@ def test_baseline_with_another_window_is_refused(env: Path) -> None:
         )
 
 
+def test_a_stored_baseline_keeps_its_named_calibration(env: Path) -> None:
+    """A baseline stored under scale_free_v1 (the default until issue 21) is
+    scaled in pass 2 with scale_free_v1, not today's default: the gate lets
+    pass 2 reuse the baseline's layers only when the calibrations match."""
+    stored = {
+        "base_sf": {"inputs": STORED_INPUTS, "regime_calibration": {"name": "scale_free_v1"}},
+        "base_gc": {"inputs": STORED_INPUTS, "regime_calibration": {"name": "governor_config"}},
+        "base_old": {"inputs": STORED_INPUTS},
+    }
+    with duckdb.connect(str(env / "cli.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.runs (run_id varchar, strategy_profile varchar, "
+            "start_date date, end_date date, config_json varchar)"
+        )
+        for run_id, config in stored.items():
+            con.execute(
+                "insert into marts.runs values (?, 'core_v1', date '2005-01-03', "
+                "date '2022-12-28', ?)",
+                [run_id, json.dumps(config)],
+            )
+    settings = workflow.resolve_settings(
+        {"ALLOCATOR_DUCKDB_PATH": str(env / "cli.duckdb")}, PROJECT_DIR
+    )
+    request = workflow.baseline_request(settings, "base_sf", None, None, None)
+    assert request.calibration == "scale_free_v1"
+    assert request.dbt_vars()["allocator_v1"]["calibration"] == "scale_free_v1"
+    for run_id in ("base_gc", "base_old"):
+        request = workflow.baseline_request(settings, run_id, None, None, None)
+        assert request.calibration is None
+        assert "calibration" not in request.dbt_vars()["allocator_v1"]
+
+
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.main(["--help"])

@@ -111,7 +111,8 @@ def test_choose_honours_admissibility_and_order() -> None:
 
 
 def test_the_grid_starts_with_the_project_default() -> None:
-    """The protocol's "before" column is the seeds' scale_free_v1 calibration."""
+    """The protocol's "before" column is the seeds' scale_free_v1 calibration
+    (the project's default until the protocol chose trailing_dd_v1)."""
     import csv
 
     from candidates import grid
@@ -149,3 +150,38 @@ def test_the_chosen_calibration_is_a_governor_config_the_cli_accepts() -> None:
     features = {rule[0] for rule in config["regime_rules"]}
     # drawdown from a trailing high, so a long recovery releases STRESS
     assert "dd_vol_units" not in features and "dd_504d_vol_units" in features
+
+
+def test_the_chosen_calibration_is_the_project_default() -> None:
+    """The protocol's choice is the seeds' default calibration (trailing_dd_v1)
+    with its settings: the file and the seed rows cannot drift apart."""
+    import csv
+
+    from allocator.governor_config import read_governor_config
+    from allocator.run_config import CALIBRATIONS, DEFAULT_CALIBRATION
+
+    root = HERE.parents[1]
+    chosen = read_governor_config(HERE / "chosen_governor.json")
+    with (root / "seeds" / "allocator_regime_rules.csv").open() as handle:
+        rules = [
+            [
+                r["feature"],
+                r["level"],
+                r["direction"],
+                float(r["enter_threshold"]),
+                float(r["exit_threshold"]),
+            ]
+            for r in csv.DictReader(handle)
+            if r["calibration"] == DEFAULT_CALIBRATION
+        ]
+    with (root / "seeds" / "allocator_regime_scalars.csv").open() as handle:
+        targets = {
+            r["regime"]: float(r["target_scalar"])
+            for r in csv.DictReader(handle)
+            if r["calibration"] == DEFAULT_CALIBRATION
+        }
+    assert DEFAULT_CALIBRATION == "trailing_dd_v1"
+    assert sorted(chosen["regime_rules"]) == sorted(rules)
+    assert chosen["target_scalars"] == targets
+    settings = CALIBRATIONS[DEFAULT_CALIBRATION]
+    assert {key: chosen[key] for key in settings} == dict(settings)

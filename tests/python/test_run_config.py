@@ -60,7 +60,7 @@ def resolved(given: dict[str, Any], rules=None, scalars=None):
 def test_the_seeds_hold_the_original_rows_as_seeds_v1() -> None:
     """seeds_v1 is the seeds' calibration before calibrations existed, row for row."""
     rules, scalars = seeds_by_calibration()
-    assert sorted(rules) == sorted(CALIBRATIONS) == ["scale_free_v1", "seeds_v1"]
+    assert sorted(rules) == sorted(CALIBRATIONS) == ["scale_free_v1", "seeds_v1", "trailing_dd_v1"]
     assert sorted(map(tuple, rules["seeds_v1"])) == sorted(
         [
             ("corr_20d", "ELEVATED", "above", 0.52, 0.44),
@@ -90,10 +90,23 @@ def test_the_seeds_hold_the_original_rows_as_seeds_v1() -> None:
     }
 
 
-def test_the_default_is_the_scale_free_calibration_delivered_daily() -> None:
+def test_the_trailing_drawdown_calibration_reads_no_all_time_high_and_no_correlation() -> None:
+    """trailing_dd_v1 is scale_free_v1 with its drawdown rules read from the
+    trailing 504-session high and its correlation rules dropped."""
+    rules, scalars = seeds_by_calibration()
+    assert scalars["trailing_dd_v1"] == scalars["scale_free_v1"]
+    kept = [rule for rule in rules["scale_free_v1"] if rule[0] != "corr_excess"]
+    trailing = [
+        ("dd_504d_vol_units" if rule[0] == "dd_vol_units" else rule[0], *rule[1:]) for rule in kept
+    ]
+    assert sorted(map(tuple, rules["trailing_dd_v1"])) == sorted(map(tuple, trailing))
+    assert CALIBRATIONS["trailing_dd_v1"] == CALIBRATIONS["scale_free_v1"]
+
+
+def test_the_default_is_the_trailing_drawdown_calibration_delivered_daily() -> None:
     run = resolved({})
-    assert DEFAULT_CALIBRATION == "scale_free_v1"
-    assert run.config["allocator_v1"]["calibration"] == "scale_free_v1"
+    assert DEFAULT_CALIBRATION == "trailing_dd_v1"
+    assert run.config["allocator_v1"]["calibration"] == "trailing_dd_v1"
     assert run.config["allocator_v1"]["cadence"] == "daily"
     assert run.config["allocator_parameters"] == {
         "correlation_exact_max_symbols": 50,
@@ -103,10 +116,22 @@ def test_the_default_is_the_scale_free_calibration_delivered_daily() -> None:
         "risk_scalar_cap": 1.0,
     }
     calibration = run.config["regime_calibration"]
-    assert calibration["name"] == "scale_free_v1"
+    assert calibration["name"] == "trailing_dd_v1"
     assert calibration["target_scalars"]["CRISIS"] == 0.1
-    assert ["corr_excess", "CRISIS", "above", 0.6, 0.5] in calibration["rules"]
-    assert '"name": "scale_free_v1"' in run.config_json
+    assert ["dd_504d_vol_units", "STRESS", "below", -1.6, -1.25] in calibration["rules"]
+    assert not [rule for rule in calibration["rules"] if rule[0] in ("corr_excess", "dd_vol_units")]
+    assert '"name": "trailing_dd_v1"' in run.config_json
+
+
+def test_scale_free_v1_stays_selectable_to_reproduce_old_runs() -> None:
+    run = resolved({"allocator_v1": {"calibration": "scale_free_v1"}})
+    assert run.config["allocator_v1"]["cadence"] == "daily"
+    assert run.config["regime_calibration"]["name"] == "scale_free_v1"
+    assert ["corr_excess", "CRISIS", "above", 0.6, 0.5] in run.config["regime_calibration"]["rules"]
+    assert ["dd_vol_units", "STRESS", "below", -1.6, -1.25] in run.config["regime_calibration"][
+        "rules"
+    ]
+    assert run.config_hash != resolved({}).config_hash
 
 
 def test_seeds_v1_brings_back_the_seeds_settings() -> None:
@@ -144,7 +169,7 @@ def test_an_unknown_calibration_is_refused_naming_the_var() -> None:
         resolved({"allocator_v1": {"calibration": "seeds_v2"}})
     message = str(problem.value)
     assert message.startswith("var allocator_v1.calibration: 'seeds_v2' is not a known calibration")
-    assert "scale_free_v1" in message and "seeds_v1" in message
+    assert "trailing_dd_v1" in message and "scale_free_v1" in message and "seeds_v1" in message
 
 
 def test_a_calibration_without_seed_rows_is_refused() -> None:
@@ -167,7 +192,7 @@ def test_a_scalar_file_is_delivered_at_the_lagged_cadence() -> None:
     run = resolved({"allocator_v1": file_block})
     assert run.precomputed_source_kind == "file"
     assert run.config["allocator_v1"]["cadence"] == "rebalance_lagged"
-    assert run.config["allocator_v1"]["calibration"] == "scale_free_v1"
+    assert run.config["allocator_v1"]["calibration"] == DEFAULT_CALIBRATION
     with pytest.raises(ConfigProblem, match="allocator_v1.cadence: daily needs"):
         resolved({"allocator_v1": {**file_block, "cadence": "daily"}})
 
