@@ -98,6 +98,21 @@
             {%- do adapter.cache_added(relation) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- the other tables this update rebuilds, dropped in one statement
+        batch: a model whose table is absent is created and renamed into
+        place, where one that exists is also renamed aside and dropped,
+        two more statements per node on every update -#}
+    {%- if cut is not none -%}
+        {%- set incremental = allocator.live_incremental_models() -%}
+        {%- for unique_id in selected_resources if unique_id in graph.nodes -%}
+            {%- set node = graph.nodes[unique_id] -%}
+            {%- set name = node.alias or node.name -%}
+            {%- if node.resource_type == 'model' and name not in incremental and existing.get(name) == 'table' -%}
+                {%- do statements.append('drop table ' ~ target.schema ~ '.' ~ name) -%}
+                {%- do adapter.cache_dropped(api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table')) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- do run_query(statements | join(';\n') ~ ';\ncommit;\nbegin transaction') -%}
     {{ return('') }}
 {%- endmacro %}
@@ -108,6 +123,18 @@
 {% macro live_new_rows(key) -%}
     where (select live_cut from {{ ref('stg_live__update') }}) is null
         or {{ key }} >= (select live_cut from {{ ref('stg_live__update') }})
+{%- endmacro %}
+
+
+{#- The rows of a per-session input that a live update's rolling windows
+    read: from the lookback's first session on (stg_live__update); every row
+    outside a live update. The market's returns start there anyway, so a
+    window over earlier rows would only cross the history with the universe
+    (sessions x symbols, or x pairs) to find nulls: the update's time and
+    memory would grow with the run's history. -#}
+{% macro live_lookback_rows(key) -%}
+    where (select lookback_start from {{ ref('stg_live__update') }}) is null
+        or {{ key }} >= (select lookback_start from {{ ref('stg_live__update') }})
 {%- endmacro %}
 
 

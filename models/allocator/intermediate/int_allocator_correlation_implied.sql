@@ -17,6 +17,8 @@
 with observations as (
 
     select * from {{ ref('int_allocator_observations') }}
+    -- a live update: the lookback only (its market returns start there)
+    {{ allocator.live_lookback_rows('date') }}
 
 ),
 
