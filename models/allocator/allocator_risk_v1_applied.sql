@@ -51,6 +51,7 @@ rebalances as (
     from observations
     cross join run_config
     where run_config.portfolio_source = 'returns_file'
+      and not observations.is_warm_up
 
 ),
 

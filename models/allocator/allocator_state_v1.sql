@@ -4,9 +4,13 @@
     measures the effect of its own scaling. Definitions, column by column, are
     in _allocator__models.yml.
 
-    Warm-up: a date is ready once the book has 60 recorded observations
-    (counted from start). Before that every feature is null and is_ready is
-    false: nothing is filled or extrapolated. A feature the run cannot compute
+    Warm-up: a date is ready once the book has 60 observations, counted
+    from the warm-up sessions before start (allocator_state_v1_warm_up: the
+    book's last 59 returns before start), so with that history start is
+    ready. Without it, the dates before the 60th observation have every
+    feature null and is_ready false: nothing is filled or extrapolated. The
+    warm-up rows feed the windows (and the equity the drawdowns compound
+    from 1.0) but are not rows of this layer. A feature the run cannot compute
     (see int_allocator_feature_availability) stays null on every date.
 -#}
 {#- incremental: a live update computes only its new rows from this layer's stored ones (macros/live_update.sql) -#}
@@ -75,6 +79,7 @@ volatility as (
     select
         date,
         observation_index,
+        is_warm_up,
         {{ allocator.annualised_vol('net_return', 'order by observation_index ' ~ allocator.trailing_rows(windows['short'])) }} as port_rvol_20d,
         {{ allocator.annualised_vol('net_return', 'order by observation_index ' ~ allocator.trailing_rows(windows['long'])) }} as port_rvol_60d,
         -- equity compounds from 1.0 before the first recorded return
@@ -142,6 +147,7 @@ features as (
         case when present.has_correlation then correlation.corr_60d end as corr_60d_to_date,
         {%- endif %}
         drawdown_slope.observation_index,
+        drawdown_slope.is_warm_up,
     from drawdown_slope
     cross join present
     left join correlation
@@ -211,6 +217,8 @@ final as (
         {%- endfor %}
     from correlation_excess as features
     cross join run_config
+    -- the warm-up sessions before start are inputs only
+    where not features.is_warm_up
 
 )
 

@@ -1,11 +1,8 @@
 {#-
-    Each sleeve's weight per (rebalance, symbol) in the recorded book:
-    risk budget x vol-target scale x unit weight, then every sleeve scaled by
-    the same factor if the combined book's gross exposure exceeds the
-    leverage cap, so sleeve weights always add up to weights_raw.
+    Each sleeve's weight per (rebalance, symbol) in the recorded book: the
+    rebalances it holds from start (int_sleeve_weights computes every one).
+    Sleeve weights always add up to weights_raw.
 -#}
-
--- depends_on: {{ ref('stg_portfolio__weights') }}
 with run_config as (
 
     select * from {{ ref('stg_run_config') }}
@@ -18,95 +15,11 @@ calendar as (
 
 ),
 
-{%- if allocator.portfolio_source() == 'weights_file' %}
-
-file_weights as (
-
-    select * from {{ ref('stg_portfolio__weights') }}
-
-),
-
 sleeve_weights as (
 
-    select
-        date as rebalance_date,
-        sleeve,
-        symbol,
-        weight,
-    from file_weights
+    select * from {{ ref('int_sleeve_weights') }}
 
 ),
-
-{%- elif allocator.portfolio_source() == 'returns_file' %}
-
-sleeve_weights as (
-
-    -- a returns-only portfolio has no holdings
-    select
-        cast(null as date) as rebalance_date,
-        cast(null as {{ dbt.type_string() }}) as sleeve,
-        cast(null as {{ dbt.type_string() }}) as symbol,
-        cast(null as {{ dbt.type_float() }}) as weight,
-    where false
-
-),
-
-{%- else %}
-
-unit_weights as (
-
-    select * from {{ ref('int_sleeve_unit_weights') }}
-
-),
-
-scales as (
-
-    select * from {{ ref('int_sleeve_scales') }}
-
-),
-
-budgeted as (
-
-    select
-        unit_weights.rebalance_date,
-        unit_weights.sleeve,
-        unit_weights.symbol,
-        scales.risk_budget * scales.vol_scale * unit_weights.unit_weight as weight,
-    from unit_weights
-    inner join scales
-        on unit_weights.rebalance_date = scales.rebalance_date
-        and unit_weights.sleeve = scales.sleeve
-
-),
-
-book_gross as (
-
-    select rebalance_date, sum(abs(symbol_weight)) as gross_exposure,
-    from (
-        select rebalance_date, symbol, sum(weight) as symbol_weight,
-        from budgeted
-        group by rebalance_date, symbol
-    ) as per_symbol
-    group by rebalance_date
-
-),
-
-sleeve_weights as (
-
-    select
-        budgeted.rebalance_date,
-        budgeted.sleeve,
-        budgeted.symbol,
-        budgeted.weight * least(1.0, run_config.leverage_cap / book_gross.gross_exposure) as weight,
-    from budgeted
-    inner join book_gross
-        on budgeted.rebalance_date = book_gross.rebalance_date
-    cross join run_config
-    where book_gross.gross_exposure > 0
-
-),
-
-{%- endif %}
 
 final as (
 

@@ -211,23 +211,43 @@ def _implied(_: AllocatorProject) -> dict[str, Any]:
 
 
 def _half_weights(project: AllocatorProject) -> dict[str, Any]:
-    """The base run's own sleeve weights, halved, as a weights file: the same book at half risk."""
+    """The base run's own sleeve weights, halved, as a weights file: the same book at
+    half risk, with the rebalances its warm-up before start holds (the same history)."""
     project.run("base")
     path = project.export_csv(
         "select rebalance_date as date, symbol, sleeve, weight * 0.5 as weight "
-        "from strategy_sleeve_weights where run_id = 'base' order by 1, 2, 3",
+        "from strategy_sleeve_weights where run_id = 'base' union all "
+        "select distinct held_rebalance_date, symbol, sleeve, held_weight * 0.5 "
+        "from allocator_state_v1_warm_up_holdings where run_id = 'base' order by 1, 2, 3",
         "half_weights.csv",
     )
     return {"weights_path": str(path)}
 
 
 def _returns_only(project: AllocatorProject) -> dict[str, Any]:
-    """The base run's unscaled daily returns as a returns-only portfolio, allocator on."""
+    """The base run's unscaled daily returns as a returns-only portfolio, allocator
+    on, with the 59 sessions before start its state warms up on (the same history)."""
+    project.run("base")
+    path = project.export_csv(
+        "select date, net_return as portfolio_return from allocator_state_v1_warm_up "
+        "where run_id = 'base' union all "
+        "select date, net_return from portfolio_returns_unscaled where run_id = 'base' "
+        "order by date",
+        "base_returns.csv",
+    )
+    return {
+        "portfolio_returns_path": str(path),
+        "allocator_v1": {"enabled": True, "mode": "compute"},
+    }
+
+
+def _returns_without_history(project: AllocatorProject) -> dict[str, Any]:
+    """The same returns from start only: no history before the window to warm up on."""
     project.run("base")
     path = project.export_csv(
         "select date, net_return as portfolio_return "
         "from portfolio_returns_unscaled where run_id = 'base' order by date",
-        "base_returns.csv",
+        "base_returns_from_start.csv",
     )
     return {
         "portfolio_returns_path": str(path),
@@ -265,6 +285,7 @@ RUN_SPECS: dict[str, Callable[[AllocatorProject], dict[str, Any]]] = {
     "implied": _implied,
     "half": _half_weights,
     "ret": _returns_only,
+    "ret_bare": _returns_without_history,
     "trend": _trend_only,
     "nobench": _no_benchmark,
     "slv_flat": _sleeves_flat,

@@ -74,20 +74,22 @@ def test_calibration_figures_from_the_analysis(allocator_project: AllocatorProje
 def test_the_default_calibration_releases_and_keeps_its_demo_figures(
     allocator_project: AllocatorProject, base_run: str
 ) -> None:
-    """trailing_dd_v1 on the demo: 76.6 / 18.9 / 3.6 / 0.9 %, 78 changes on
-    4,470 dates (the two-pass audit's figures), within the issue's criteria
+    """trailing_dd_v1 on the demo: 76.3 / 19.3 / 3.6 / 0.8 %, 80 changes on
+    4,529 dates (the two-pass audit's figures; the state warms up on the 59
+    sessions before start, so the regime exists from 2005-01-03: before, 78
+    changes on the 4,470 dates from 2005-03-30), within the issue's criteria
     (NORMAL >= 40%, CRISIS <= 10%), March 2020 in STRESS or CRISIS. Q4 2008 is
     NORMAL: the demo book's 20-day vol then stayed below its long-run vol and
     its drawdown short of 1.2 long-run vols; only scale_free_v1's correlation
     rule saw that quarter (above)."""
     assert DEFAULT_CALIBRATION == "trailing_dd_v1"
     figures = calibration_figures(allocator_project, base_run)
-    assert figures["share_normal"] == pytest.approx(3423 / 4470, abs=1e-9)
-    assert figures["share_elevated"] == pytest.approx(846 / 4470, abs=1e-9)
-    assert figures["share_stress"] == pytest.approx(163 / 4470, abs=1e-9)
-    assert figures["share_crisis"] == pytest.approx(38 / 4470, abs=1e-9)
+    assert figures["share_normal"] == pytest.approx(3455 / 4529, abs=1e-9)
+    assert figures["share_elevated"] == pytest.approx(873 / 4529, abs=1e-9)
+    assert figures["share_stress"] == pytest.approx(163 / 4529, abs=1e-9)
+    assert figures["share_crisis"] == pytest.approx(38 / 4529, abs=1e-9)
     assert figures["share_normal"] >= 0.40 and figures["share_crisis"] <= 0.10
-    assert figures["regime_changes_per_year"] == pytest.approx(78 * 252 / 4470, abs=1e-9)
+    assert figures["regime_changes_per_year"] == pytest.approx(80 * 252 / 4529, abs=1e-9)
     assert figures["stress_or_crisis_share_2020_03"] == 1.0
     assert figures["stress_or_crisis_share_2008_q4"] == 0.0
     # it releases: the longest STRESS/CRISIS spell is March 2020's, 91 sessions
@@ -107,14 +109,16 @@ def test_the_default_calibration_releases_and_keeps_its_demo_figures(
 
 def test_the_seeds_calibration_keeps_its_demo_figures(allocator_project: AllocatorProject) -> None:
     """seeds_v1 classifies exactly as the seeds did before calibrations existed
-    (70.2 / 20.2 / 7.7 / 1.9%, 97 changes on 4,470 dates: the figures the
-    governor study reproduced from the stored demo run)."""
+    (70.2 / 20.2 / 7.7 / 1.9%, 97 changes on the 4,470 dates from 2005-03-30:
+    the figures the governor study reproduced from the stored demo run). The
+    warm-up from history adds the window's first 59 sessions, all NORMAL, and
+    changes none of the others: 3,198 / 902 / 344 / 85 of 4,529 dates."""
     figures = calibration_figures(allocator_project, allocator_project.run("seeds"))
-    assert figures["share_normal"] == pytest.approx(0.702, abs=5e-4)
-    assert figures["share_elevated"] == pytest.approx(0.202, abs=5e-4)
-    assert figures["share_stress"] == pytest.approx(0.077, abs=5e-4)
-    assert figures["share_crisis"] == pytest.approx(0.019, abs=5e-4)
-    assert figures["regime_changes_per_year"] == pytest.approx(97 * 252 / 4470, abs=1e-9)
+    assert figures["share_normal"] == pytest.approx((0.702 * 4470 + 59) / 4529, abs=5e-4)
+    assert figures["share_elevated"] == pytest.approx(0.202 * 4470 / 4529, abs=5e-4)
+    assert figures["share_stress"] == pytest.approx(0.077 * 4470 / 4529, abs=5e-4)
+    assert figures["share_crisis"] == pytest.approx(0.019 * 4470 / 4529, abs=5e-4)
+    assert figures["regime_changes_per_year"] == pytest.approx(97 * 252 / 4529, abs=1e-9)
     assert figures["stress_or_crisis_share_2008_q4"] == pytest.approx(0.969, abs=5e-4)
     assert figures["stress_or_crisis_share_2020_03"] == 1.0
 
@@ -136,6 +140,70 @@ def test_no_regime_is_invented_before_the_warm_up(
         [base_run],
     )
     assert first == [("NORMAL", 1, False)]
+
+
+def warm_up_meta(project: AllocatorProject, run_id: str) -> tuple[object, ...]:
+    return project.query(
+        "select warm_up_sessions, warm_up_first_date, is_ready_at_start, first_ready_date, "
+        "first_date from allocator_state_v1_meta where run_id = ?",
+        [run_id],
+    )[0]
+
+
+def test_history_before_start_gives_a_regime_from_the_first_session(
+    allocator_project: AllocatorProject, base_run: str
+) -> None:
+    """A returns file with 59 sessions before start: its state warms up on them,
+    so the regime exists on the first session of the window (before the
+    warm-up from history, the first 59 sessions had none), and every
+    book-level feature equals the base run's, which warmed up on the same
+    book. The run still publishes only its window."""
+    run = allocator_project.run("ret")
+    sessions, first_warm_up, ready_at_start, first_ready, first_date = warm_up_meta(
+        allocator_project, run
+    )
+    assert (sessions, ready_at_start, first_ready) == (59, True, first_date)
+    assert first_warm_up < first_date
+    assert min(regimes(allocator_project, run)) == first_date
+    assert len(regimes(allocator_project, run)) == 4529
+    assert allocator_project.query(
+        "select count(*), min(date) from portfolio_returns where run_id = ?", [run]
+    ) == [(4529, first_date)]
+    gap, compared = allocator_project.query(
+        "select max(abs(r.port_rvol_60d - b.port_rvol_60d) + abs(r.dd_level - b.dd_level) "
+        "+ abs(r.dd_level_252d - b.dd_level_252d)), count(r.port_rvol_60d) "
+        "from allocator_state_v1 as r inner join allocator_state_v1 as b using (date) "
+        "where r.run_id = ? and b.run_id = ?",
+        [run, base_run],
+    )[0]
+    assert compared == 4529
+    assert gap <= 1e-12
+
+
+def test_no_history_before_start_warms_up_inside_the_window_as_before(
+    allocator_project: AllocatorProject,
+) -> None:
+    """The same returns from start only: nothing to warm up on, so the first 59
+    sessions have no state and no regime, and the meta says so."""
+    run = allocator_project.run("ret_bare")
+    sessions, first_warm_up, ready_at_start, first_ready, first_date = warm_up_meta(
+        allocator_project, run
+    )
+    assert (sessions, first_warm_up, ready_at_start) == (0, None, False)
+    dates = [
+        row[0]
+        for row in allocator_project.query(
+            "select date from allocator_state_v1 where run_id = ? order by date", [run]
+        )
+    ]
+    assert dates[0] == first_date and len(dates) == 4529
+    assert first_ready == dates[59]
+    assert list(regimes(allocator_project, run)) == dates[59:]
+    assert allocator_project.query(
+        "select count(*) from allocator_state_v1 where run_id = ? and not is_ready "
+        "and port_rvol_20d is null and dd_level is null",
+        [run],
+    ) == [(59,)]
 
 
 def test_regime_rows_are_consistent(allocator_project: AllocatorProject, base_run: str) -> None:
@@ -296,7 +364,7 @@ def test_implied_correlation_tracks_the_exact_one(
         "where i.run_id = ? and e.run_id = ?",
         [implied, base_run],
     )
-    assert rows == 4470
+    assert rows == 4529
     assert abs(bias_20) < 0.02
     assert mae_20 < 0.025
     assert mae_60 < 0.025

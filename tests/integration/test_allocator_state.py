@@ -2,8 +2,9 @@
 
 Every feature is recomputed here from the run's inputs only
 (portfolio_returns_unscaled, stg_market__returns, weights_raw, sleeve_returns,
-trend_unit_returns) with plain pandas/numpy, following the definitions in the
-issue, not the SQL.
+trend_unit_returns, and the warm-up before start: allocator_state_v1_warm_up and
+allocator_state_v1_warm_up_holdings) with plain pandas/numpy, following the
+definitions in the issue, not the SQL.
 """
 
 from __future__ import annotations
@@ -66,9 +67,14 @@ def mean_pairwise_correlation(returns: np.ndarray, window: int) -> np.ndarray:
 
 
 def independent_state(project: AllocatorProject, run_id: str) -> pd.DataFrame:
+    """The state on every observation, the warm-up sessions before start first
+    (their rows are inputs only: the caller keeps the recorded dates)."""
     book = project.frame(
-        "select date, net_return from portfolio_returns_unscaled where run_id = ? order by date",
-        [run_id],
+        "select date, net_return, true as is_warm_up from allocator_state_v1_warm_up "
+        "where run_id = ? union all "
+        "select date, net_return, false from portfolio_returns_unscaled where run_id = ? "
+        "order by date",
+        [run_id, run_id],
     ).set_index("date")
     r = book["net_return"]
     out = pd.DataFrame(index=book.index)
@@ -98,7 +104,10 @@ def independent_state(project: AllocatorProject, run_id: str) -> pd.DataFrame:
     out["corr_shock"] = out["corr_20d"] - out["corr_60d"]
 
     units = project.frame(
-        "select date, symbol, unit_return from trend_unit_returns where run_id = ?", [run_id]
+        "select date, symbol, unit_return from trend_unit_returns where run_id = ? union all "
+        "select date, symbol, contribution from allocator_state_v1_warm_up_holdings "
+        "where run_id = ? and sleeve = 'trend'",
+        [run_id, run_id],
     ).pivot(index="date", columns="symbol", values="unit_return")
     units = units.reindex(index=book.index)
     held = units.notna()
@@ -109,7 +118,10 @@ def independent_state(project: AllocatorProject, run_id: str) -> pd.DataFrame:
 
     sleeves = (
         project.frame(
-            "select date, sleeve, sleeve_return from sleeve_returns where run_id = ?", [run_id]
+            "select date, sleeve, sleeve_return from sleeve_returns where run_id = ? union all "
+            "select date, sleeve, sum(contribution) from allocator_state_v1_warm_up_holdings "
+            "where run_id = ? group by date, sleeve",
+            [run_id, run_id],
         )
         .pivot(index="date", columns="sleeve", values="sleeve_return")
         .reindex(index=book.index)
@@ -134,7 +146,7 @@ def independent_state(project: AllocatorProject, run_id: str) -> pd.DataFrame:
         trailing_high = trailing_high.where(~first, np.maximum(1.0, trailing_high))
         out[f"dd_level_{n}d"] = (equity / trailing_high - 1.0).where(ready)
     out["is_ready"] = ready
-    return out
+    return out[~book["is_warm_up"].to_numpy(dtype=bool)]
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +165,40 @@ def test_every_recorded_date_has_one_state_row(state_pair) -> None:
     assert len(sql) == 4529
 
 
-def test_warm_up_is_60_observations_and_not_ready_rows_are_null(state_pair) -> None:
+def test_the_demo_is_warmed_up_by_its_history_and_ready_from_start(
+    allocator_project: AllocatorProject, base_run: str, state_pair
+) -> None:
+    """The demo's prices start in 1990 and its window in 2005: the book's last 59
+    sessions before start warm the state up, so every recorded date is ready."""
     sql, expected = state_pair
     assert sql["is_ready"].tolist() == expected["is_ready"].tolist()
-    assert not sql["is_ready"].iloc[: WARM_UP - 1].any()
-    assert sql["is_ready"].iloc[WARM_UP - 1 :].all()
-    assert sql.loc[~sql["is_ready"], list(FEATURES)].isna().all().all()
+    assert sql["is_ready"].all()
+    warm_up = allocator_project.query(
+        "select count(*), min(date), max(date) from allocator_state_v1_warm_up where run_id = ?",
+        [base_run],
+    )[0]
+    meta = allocator_project.query(
+        "select warm_up_sessions, warm_up_first_date, is_ready_at_start, first_ready_date, "
+        "first_date from allocator_state_v1_meta where run_id = ?",
+        [base_run],
+    )[0]
+    first_recorded = sql.index[0].date()
+    assert warm_up[0] == WARM_UP - 1
+    assert warm_up[2] < meta[4] == first_recorded
+    assert meta[:4] == (WARM_UP - 1, warm_up[1], True, first_recorded)
+    # the warm-up is the same strategy's book: it holds the (monthly)
+    # rebalances before start, trades at them, and its return is its holdings'
+    held, traded, gap = allocator_project.query(
+        "select count(distinct held_rebalance_date), sum(turnover) > 0, "
+        "max(abs(gross_return - contributions)) "
+        "from allocator_state_v1_warm_up inner join ("
+        "  select run_id, date, sum(contribution) as contributions "
+        "  from allocator_state_v1_warm_up_holdings group by run_id, date"
+        ") using (run_id, date) where run_id = ?",
+        [base_run],
+    )[0]
+    assert (held, traded) == (3, True)
+    assert gap <= 1e-15
 
 
 @pytest.mark.parametrize("feature", FEATURES)

@@ -227,6 +227,8 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBook]:
 # aggregates over the run's rows (stored in another order); nothing else may
 SUMS_OVER_SYMBOLS = {
     "artifacts.allocator_state_v1",
+    "artifacts.allocator_state_v1_warm_up",
+    "artifacts.allocator_state_v1_warm_up_holdings",
     "artifacts.portfolio_returns_unscaled",
     "artifacts.portfolio_returns_scaled",
     "artifacts.sleeve_returns",
@@ -352,3 +354,28 @@ def test_a_restatement_then_a_killed_update_then_the_next_equal_a_whole_build(
     book.update("prod", last + 2)
     book.start("whole_revised", last + 2)
     compare_runs(book, "prod", "whole_revised")
+
+
+def test_a_live_run_younger_than_its_windows_continues_its_warm_up_exactly(
+    book: LiveBook,
+) -> None:
+    """The state warms up on the book's last 59 sessions before start, so a live
+    run has a regime from its first session; while its 60-session windows still
+    reach back into that warm-up, each update reads it (the stored warm-up book,
+    the holdings recomputed from the lookback) and equals a whole build too."""
+    book.start("young", START + 20)
+    with book.connect() as con:
+        (first_regime,) = con.execute(
+            "select min(date) from artifacts.allocator_regime_v1 where run_id = 'young'"
+        ).fetchone()
+        (warm_up_sessions,) = con.execute(
+            "select warm_up_sessions from artifacts.allocator_state_v1_meta where run_id = 'young'"
+        ).fetchone()
+    assert first_regime.isoformat() == book.day(START)
+    assert warm_up_sessions == 59
+    for last in range(START + 21, START + 24):
+        book.update("young", last)
+    book.update("young", START + 28)
+    book.start("young_whole", START + 28)
+    not_bitwise = compare_runs(book, "young", "young_whole")
+    assert {t for t in not_bitwise if not t.endswith("_meta")} <= SUMS_OVER_SYMBOLS, not_bitwise

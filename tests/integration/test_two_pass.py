@@ -1059,6 +1059,8 @@ UNSCALED_TABLES = [
     "sleeve_returns",
     "portfolio_returns_unscaled",
     "allocator_state_v1",
+    "allocator_state_v1_warm_up",
+    "allocator_state_v1_warm_up_holdings",
     "allocator_regime_v1",
     "allocator_risk_v1",
 ]

@@ -6,7 +6,8 @@
     (sleeve_returns.sleeve_return) over the window. 1 / (number of sleeves)
     means PnL is spread evenly, 1 means one sleeve made all of it. Every
     sleeve of the run counts on every date (0 on days it held nothing);
-    null when the total is 0.
+    null when the total is 0. The warm-up sessions before start
+    (allocator_state_v1_warm_up_holdings) count as observations too.
 -#}
 {%- set windows = allocator.allocator_state_windows() -%}
 
@@ -16,9 +17,26 @@ with observations as (
 
 ),
 
-sleeve_returns as (
+recorded_sleeve_returns as (
 
     select * from {{ ref('sleeve_returns') }}
+
+),
+
+warm_up_holdings as (
+
+    select * from {{ ref('allocator_state_v1_warm_up_holdings') }}
+
+),
+
+sleeve_returns as (
+
+    -- the recorded book's sleeves, after the warm-up's before start
+    select date, sleeve, sleeve_return, from recorded_sleeve_returns
+    union all
+    select date, sleeve, sum(contribution) as sleeve_return,
+    from warm_up_holdings
+    group by date, sleeve
 
 ),
 

@@ -5,7 +5,8 @@
     (held weight x symbol return, trend_unit_returns.unit_return), so its
     cumulative return is the sum of its contributions: contributions add up
     to sleeve PnL, they do not compound on their own. Observations on which
-    the symbol was not held contribute 0.
+    the symbol was not held contribute 0. The warm-up sessions before start
+    (allocator_state_v1_warm_up_holdings) count as observations too.
 -#}
 {%- set windows = allocator.allocator_state_windows() -%}
 
@@ -15,9 +16,26 @@ with observations as (
 
 ),
 
-trend_units as (
+recorded_units as (
 
     select * from {{ ref('trend_unit_returns') }}
+
+),
+
+warm_up_holdings as (
+
+    select * from {{ ref('allocator_state_v1_warm_up_holdings') }}
+
+),
+
+trend_units as (
+
+    -- the recorded book's units, after the warm-up's before start
+    select date, symbol, unit_return, from recorded_units
+    union all
+    select date, symbol, contribution as unit_return,
+    from warm_up_holdings
+    where sleeve = 'trend'
 
 ),
 

@@ -18,8 +18,13 @@
       sessions arrive, and a live run that appends one day at a time
       rebalances exactly as a whole build.
     - The recorded book opens at the last rebalance before start; earlier
-      rebalances only warm up signals and sleeve vol targeting.
+      rebalances warm up signals and sleeve vol targeting, and the ones held
+      in the warm-up sessions (is_warm_up: the last warm_up - 1 sessions
+      before start that hold a rebalance) give the book the allocator's
+      state warms up on (allocator_state_v1_warm_up_holdings), so the state is
+      ready on the first session of the window.
 -#}
+{%- set windows = allocator.allocator_state_windows() %}
 
 -- depends_on: {{ ref('stg_portfolio__weights') }}
 -- the checks that the data covers the run come first
@@ -144,6 +149,18 @@ opening as (
 
 ),
 
+warm_up as (
+
+    -- the sessions before start that hold a rebalance, latest first: start
+    -- is then the warm_up-th observation of the state, its first ready one
+    select
+        date,
+        row_number() over (order by date desc) <= {{ windows['warm_up'] - 1 }} as is_warm_up,
+    from holdings
+    where not is_recorded and held_rebalance_date is not null
+
+),
+
 final as (
 
     select
@@ -154,8 +171,11 @@ final as (
         holdings.is_recorded,
         holdings.held_rebalance_date,
         holdings.is_first_session_held,
+        coalesce(warm_up.is_warm_up, false) as is_warm_up,
     from holdings
     cross join opening
+    left join warm_up
+        on holdings.date = warm_up.date
 
 )
 
