@@ -100,9 +100,10 @@ def test_applied_scalar_is_the_previous_recorded_rebalance_scalar(
         else:
             assert (applied, filled) == (previous, False)
         previous = computed
-    # the risk series starts after the 60-observation warm-up: the opening
-    # rebalances have no computed scalar
-    assert [r[1] is None for r in rows[:4]] == [True, True, True, False]
+    # the state warms up on the 59 sessions before start, so the risk series
+    # starts on the window's first session: only the opening rebalance (the
+    # session before start) has no computed scalar
+    assert [r[1] is None for r in rows[:4]] == [True, False, False, False]
     risk = dict(
         allocator_project.query(
             "select date, risk_scalar from allocator_risk_v1 where run_id = ?", [base_run]
