@@ -8,7 +8,7 @@ and grows by a day before each update, as a desk's file would. The tests
 share one live run and run in file order, with few whole builds (each dbt
 build costs seconds, and the suite must stay fast):
 
-1. 8 single-day updates across a quarter end (a rebalance), then a 5-day
+1. 30 single-day updates across a quarter end (a rebalance), then a 5-day
    batch: every published table equals a whole build of the same window (a
    live run too, so the stored closes compare) to 1e-12, and is
    bit-identical outside sums over symbols; updates only append, so the
@@ -17,7 +17,11 @@ build costs seconds, and the suite must stay fast):
    refused naming the date and symbol, and nothing changes;
 3. restate_from recomputes from the revised date; then an update killed with
    SIGKILL in the middle of its build leaves the run as it was, and the next
-   update equals a whole build of the revised file.
+   update equals a whole build of the revised file;
+4. a live run younger than its 60-session windows continues its warm-up;
+5. a live run on the implied correlation (the method above
+   ``correlation_exact_max_symbols`` held symbols, whose 60-return
+   volatilities an update reads from its lookback) equals a whole build.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from .conftest import PROJECT_DIR, dbt_environment, result_message
 
 SYMBOLS, DAYS, SEED = 12, 900, 11
 START, FIRST_END = 400, 840  # session indexes; 846 is a quarter end
-SINGLE_DAYS, BATCH = 8, 5
+SINGLE_DAYS, BATCH = 30, 5
 # what a run's identity or build makes differ between two runs of one window
 IDENTITY = {
     "run_id",
@@ -378,4 +382,28 @@ def test_a_live_run_younger_than_its_windows_continues_its_warm_up_exactly(
     book.update("young", START + 28)
     book.start("young_whole", START + 28)
     not_bitwise = compare_runs(book, "young", "young_whole")
+    assert {t for t in not_bitwise if not t.endswith("_meta")} <= SUMS_OVER_SYMBOLS, not_bitwise
+
+
+def test_a_live_run_on_the_implied_correlation_equals_a_whole_build(book: LiveBook) -> None:
+    """The implied correlation (book vol against the symbols' 60-return vols)
+    reads the lookback differently from the exact pairwise mean: single days
+    and a batch of it equal a whole build too."""
+    implied = {"correlation_exact_max_symbols": 2}
+    book.write_files(FIRST_END)
+    window = {"start": book.day(START), "end": book.day(FIRST_END)}
+    book.build({"run_id": "implied", "live": True, **window, **RUN, **implied})
+    with book.connect() as con:
+        (method,) = con.execute(
+            "select distinct correlation_method from artifacts.allocator_state_v1 "
+            "where run_id = 'implied' and correlation_method is not null"
+        ).fetchone()
+    assert method == "implied"
+    for last in range(FIRST_END + 1, FIRST_END + 3):
+        book.update("implied", last)
+    book.update("implied", FIRST_END + 6)
+    book.write_files(FIRST_END + 6)
+    window = {"start": book.day(START), "end": book.day(FIRST_END + 6)}
+    book.build({"run_id": "implied_whole", "live": True, **window, **RUN, **implied})
+    not_bitwise = compare_runs(book, "implied", "implied_whole")
     assert {t for t in not_bitwise if not t.endswith("_meta")} <= SUMS_OVER_SYMBOLS, not_bitwise
