@@ -10,21 +10,14 @@
                                drawdown (after its peak, to its trough): the
                                sleeve's share of the loss the governor
                                avoided there, additive;
-      sharpe / max_drawdown    of the book with only that sleeve scaled (the
-                               baseline's net return + that sleeve's change,
-                               gross of the overlay's own trading costs), and
-                               their change against the baseline; `all` is
-                               the governor's own book, costs included. The
-                               one-at-a-time changes need not add up: what
-                               they leave is the sleeves' interaction.
+      sharpe / max_drawdown    of the book with only that sleeve scaled
+                               (int_two_pass_sleeve_books), and their change
+                               against the baseline; `all` is the governor's
+                               own book, costs included. The one-at-a-time
+                               changes need not add up: what they leave is
+                               the sleeves' interaction.
 -#}
-with run_config as (
-
-    select * from {{ ref('stg_run_config') }}
-
-),
-
-pairs as (
+with pairs as (
 
     select * from {{ ref('two_pass_pairs') }}
 
@@ -36,108 +29,21 @@ usage as (
 
 ),
 
-unscaled as (
-
-    select * from {{ ref('portfolio_returns_unscaled') }}
-
-),
-
 scaled as (
 
     select * from {{ ref('portfolio_returns_scaled') }}
 
 ),
 
-sleeve_daily as (
-
-    select * from {{ ref('allocator_sleeve_scalars_daily') }}
-
-),
-
-sleeve_contributions as (
-
-    select * from {{ ref('sleeve_returns') }}
-
-),
-
-risk_free_rates as (
-
-    select * from {{ ref('stg_run__risk_free_rates') }}
-
-),
-
 sleeve_changes as (
 
-    select
-        sleeve_daily.date,
-        sleeve_daily.sleeve,
-        sleeve_daily.sleeve_scalar_used,
-        (sleeve_daily.sleeve_scalar_used - 1.0) * coalesce(sleeve_contributions.sleeve_return, 0.0) as return_change,
-    from sleeve_daily
-    cross join run_config
-    left join sleeve_contributions
-        on sleeve_daily.date = sleeve_contributions.date
-        and sleeve_daily.sleeve = sleeve_contributions.sleeve
-    where run_config.sleeve_scalars <> 'off'
-        and exists (select 1 from pairs)
-
-),
-
-one_sleeve_books as (
-
-    -- the baseline with only this sleeve scaled; `all`: the governor's book
-    select
-        unscaled.run_id,
-        sleeve_changes.sleeve,
-        unscaled.date,
-        unscaled.net_return + sleeve_changes.return_change as net_return,
-    from sleeve_changes
-    inner join unscaled
-        on sleeve_changes.date = unscaled.date
-
-    union all
-
-    select
-        scaled.run_id,
-        'all' as sleeve,
-        scaled.date,
-        scaled.net_return,
-    from scaled
-    where exists (select 1 from sleeve_changes)
-
-    union all
-
-    select
-        unscaled.run_id,
-        '(baseline)' as sleeve,
-        unscaled.date,
-        unscaled.net_return,
-    from unscaled
-    where exists (select 1 from sleeve_changes)
-
-),
-
-with_equity as (
-
-    select
-        *,
-        {{ allocator.wealth('net_return', 'partition by sleeve order by date') }} as equity,
-    from one_sleeve_books
-
-),
-
-with_drawdown as (
-
-    select
-        *,
-        {{ allocator.drawdown('equity', 'partition by sleeve order by date') }} as drawdown,
-    from with_equity
+    select * from {{ ref('int_two_pass_sleeve_changes') }}
 
 ),
 
 book_returns as (
 
-    {{ allocator.with_risk_free_return('with_drawdown', 'risk_free_rates') }}
+    select * from {{ ref('int_two_pass_sleeve_books') }}
 
 ),
 
@@ -162,11 +68,7 @@ sleeve_summary as (
 
 ),
 
-with_total as (
-
-    select * from sleeve_summary
-
-    union all
+governor_summary as (
 
     select
         'all' as sleeve,
@@ -176,6 +78,14 @@ with_total as (
         sum(worst_drawdown_change) as worst_drawdown_change,
     from sleeve_summary
     having count(*) > 0
+
+),
+
+with_total as (
+
+    select * from sleeve_summary
+    union all
+    select * from governor_summary
 
 ),
 

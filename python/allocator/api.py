@@ -257,6 +257,7 @@ def execute_run(
     mode: str | None = None,
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    calibration: str | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
     sleeve_scalars: str | None = None,
@@ -272,6 +273,7 @@ def execute_run(
         raise AllocatorError(
             "--live: a live run computes its own scalars; drop --precomputed-run-id"
         )
+    calibration = named_calibration(settings, calibration, governor_config)
     resolved_mode = validate.resolve_mode(mode or ("compute" if live else None), precomputed_run_id)
     suffix = {"off": "base", "compute": "compute", "precomputed": "scaled"}[resolved_mode]
     tag = validate.check_tag(tag) if tag else None
@@ -298,6 +300,7 @@ def execute_run(
         inputs=tuple(sorted(book.inputs.items())),
         replace_run=replace,
         governor_config_json=governor_config_json(governor_config),
+        calibration=calibration,
         risk_free_rate=risk_free_var(risk_free_rate, settings),
         rebalance_calendar=rebalance_calendar,
         sleeve_scalars=sleeve_scalars,
@@ -333,6 +336,23 @@ def risk_free_var(value: RiskFree, settings: workflow.Settings) -> float | str |
             f"risk_free_rate {text!r} is neither an annual rate (e.g. 0.02) nor a .csv or "
             ".parquet file of them (date, rate)"
         ) from None
+
+
+def named_calibration(
+    settings: workflow.Settings,
+    calibration: str | None,
+    governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+) -> str | None:
+    """A calibration the seeds define, or None for the default; refused with
+    a governor config, which replaces the whole governor a calibration names."""
+    if calibration is None:
+        return None
+    if governor_config is not None:
+        raise InputError(
+            "--calibration and --governor-config both set the governor: a governor config "
+            "replaces the calibration's rules and map, so give one of them"
+        )
+    return workflow.check_calibration(settings.project_dir, str(calibration))
 
 
 def governor_config_json(config: str | os.PathLike | Mapping[str, Any] | None) -> str | None:
@@ -376,6 +396,7 @@ def execute_two_pass(
     scaled_run_id: str | None = None,
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    calibration: str | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
     sleeve_scalars: str | None = None,
@@ -386,6 +407,7 @@ def execute_two_pass(
     """Baseline, scaled run and their comparison; returns the ids (see :func:`two_pass`)."""
     emit = _emit(log)
     tag = validate.check_tag(tag) if tag else None
+    calibration = named_calibration(settings, calibration, governor_config)
     governor = governor_config_json(governor_config)
     reuse = baseline_run_id is not None
     if reuse:
@@ -426,6 +448,21 @@ def execute_two_pass(
                 governor_config_json=governor,
             )
             reuse = False
+        elif calibration is not None and calibration != baseline.calibration:
+            # as for a governor config: the scalars come from pass 1
+            label = tag or calibration
+            emit(
+                f"calibration: {calibration} is not baseline {baseline_run_id}'s, so pass 1 "
+                f"rebuilds the baseline on the same book as {baseline_run_id}_{label}"
+            )
+            baseline = dataclasses.replace(
+                baseline,
+                run_id=validate.check_run_id(
+                    _with_suffix(baseline_run_id, label), "baseline run id"
+                ),
+                calibration=calibration,
+            )
+            reuse = False
         label_source = baseline.run_id
         scaled_id = scaled_run_id or _scaled_id(label_source)
     else:
@@ -452,6 +489,7 @@ def execute_two_pass(
             book.end,
             inputs=tuple(sorted(book.inputs.items())),
             governor_config_json=governor,
+            calibration=calibration,
             rebalance_calendar=rebalance_calendar,
             sleeve_scalars=sleeve_scalars,
         )
@@ -754,6 +792,7 @@ def run(
     mode: str | None = None,
     precomputed_run_id: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    calibration: str | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
     sleeve_scalars: str | None = None,
@@ -776,6 +815,9 @@ def run(
     the close; a live run's default). ``sleeve_scalars``: a sleeve
     calibration of seeds/allocator_sleeve_scalars.csv (e.g. stage6_v1) to
     scale each sleeve by its own scalar (Stage 6; docs/sleeve_scalars.md).
+    ``calibration``: a named governor calibration of the regime seeds (e.g.
+    scale_free_v1; default run_config.DEFAULT_CALIBRATION), refused unless
+    the seeds define it and refused with ``governor_config``.
     ``live``: store it as a live run that daily updates append to (mode
     compute).
     ``where``: project_dir, db_path, reports_dir, verbose, tests (see
@@ -796,6 +838,7 @@ def run(
         mode=mode,
         precomputed_run_id=precomputed_run_id,
         governor_config=governor_config,
+        calibration=calibration,
         risk_free_rate=risk_free_rate,
         rebalance_calendar=rebalance_calendar,
         sleeve_scalars=sleeve_scalars,
@@ -820,6 +863,7 @@ def two_pass(
     scaled_run_id: str | None = None,
     tag: str | None = None,
     governor_config: str | os.PathLike | Mapping[str, Any] | None = None,
+    calibration: str | None = None,
     risk_free_rate: RiskFree = None,
     rebalance_calendar: str | None = None,
     sleeve_scalars: str | None = None,
@@ -832,7 +876,8 @@ def two_pass(
 
     ``baseline_run_id``: reuse a stored baseline (its book and window); with
     a ``governor_config`` other than the baseline's, the baseline is rebuilt
-    under that governor first; its rebalance calendar is the stored one.
+    under that governor first, and likewise with a ``calibration`` other than
+    the baseline's; its rebalance calendar is the stored one.
     Other arguments as for :func:`run`.
     """
     settings_ = _settings(where)
@@ -849,6 +894,7 @@ def two_pass(
         scaled_run_id=scaled_run_id,
         tag=tag,
         governor_config=governor_config,
+        calibration=calibration,
         risk_free_rate=risk_free_rate,
         rebalance_calendar=rebalance_calendar,
         sleeve_scalars=sleeve_scalars,

@@ -6,11 +6,11 @@ this process.
     allocator run [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
                   [--strategy-profile P] [--start D] [--end D] [--run-id ID] [--tag T]
                   [--mode off|compute|precomputed] [--precomputed-run-id ID]
-                  [--governor-config F] [--replace] [--no-tests]
+                  [--governor-config F | --calibration NAME] [--replace] [--no-tests]
     allocator two-pass [--prices F] [--benchmark F|none] [--weights F | --portfolio-returns F]
                   [--strategy-profile P] [--start D] [--end D] [--tag T]
                   [--baseline-run-id ID] [--scaled-run-id ID]
-                  [--governor-config F] [--replace] [--no-tests]
+                  [--governor-config F | --calibration NAME] [--replace] [--no-tests]
     allocator check FILE [--kind prices|benchmark|weights|portfolio-returns]
                   [--strategy-profile P]
     allocator tune --run-id BASE [--grid FILE] [--objective calmar|sharpe|maxdd]
@@ -22,7 +22,7 @@ this process.
     allocator runs [--json]
     allocator delete --run-id ID [--with-dependents]
     allocator compare A B [--out-dir DIR]      (stored run ids or exported run folders)
-    allocator demo [--no-tests]
+    allocator demo [--calibration NAME] [--no-tests]
     allocator init DIR
     allocator --version
 
@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import allocator
-from allocator import api, progress, validate, workflow
+from allocator import api, progress, run_config, validate, workflow
 from allocator.errors import AllocatorError
 from allocator.summary import comparison_markdown
 
@@ -280,6 +280,17 @@ def _governor_option(parser: argparse.ArgumentParser) -> None:
         help="a whole governor (regime rules, scalar map, min_days, alpha, floor, cap, "
         "cadence) as JSON, e.g. the file `allocator tune` writes; part of the run's config hash",
     )
+    _calibration_option(parser)
+
+
+def _calibration_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--calibration",
+        metavar="NAME",
+        help="a named governor calibration: rows of seeds/allocator_regime_rules.csv and "
+        f"allocator_regime_scalars.csv (default {run_config.DEFAULT_CALIBRATION}; also e.g. "
+        "scale_free_v1, seeds_v1); not with --governor-config, which replaces the whole governor",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -476,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"two-pass on the demo data ({workflow.DEMO_PROFILE}, "
         f"{workflow.DEMO_START} to {workflow.DEMO_END})",
     )
+    _calibration_option(demo)
     _test_option(demo)
 
     init = commands.add_parser(
@@ -551,6 +563,7 @@ def _book(args: argparse.Namespace) -> dict[str, Any]:
         "end": end,
         "tag": args.tag,
         "governor_config": args.governor_config,
+        "calibration": args.calibration,
         "risk_free_rate": args.risk_free_rate,
         "rebalance_calendar": args.rebalance_calendar,
         "sleeve_scalars": args.sleeve_scalars,

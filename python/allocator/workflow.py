@@ -22,7 +22,7 @@ from allocator.comparison import (
     load_comparison,
     write_comparison_files,
 )
-from allocator.errors import AllocatorError
+from allocator.errors import AllocatorError, InputError
 from allocator.exports import export_run
 from allocator.summary import RebalanceScalar, allocator_summary, regime_report
 
@@ -35,6 +35,11 @@ DEMO_END = dt.date.fromisoformat(str(run_config.DEFAULTS["end"]))
 DEMO_BASELINE_RUN_ID = "demo_base"
 DEMO_SCALED_RUN_ID = "demo_scaled"
 PROFILES_SEED = Path("seeds") / "strategy_profiles.csv"
+# A named calibration is rows of both seeds (column calibration).
+CALIBRATION_SEEDS = (
+    Path("seeds") / "allocator_regime_rules.csv",
+    Path("seeds") / "allocator_regime_scalars.csv",
+)
 SCALAR_FILENAME = "allocator_risk_v1_applied.csv"
 # A baseline has no comparison: pass 1 leaves the two-pass marts out (the
 # publish does not expect them of a baseline).
@@ -214,6 +219,32 @@ def check_profile(project_dir: Path, profile: str) -> None:
             f"strategy profile {validate.quoted(profile)} is not defined in {PROFILES_SEED}; "
             f"known profiles: {', '.join(profiles)}"
         )
+
+
+def known_calibrations(project_dir: Path) -> list[str]:
+    """The calibrations a run can name: in both regime seeds and with defaults
+    in run_config.CALIBRATIONS (the gate's own rule, run_config.resolve)."""
+    names: set[str] = set(run_config.CALIBRATIONS)
+    for seed in CALIBRATION_SEEDS:
+        path = project_dir / seed
+        if not path.is_file():
+            return []
+        with path.open(newline="", encoding="utf-8") as handle:
+            names &= {row.get("calibration") or "" for row in csv.DictReader(handle)}
+    return sorted(names)
+
+
+def check_calibration(project_dir: Path, name: str) -> str:
+    """A --calibration value, refused before dbt parses unless the seeds
+    define it: it names rows, so anything else is a typo or not a name."""
+    known = known_calibrations(project_dir)
+    if name not in known:
+        raise InputError(
+            f"calibration {validate.quoted(name)} is not defined in "
+            f"{' and '.join(str(seed) for seed in CALIBRATION_SEEDS)}; known calibrations: "
+            f"{', '.join(known) or 'none (the seeds are missing)'}"
+        )
+    return name
 
 
 def check_project(settings: Settings) -> None:

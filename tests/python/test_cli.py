@@ -133,6 +133,23 @@ WINDOW = ["--strategy-profile", "core_v1", "--start", "2010-01-04", "--end", "20
         (["regime-report", "--run-id", "_x"], "--run-id '_x' is not valid"),
         (["two-pass", *WINDOW, "--prices", "nope.parquet"], "--prices nope.parquet: no such file"),
         (["run", *WINDOW, "--benchmark", "index.txt"], "--benchmark index.txt: use a .csv or"),
+        # issue 21: a calibration is a name the regime seeds define, nothing else
+        (
+            ["run", *WINDOW, "--calibration", "nope"],
+            "calibration 'nope' is not defined in seeds/allocator_regime_rules.csv and "
+            "seeds/allocator_regime_scalars.csv; known calibrations: scale_free_v1, seeds_v1, "
+            "trailing_dd_v1",
+        ),
+        (
+            ["two-pass", *WINDOW, "--calibration", "{{ run_query('drop schema marts') }}"],
+            "calibration '{{ run_query('drop schema marts') }}' is not defined in",
+        ),
+        (["demo", "--calibration", "Scale_Free_v1"], "calibration 'Scale_Free_v1' is not"),
+        (["run", *WINDOW, "--calibration", "seeds_v1\n"], "calibration 'seeds_v1\\n' is not"),
+        (
+            ["two-pass", *WINDOW, "--calibration", "seeds_v1", "--governor-config", "g.json"],
+            "--calibration and --governor-config both set the governor",
+        ),
     ],
 )
 def test_invalid_arguments_fail_before_dbt(
@@ -754,6 +771,125 @@ def test_run_builds_the_requested_run(
             run_id, "core_v1", dt.date(2010, 1, 4), dt.date(2012, 12, 31), mode, source
         )
     ]
+
+
+@pytest.mark.parametrize("command", ["run", "live", "two-pass", "demo"])
+def test_calibration_reaches_the_run_as_its_var(
+    command: str,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from allocator import live_workflow
+
+    requests = []
+    monkeypatch.setattr(workflow, "run", lambda settings, request, emit: requests.append(request))
+    monkeypatch.setattr(
+        live_workflow, "start", lambda settings, request, emit: requests.append(request)
+    )
+
+    def fake_two_pass(settings, baseline, scaled_run_id, emit, reuse_baseline=False):
+        requests.append(baseline)
+        return COMPARISON
+
+    monkeypatch.setattr(workflow, "two_pass", fake_two_pass)
+    argv = {
+        "run": ["run", *WINDOW],
+        "live": ["run", *WINDOW, "--live"],
+        "two-pass": ["two-pass", *WINDOW],
+        "demo": ["demo"],
+    }[command]
+    code, _, err = run_cli([*argv, "--calibration", "scale_free_v1"], capsys)
+    assert code == 0, err
+    (request,) = requests
+    assert request.calibration == "scale_free_v1"
+    assert request.dbt_vars()["allocator_v1"]["calibration"] == "scale_free_v1"
+    assert "governor_config" not in request.dbt_vars()
+
+
+def test_without_calibration_the_var_keeps_its_default(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --calibration: the var is not set, so the gate's default applies
+    (defined once, in models/run/_run__models.yml)."""
+    requests = []
+    monkeypatch.setattr(workflow, "run", lambda settings, request, emit: requests.append(request))
+    code, _, err = run_cli(["run", *WINDOW], capsys)
+    assert code == 0, err
+    assert requests[0].calibration is None
+    assert "calibration" not in requests[0].dbt_vars()["allocator_v1"]
+
+
+def test_known_calibrations_are_those_of_both_seeds(tmp_path: Path) -> None:
+    """A name in one seed only (rules without a map) is not a calibration a
+    run can use; nor is a seed row run_config.CALIBRATIONS has no defaults for."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "allocator_regime_rules.csv").write_text(
+        "calibration,feature\nscale_free_v1,x\nseeds_v1,x\nmine_v1,x\n", encoding="utf-8"
+    )
+    (seeds / "allocator_regime_scalars.csv").write_text(
+        "calibration,regime\nscale_free_v1,NORMAL\nmine_v1,NORMAL\n", encoding="utf-8"
+    )
+    assert workflow.known_calibrations(tmp_path) == ["scale_free_v1"]
+    assert workflow.known_calibrations(tmp_path / "missing") == []
+    with pytest.raises(AllocatorError, match="known calibrations: none"):
+        workflow.check_calibration(tmp_path / "missing", "scale_free_v1")
+    assert workflow.known_calibrations(PROJECT_DIR) == [
+        "scale_free_v1",
+        "seeds_v1",
+        "trailing_dd_v1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stored", "baseline_id", "reused"),
+    [
+        ("scale_free_v1", "base_x", True),
+        ("trailing_dd_v1", "base_x_scale_free_v1", False),
+        ("governor_config", "base_x_scale_free_v1", False),
+    ],
+)
+def test_a_stored_baseline_under_another_calibration_is_rebuilt(
+    stored: str,
+    baseline_id: str,
+    reused: bool,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The scalars come from pass 1: --calibration other than the stored
+    baseline's rebuilds the baseline on its book under its own id, as a
+    governor config does; the same calibration reuses it."""
+    with duckdb.connect(str(env / "cli.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.runs (run_id varchar, strategy_profile varchar, "
+            "start_date date, end_date date, config_json varchar)"
+        )
+        con.execute(
+            "insert into marts.runs values ('base_x', 'core_v1', date '2005-01-03', "
+            "date '2022-12-28', ?)",
+            [json.dumps({"inputs": STORED_INPUTS, "regime_calibration": {"name": stored}})],
+        )
+    calls = []
+
+    def fake_two_pass(settings, baseline, scaled_run_id, emit, reuse_baseline=False):
+        calls.append((baseline, scaled_run_id, reuse_baseline))
+        return COMPARISON
+
+    monkeypatch.setattr(workflow, "two_pass", fake_two_pass)
+    argv = ["two-pass", "--baseline-run-id", "base_x", "--calibration", "scale_free_v1"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    (baseline, scaled_run_id, reuse) = calls[0]
+    assert (baseline.run_id, baseline.calibration, reuse) == (
+        baseline_id,
+        "scale_free_v1",
+        reused,
+    )
+    assert scaled_run_id == f"{baseline_id}_scaled"
+    assert ("pass 1 rebuilds the baseline" in out) is not reused
 
 
 def test_input_files_become_absolute_dbt_vars(
