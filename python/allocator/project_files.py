@@ -36,9 +36,14 @@ TREES = ("models", "macros", "seeds", "analyses")
 #: (generic/ and singular/ tests, their YAML) ship.
 TESTS_DIR = "tests"
 DBT_TEST_SUFFIXES = (".sql", ".yml", ".yaml")
-#: The bundled demo data (the default input vars of dbt_project.yml) and the
-#: provenance and licences of that data.
-DATA_GLOBS = ("data/demo/*.parquet", "data/demo/*.csv", "data/PROVENANCE.md")
+#: Every file a var defaults to (the demo data, the default tuning grid) and
+#: the provenance and licences of that data.
+DATA_GLOBS = (
+    "data/demo/*.parquet",
+    "data/demo/*.csv",
+    "data/tuning/*.json",
+    "data/PROVENANCE.md",
+)
 _SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 

@@ -13,6 +13,7 @@ runs. The other tests here check the same decisions in-process, in seconds.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,22 @@ def test_the_shipped_files_are_the_dbt_project_and_its_demo_data() -> None:
     # the pytest suites and their fixtures are not part of the dbt project
     assert not [f for f in files if f.endswith(".py") and not f.startswith("models/")]
     assert not [f for f in files if f.startswith(("tests/fixtures", "python/", "benchmarks/"))]
+
+
+def test_every_file_a_var_defaults_to_ships() -> None:
+    """A var's default file (meta default in models/run/_run__models.yml) must
+    be in every copy of the project, or the var fails in an `allocator init`
+    project and an installed package (the tuning grid once did)."""
+    text = (PROJECT_DIR / "models" / "run" / "_run__models.yml").read_text(encoding="utf-8")
+    defaults = set(re.findall(r"default: (data/[^,}\s]+)", text))
+    assert {"data/demo/sp500_prices.parquet", "data/tuning/default_grid.json"} <= defaults
+    files = {path.as_posix() for path in project_files.project_file_list(PROJECT_DIR)}
+    assert defaults <= files, defaults - files
+    manifest = (PROJECT_DIR / "MANIFEST.in").read_text(encoding="utf-8")
+    for default in defaults:
+        folder = default.rsplit("/", 1)[0]
+        suffix = default.rsplit(".", 1)[1]
+        assert re.search(rf"recursive-include {folder} .*\*\.{suffix}", manifest), default
 
 
 def test_a_checkout_runs_in_place_as_before(tmp_path: Path) -> None:
