@@ -248,6 +248,7 @@ def _settings_text(row: Mapping[str, Any]) -> str:
         f"min_days {int(row['min_days'])}, map {row['target_elevated']:g}/{row['target_stress']:g}/"
         f"{row['target_crisis']:g}, alpha {row['alpha']:g}, [{row['floor']:g}, {row['cap']:g}], "
         f"{row['cadence']}"
+        + ("" if row.get("sleeve_scalars", "off") == "off" else f", sleeves {row['sleeve_scalars']}")
     )
 
 
