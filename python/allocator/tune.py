@@ -86,9 +86,7 @@ def request(
     )
 
 
-def apply_command(
-    baseline_run_id: str, governor_config: Path, sleeve_scalars: str = "off"
-) -> str:
+def apply_command(baseline_run_id: str, governor_config: Path, sleeve_scalars: str = "off") -> str:
     """The command that audits a tuning's choice on its baseline's book (with
     its sleeve scalars, a run var beside the governor config, when it has them)."""
     sleeves = "" if sleeve_scalars == "off" else f" --sleeve-scalars {shlex.quote(sleeve_scalars)}"

@@ -11,10 +11,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from tests.python.test_tuning import GOVERNOR, with_decisions
 
 from allocator.regime import LEVELS
 from allocator.tuning import BaselineBook, grid_product, resolve_grid, sweep_chunks
-from tests.python.test_tuning import GOVERNOR, with_decisions
 
 SLEEVES = ("core", "csmom", "trend")
 COST_BPS = GOVERNOR.transaction_cost_bps
