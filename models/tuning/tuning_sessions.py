@@ -11,14 +11,24 @@ from allocator.tuning import BaselineBook, governor_from_config_json, sweep_rela
 def model(dbt, session):
     (config_json,) = dbt.ref("stg_tuning_config").project("baseline_config_json").fetchall()[0]
     grid = dbt.ref("stg_tuning__grid").df()
+    # dbt finds a Python model's refs as plain calls; the relations are read
+    # (.df()) only for a grid with sleeve scalars
+    sleeves = (
+        dbt.ref("stg_tuning__sleeve_weights"),
+        dbt.ref("stg_tuning__sleeve_returns"),
+        dbt.ref("allocator_sleeve_scalars"),
+    )
     by_sleeve = bool((grid["sleeve_scalars"] != "off").any())
+    sleeve_weights, sleeve_returns, sleeve_seed = (
+        relation.df() if by_sleeve else None for relation in sleeves
+    )
     book = BaselineBook.from_frames(
         dbt.ref("stg_tuning__regime_input").df(),
         dbt.ref("tuning_baseline_sessions").df(),
         dbt.ref("stg_tuning__weights").df(),
-        sleeve_weights=dbt.ref("stg_tuning__sleeve_weights").df() if by_sleeve else None,
-        sleeve_returns=dbt.ref("stg_tuning__sleeve_returns").df() if by_sleeve else None,
-        sleeve_seed=dbt.ref("allocator_sleeve_scalars").df() if by_sleeve else None,
+        sleeve_weights=sleeve_weights,
+        sleeve_returns=sleeve_returns,
+        sleeve_seed=sleeve_seed,
     )
     # the chunks' table is dropped by this model's post-hook once copied
     chunks = f"{dbt.this.schema}.tuning_sessions__chunks"

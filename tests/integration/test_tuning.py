@@ -439,3 +439,71 @@ def test_maxdd_objective_picks_the_shallowest_drawdown_above_the_minimum_sharpe(
         else 0
     )
     assert grid.index[grid["is_chosen"]].tolist() == [expected]
+
+
+SLEEVE_TUNING_ID = "tt_sleeves"
+
+
+@pytest.fixture(scope="module")
+def sleeve_tuning(allocator_project: AllocatorProject) -> AllocatorProject:
+    """A sweep of the grid axis sleeve_scalars on the baseline's own governor."""
+    allocator_project.run(BASELINE)
+    grid = allocator_project.work_dir / "tuning_sleeve_grid.json"
+    grid.write_text(json.dumps({"product": {"sleeve_scalars": ["stage6_v1", "book"]}}))
+    result = allocator_project.invoke(
+        ["build", "--select", "tag:tuning"],
+        {
+            "tuning_id": SLEEVE_TUNING_ID,
+            "tuning_baseline_run_id": BASELINE,
+            "tuning_grid_path": str(grid),
+            "tuning_pbo_splits": 2,
+        },
+    )
+    assert result.success, result_message(result)
+    return allocator_project
+
+
+def test_a_sleeve_calibration_configuration_equals_a_full_run_with_it(
+    sleeve_tuning: AllocatorProject,
+) -> None:
+    """Config 1 (stage6_v1 on the baseline's governor) against a compute run
+    built with var sleeve_scalars: stage6_v1 (int_exposure_sleeve_scaled_book)."""
+    grid = sleeve_tuning.frame(
+        "select config_id, sleeve_scalars from marts.tuning_configurations "
+        "where tuning_id = ? order by config_id",
+        [SLEEVE_TUNING_ID],
+    )
+    assert list(grid["sleeve_scalars"]) == ["off", "stage6_v1", "book"]
+    result = sleeve_tuning.invoke(
+        ["build", *NO_TESTS],
+        {
+            "run_id": "tuned_s6",
+            "allocator_v1": {"enabled": True, "mode": "compute", "cadence": "rebalance_lagged"},
+            "sleeve_scalars": "stage6_v1",
+        },
+    )
+    assert result.success, result_message(result)
+    run = sleeve_tuning.frame(
+        "select date, risk_scalar_used, turnover, net_return "
+        "from artifacts.portfolio_returns_scaled where run_id = 'tuned_s6' order by date"
+    )
+    sweep = sleeve_tuning.frame(
+        "select date, risk_scalar_used, turnover, net_return from build.tuning_sessions "
+        "where config_id = 1 order by date"
+    )
+    assert list(sweep["date"]) == list(run["date"]) and len(run) > 4000
+    for column in ("risk_scalar_used", "turnover", "net_return"):
+        assert np.max(np.abs(sweep[column] - run[column])) <= 1e-12, column
+    # it is not the book-level book: the sleeves' own maps moved it
+    book_level = sleeve_tuning.frame(
+        "select net_return from artifacts.portfolio_returns_scaled where run_id = ? order by date",
+        [BASELINE],
+    )
+    assert np.max(np.abs(sweep["net_return"] - book_level["net_return"])) > 1e-4
+    # every sleeve on the book's map: the book-level configuration (config 0)
+    gap = sleeve_tuning.query(
+        "select max(abs(b.net_return - o.net_return)), count(*) from build.tuning_sessions as b "
+        "inner join build.tuning_sessions as o on b.date = o.date and o.config_id = 0 "
+        "where b.config_id = 2"
+    )[0]
+    assert gap[1] == len(run) and gap[0] <= 1e-12

@@ -14,12 +14,8 @@ def model(dbt, session):
         .project("grid_path, baseline_config_json, max_configurations")
         .fetchall()[0]
     )
-    calibrations = [
-        row[0]
-        for row in dbt.ref("allocator_sleeve_scalars")
-        .project("distinct sleeve_calibration")
-        .fetchall()
-    ]
+    seed = dbt.ref("allocator_sleeve_scalars").project("sleeve_calibration").df()
+    calibrations = sorted(seed["sleeve_calibration"].astype(str).unique())
     return resolve_grid(
         load_grid(grid_path, int(limit)), governor_from_config_json(config_json), calibrations
     )
