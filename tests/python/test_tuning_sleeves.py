@@ -168,10 +168,10 @@ def test_a_differential_calibration_scales_each_sleeve_by_its_own_map() -> None:
     book_level = grid[grid["sleeve_scalars"] == "book"].set_index(SETTINGS)["config_id"]
     steep = grid[grid["sleeve_scalars"] == "steep"].set_index(SETTINGS)["config_id"]
     gaps = [
-        np.abs(swept.loc[steep[s], "net_return"] - swept.loc[c, "net_return"]).max()
-        for s, c in book_level.items()
+        np.abs(swept.loc[c, "net_return"] - swept.loc[book_level[s], "net_return"]).max()
+        for s, c in steep.items()
     ]
-    assert max(gaps) > 1e-5
+    assert len(gaps) == len(steep) > 20 and min(gaps) > 1e-5
     # the effective scalar stays within the sleeves' range: [floor, cap]
     assert swept["risk_scalar_used"].between(GOVERNOR.floor, GOVERNOR.cap).all()
 
@@ -196,3 +196,13 @@ def test_an_unknown_or_incomplete_calibration_is_refused() -> None:
     no_sleeves = dataclasses.replace(book, sleeves=())
     with pytest.raises(ValueError, match="grid axis sleeve_scalars: the baseline has no sleeves"):
         list(sweep_chunks(no_sleeves, GOVERNOR, grid))
+
+
+def test_a_calibration_ignores_the_book_map_so_its_rows_count_once() -> None:
+    """Under a seed calibration the targets axis changes nothing: those rows
+    are one configuration (the deflated Sharpe counts distinct ones)."""
+    grid = _grid(["off", "steep"])
+    steep = grid[grid["sleeve_scalars"] == "steep"]
+    off = grid[grid["sleeve_scalars"] == "off"]
+    assert 2 * len(steep) == len(off) - 1  # config 0 is also off
+    assert (steep["target_crisis"] == GOVERNOR.targets[3]).all()
