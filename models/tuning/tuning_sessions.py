@@ -5,30 +5,22 @@ recursions of sweep.py and the pricing of macros/price_exposure.sql). A grid
 with sleeve scalars (axis sleeve_scalars) also reads the baseline's sleeves
 and the sleeve calibrations."""
 
-from allocator.tuning import BaselineBook, governor_from_config_json, sweep_relation
+from allocator.tuning import governor_from_config_json, read_baseline, sweep_relation
 
 
 def model(dbt, session):
     (config_json,) = dbt.ref("stg_tuning_config").project("baseline_config_json").fetchall()[0]
     grid = dbt.ref("stg_tuning__grid").df()
-    # dbt finds a Python model's refs as plain calls; the relations are read
-    # (.df()) only for a grid with sleeve scalars
-    sleeves = (
+    # dbt finds a Python model's refs as plain calls; the sleeves' relations
+    # are read only for a grid with sleeve scalars
+    book = read_baseline(
+        grid,
+        dbt.ref("stg_tuning__regime_input"),
+        dbt.ref("tuning_baseline_sessions"),
+        dbt.ref("stg_tuning__weights"),
         dbt.ref("stg_tuning__sleeve_weights"),
         dbt.ref("stg_tuning__sleeve_returns"),
         dbt.ref("allocator_sleeve_scalars"),
-    )
-    by_sleeve = bool((grid["sleeve_scalars"] != "off").any())
-    sleeve_weights, sleeve_returns, sleeve_seed = (
-        relation.df() if by_sleeve else None for relation in sleeves
-    )
-    book = BaselineBook.from_frames(
-        dbt.ref("stg_tuning__regime_input").df(),
-        dbt.ref("tuning_baseline_sessions").df(),
-        dbt.ref("stg_tuning__weights").df(),
-        sleeve_weights=sleeve_weights,
-        sleeve_returns=sleeve_returns,
-        sleeve_seed=sleeve_seed,
     )
     # the chunks' table is dropped by this model's post-hook once copied
     chunks = f"{dbt.this.schema}.tuning_sessions__chunks"

@@ -64,6 +64,7 @@ __all__ = [
     "governor_from_config_json",
     "grid_product",
     "load_grid",
+    "read_baseline",
     "resolve_grid",
     "sweep_chunks",
 ]
@@ -451,6 +452,26 @@ class BaselineBook:
         )
 
 
+def read_baseline(grid: pd.DataFrame, *relations: Any) -> BaselineBook:
+    """The baseline from the sweep's relations (objects with ``.df()``: the
+    regime input, tuning_baseline_sessions, weights, then the sleeve weights,
+    sleeve returns and the sleeve calibrations' seed), the last three read only
+    when the grid has a sleeve_scalars value other than off."""
+    regime_input, sessions, weights, *sleeves = relations
+    by_sleeve = bool(_sleeve_columns(grid).any())
+    sleeve_weights, sleeve_returns, sleeve_seed = (
+        relation.df() if by_sleeve else None for relation in sleeves
+    )
+    return BaselineBook.from_frames(
+        regime_input.df(),
+        sessions.df(),
+        weights.df(),
+        sleeve_weights=sleeve_weights,
+        sleeve_returns=sleeve_returns,
+        sleeve_seed=sleeve_seed,
+    )
+
+
 def sleeve_calibrations(
     seed: pd.DataFrame | None,
 ) -> dict[str, dict[str, tuple[float, ...]]]:
@@ -526,18 +547,7 @@ def sweep_chunks(
     n_sessions = book.session_dates.size
     for start in range(0, len(grid), chunk):
         part = grid.iloc[start : start + chunk]
-        levels, exposure = configuration_paths(book, governor, part, plan)
-        turnover, net = np.empty_like(exposure), np.empty_like(exposure)
-        by_sleeve = _sleeve_columns(part)
-        whole = ~by_sleeve
-        if whole.any():
-            priced = price_exposures(plan.pricing, exposure[:, whole])
-            turnover[:, whole], net[:, whole] = priced.turnover, priced.net_return
-        if by_sleeve.any():
-            paths = sleeve_paths(book, governor, part[by_sleeve], levels[:, by_sleeve], plan)
-            priced = price_exposures(plan.pricing, paths)
-            turnover[:, by_sleeve], net[:, by_sleeve] = priced.turnover, priced.net_return
-            exposure[:, by_sleeve] = effective_scalars(book, plan, paths)
+        levels, exposure, turnover, net = configuration_books(book, governor, part, plan)
         session_levels = (
             np.where(plan.feature_row[:, None] >= 0, levels[np.maximum(plan.feature_row, 0)], -1)
             if levels.shape[0]
@@ -556,6 +566,31 @@ def sweep_chunks(
         )
         frame.loc[frame["regime_level"] < 0, "regime_level"] = pd.NA
         yield frame
+
+
+def configuration_books(
+    book: BaselineBook,
+    governor: Governor,
+    grid: pd.DataFrame,
+    plan: SessionPlan,
+) -> tuple[NDArray[np.int8], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Each configuration's book, ``(n_sessions, C)`` arrays: its regime levels
+    (per classified date), the scalar on the book (the effective one under
+    sleeve scalars), turnover and net return. The sweep and the controls (the
+    configuration's vol) read it, so both price a configuration one way."""
+    levels, exposure = configuration_paths(book, governor, grid, plan)
+    turnover, net = np.empty_like(exposure), np.empty_like(exposure)
+    by_sleeve = _sleeve_columns(grid)
+    whole = ~by_sleeve
+    if whole.any():
+        priced = price_exposures(plan.pricing, exposure[:, whole])
+        turnover[:, whole], net[:, whole] = priced.turnover, priced.net_return
+    if by_sleeve.any():
+        paths = sleeve_paths(book, governor, grid[by_sleeve], levels[:, by_sleeve], plan)
+        priced = price_exposures(plan.pricing, paths)
+        turnover[:, by_sleeve], net[:, by_sleeve] = priced.turnover, priced.net_return
+        exposure[:, by_sleeve] = effective_scalars(book, plan, paths)
+    return levels, exposure, turnover, net
 
 
 def configuration_paths(

@@ -13,8 +13,17 @@ import pandas as pd
 import pytest
 from tests.python.test_tuning import GOVERNOR, with_decisions
 
+from allocator.metrics import daily_vols
+from allocator.pricing import price_exposures
 from allocator.regime import LEVELS
-from allocator.tuning import BaselineBook, grid_product, resolve_grid, sweep_chunks
+from allocator.tuning import (
+    BaselineBook,
+    grid_product,
+    resolve_grid,
+    session_plan,
+    sweep_chunks,
+)
+from allocator.tuning_controls import configuration_controls
 
 SLEEVES = ("core", "csmom", "trend")
 COST_BPS = GOVERNOR.transaction_cost_bps
@@ -90,6 +99,7 @@ def _sleeve_book(rng: np.random.Generator, from_cash: bool, n: int = 150) -> Bas
             "date": sessions,
             "vol": np.abs(np.cumsum(rng.normal(0, 0.25, n))) + 0.5,
             "dd": -np.abs(np.cumsum(rng.normal(0, 0.2, n))),
+            "port_rvol_20d": rng.uniform(0.05, 0.3, n),  # the vol-target control's
         }
     )
     return BaselineBook.from_frames(
@@ -206,3 +216,20 @@ def test_a_calibration_ignores_the_book_map_so_its_rows_count_once() -> None:
     off = grid[grid["sleeve_scalars"] == "off"]
     assert 2 * len(steep) == len(off) - 1  # config 0 is also off
     assert (steep["target_crisis"] == GOVERNOR.targets[3]).all()
+
+
+def test_the_controls_match_the_vol_of_the_configuration_s_own_book() -> None:
+    """Control (b)'s exposure is vol(configuration) / vol(book at 1): under a
+    calibration, the vol of the book priced by sleeve, not of its book map."""
+    book = _sleeve_book(np.random.default_rng(7), True)
+    grid = _grid(["steep"])
+    controls = configuration_controls(book, GOVERNOR, grid, chunk=9).set_index("config_id")
+    swept = _swept(book, grid)
+    whole = price_exposures(
+        session_plan(book, COST_BPS).pricing, np.ones((book.session_dates.size, 1))
+    ).net_return
+    steep = grid.loc[grid["sleeve_scalars"] == "steep", "config_id"]
+    for config_id in steep:
+        net = swept.loc[config_id, "net_return"].to_numpy()[:, None]
+        expected = daily_vols(net)[0] / daily_vols(whole)[0]
+        assert abs(controls.loc[config_id, "vol_matched_exposure"] - expected) <= 1e-12
