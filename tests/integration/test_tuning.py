@@ -507,3 +507,39 @@ def test_a_sleeve_calibration_configuration_equals_a_full_run_with_it(
         "where b.config_id = 2"
     )[0]
     assert gap[1] == len(run) and gap[0] <= 1e-12
+
+
+def test_a_sleeve_configuration_controls_equal_its_two_pass_controls(
+    sleeve_tuning: AllocatorProject,
+) -> None:
+    """Config 1 (stage6_v1 on the baseline's governor): its (b) and (c) are
+    those of a two-pass scaled run of the baseline with sleeve_scalars
+    stage6_v1, which match the sleeve-scaled book's own vol."""
+    result = sleeve_tuning.invoke(
+        ["build", *NO_TESTS],
+        {
+            "run_id": "scaled_s6",
+            "allocator_v1": {
+                "enabled": True,
+                "mode": "precomputed",
+                "precomputed_run_id": BASELINE,
+                "cadence": "rebalance_lagged",
+            },
+            "sleeve_scalars": "stage6_v1",
+        },
+    )
+    assert result.success, result_message(result)
+    mine = sleeve_tuning.frame(
+        "select * from marts.tuning_configurations where tuning_id = ? and config_id = 1",
+        [SLEEVE_TUNING_ID],
+    ).iloc[0]
+    controls = sleeve_tuning.frame(
+        "select * from marts.two_pass_controls where scaled_run_id = 'scaled_s6'"
+    ).set_index("book")
+    for book in ("vol_matched", "vol_target"):
+        expected = controls.loc[book]
+        parameter = "vol_matched_exposure" if book == "vol_matched" else "vol_target_k"
+        assert mine[parameter] == pytest.approx(expected["exposure_parameter"], rel=0, abs=1e-10)
+        for metric in ("max_drawdown", "sharpe"):
+            assert mine[f"{book}_{metric}"] == pytest.approx(expected[metric], rel=0, abs=1e-10)
+    assert mine["sharpe"] == pytest.approx(controls.loc["governor", "sharpe"], rel=0, abs=1e-10)
