@@ -120,6 +120,7 @@ final as (
         ranked.floor,
         ranked.cap,
         ranked.cadence,
+        ranked.sleeve_scalars,
         ranked.return_days,
         ranked.cagr,
         ranked.ann_vol,

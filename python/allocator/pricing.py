@@ -19,6 +19,18 @@ session), and on the book's first session ``a_t`` times the unscaled book's own
 turnover then (nothing when the window opens inside a holding period). The
 cost is the profile's ``transaction_cost_bps`` on that turnover.
 
+Sleeve-level scalars (Stage 6) are the general case: an exposure path per
+sleeve, ``(n_sessions, C, S)``, on a book whose weights and gross returns are
+split by sleeve (:class:`SleeveBook`), as
+models/exposure/intermediate/int_exposure_sleeve_scaled_book.sql prices it.
+The book holds ``P_t = sum_s a_t,s w_k,s`` and earns ``sum_s a_t,s r_t,s``
+(``r_t,s`` the sleeve's contribution, sleeve_returns); every session after
+the first pays ``sum_i |P_t,i - P_(t-1),i|`` (sleeves sharing a symbol net),
+the first ``sum_i |P_0,i|`` when the unscaled book trades then (its entry
+from cash), nothing otherwise. The book-level rules above are that rule with
+one exposure for the whole book: inside a holding period the common scalar
+factors out of the sum, ``|a_t - a_(t-1)|`` x the gross exposure.
+
 Every sum over symbols runs along a contiguous last axis, so a column's
 figures do not depend on which other columns are priced with it.
 
@@ -36,16 +48,36 @@ from numpy.typing import NDArray
 __all__ = [
     "PricedBooks",
     "PricingBook",
+    "SleeveBook",
     "book_from_frames",
     "positions",
     "price_exposure",
     "price_exposures",
     "pricing_book",
+    "sleeve_book",
+    "sleeve_weights_tensor",
     "weights_matrix",
 ]
 
 #: Elements of one (first sessions, configurations, symbols) block of the rebalance turnover.
 FIRST_SESSION_BLOCK = 4_000_000
+
+
+@dataclass(frozen=True)
+class SleeveBook:
+    """The unscaled book split by sleeve (Stage 6), for exposures per sleeve.
+
+    ``weights``: ``(n_rebalances + 1, S, n_symbols)``, one slice per rebalance
+    of the sorted weight dates and a last one of zeros; ``held``: each
+    session's row in it (the zeros when it holds none); ``gross_return``:
+    ``(n_sessions, S)``, each sleeve's contribution to the unscaled book's
+    gross return.
+    """
+
+    sleeves: tuple[str, ...]
+    weights: NDArray[np.float64]
+    held: NDArray[np.intp]
+    gross_return: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -71,6 +103,7 @@ class PricingBook:
     old_weights: NDArray[np.intp]
     gross_exposure: NDArray[np.float64]
     cost_bps: float
+    sleeves: SleeveBook | None = None
 
     @property
     def n_sessions(self) -> int:
@@ -162,6 +195,44 @@ def weights_matrix(weights: pd.DataFrame) -> tuple[NDArray[np.datetime64], NDArr
     return dates, pivot.fillna(0.0).to_numpy(dtype=np.float64)
 
 
+def sleeve_weights_tensor(
+    sleeve_weights: pd.DataFrame, sleeves: tuple[str, ...]
+) -> tuple[NDArray[np.datetime64], NDArray[np.float64]]:
+    """strategy_sleeve_weights rows (rebalance_date, sleeve, symbol, weight) as
+    sorted dates and a dense ``(n_rebalances, S, n_symbols)`` tensor, the
+    sleeves in the order of ``sleeves``."""
+    if not len(sleeve_weights):
+        return np.empty(0, dtype="datetime64[D]"), np.zeros((0, len(sleeves), 0))
+    pivot = sleeve_weights.pivot_table(
+        index=["rebalance_date", "sleeve"], columns="symbol", values="weight", aggfunc="sum"
+    )
+    rebalances = sorted(pivot.index.get_level_values(0).unique())
+    full = pivot.reindex(pd.MultiIndex.from_product([rebalances, list(sleeves)])).fillna(0.0)
+    dates = pd.to_datetime(pd.Series(rebalances)).to_numpy(dtype="datetime64[D]")
+    tensor = full.to_numpy(dtype=np.float64).reshape(len(rebalances), len(sleeves), -1)
+    return dates, tensor
+
+
+def sleeve_book(
+    held: NDArray[np.datetime64],
+    sleeves: tuple[str, ...],
+    weight_dates: NDArray[np.datetime64],
+    weights: NDArray[np.float64],
+    gross_return: NDArray[np.float64],
+) -> SleeveBook:
+    """The book by sleeve: ``held`` each session's held_rebalance_date (NaT:
+    none), ``weights`` from :func:`sleeve_weights_tensor`, ``gross_return``
+    ``(n_sessions, S)``."""
+    tensor = np.asarray(weights, dtype=np.float64)
+    zeros = np.zeros((1, len(sleeves), tensor.shape[2] if tensor.ndim == 3 else 0))
+    return SleeveBook(
+        sleeves=tuple(sleeves),
+        weights=np.concatenate([tensor.reshape(-1, *zeros.shape[1:]), zeros]),
+        held=positions(np.asarray(held, dtype="datetime64[D]"), weight_dates),
+        gross_return=np.asarray(gross_return, dtype=np.float64).reshape(-1, len(sleeves)),
+    )
+
+
 def book_from_frames(sessions: pd.DataFrame, weights: pd.DataFrame, cost_bps: float) -> PricingBook:
     """The book from its sessions in date order (date; held_rebalance_date, null
     for a returns-only session; gross_return; optionally turnover, the
@@ -184,37 +255,75 @@ def book_from_frames(sessions: pd.DataFrame, weights: pd.DataFrame, cost_bps: fl
 
 
 def price_exposures(book: PricingBook, exposure: NDArray[np.float64]) -> PricedBooks:
-    """Every column of ``exposure`` (n_sessions, C) priced on the book.
+    """Every column of ``exposure`` priced on the book.
 
-    Whole-array steps, the rebalance sessions in blocks: a bisection prices
-    every configuration some 60 times (allocator.controls).
+    ``exposure``: ``(n_sessions, C)``, one scalar on the whole book per
+    session and configuration, or ``(n_sessions, C, S)``, one per sleeve of
+    ``book.sleeves`` (the general case, module docstring). Whole-array steps,
+    the position changes in blocks of sessions: a bisection prices every
+    configuration some 60 times (allocator.controls).
     """
     exposure = np.asarray(exposure, dtype=np.float64)
-    gross = book.gross_return[:, None] * exposure
+    by_sleeve = exposure.ndim == 3
+    if by_sleeve and book.sleeves is None:
+        raise ValueError("exposures per sleeve need a book split by sleeve (PricingBook.sleeves)")
+    sleeves = book.sleeves if by_sleeve else None
+    paths = exposure if by_sleeve else exposure[:, :, None]
+    if sleeves is None:
+        gross = book.gross_return[:, None] * exposure
+        weights, held = book.weights[:, None, :], book.new_weights
+        previous_held = book.old_weights
+    else:
+        gross = sleeves.gross_return[:, None, 0] * paths[:, :, 0]
+        for s in range(1, paths.shape[2]):
+            gross += sleeves.gross_return[:, None, s] * paths[:, :, s]
+        weights, held = sleeves.weights, sleeves.held
+        previous_held = np.concatenate([held[:1], held[:-1]])
     # in place: each (sessions, configurations) temporary costs as much as the arithmetic
-    turnover = np.empty_like(exposure)
-    if exposure.shape[0]:
-        turnover[0] = 0.0
-    np.subtract(exposure[1:], exposure[:-1], out=turnover[1:])
-    np.abs(turnover, out=turnover)
-    turnover *= np.where(book.returns_only, 1.0, np.where(book.same, book.gross_exposure, 0.0))[
-        :, None
-    ]
-    turnover[book.opening] = exposure[book.opening] * book.turnover[book.opening, None]
-    first = np.flatnonzero(book.first)
-    n_configs, n_symbols = exposure.shape[1], book.weights.shape[1]
+    turnover = np.zeros(paths.shape[:2])
+    if sleeves is None:
+        np.subtract(exposure[1:], exposure[:-1], out=turnover[1:])
+        np.abs(turnover, out=turnover)
+        # one scalar on the whole book: inside a holding period it factors out
+        # of the position change, |a_t - a_(t-1)| x the gross exposure
+        turnover *= np.where(book.returns_only, 1.0, np.where(book.same, book.gross_exposure, 0.0))[
+            :, None
+        ]
+        turnover[book.opening] = exposure[book.opening] * book.turnover[book.opening, None]
+        moved = np.flatnonzero(book.first)
+    else:
+        moved = np.arange(1, book.n_sessions)
+    n_configs, n_symbols = paths.shape[1], weights.shape[2]
     block = max(1, FIRST_SESSION_BLOCK // max(1, n_configs * n_symbols))
-    for start in range(0, first.size, block):
-        t = first[start : start + block]
+    for start in range(0, moved.size, block):
+        t = moved[start : start + block]
         before = np.where(t > 0, t - 1, 0)  # session 0 (from cash) has no weights before
         # (sessions, configurations, symbols): each sum runs over one contiguous row
-        moved = exposure[t][:, :, None] * book.weights[book.new_weights[t]][:, None, :]
-        moved -= exposure[before][:, :, None] * book.weights[book.old_weights[t]][:, None, :]
-        turnover[t] = np.abs(moved, out=moved).sum(axis=-1)
+        change = _positions(paths, weights, t, held[t])
+        change -= _positions(paths, weights, before, previous_held[t])
+        turnover[t] = np.abs(change, out=change).sum(axis=-1)
+    if sleeves is not None and book.n_sessions:
+        # the entry from cash when the unscaled book trades on its first session
+        entry = np.abs(_positions(paths, weights, np.zeros(1, np.intp), held[:1])).sum(axis=-1)
+        turnover[0] = np.where(book.turnover[0] == 0, 0.0, entry[0])
     net = turnover * book.cost_bps
     net /= 10000.0
     np.subtract(gross, net, out=net)
     return PricedBooks(gross, turnover, net)
+
+
+def _positions(
+    paths: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    sessions: NDArray[np.intp],
+    rows: NDArray[np.intp],
+) -> NDArray[np.float64]:
+    """Held positions (sessions, configurations, symbols): sum over sleeves of
+    the sleeve's exposure x its weights (one sleeve: the book's)."""
+    held = paths[sessions][:, :, 0, None] * weights[rows][:, None, 0, :]
+    for s in range(1, paths.shape[2]):
+        held += paths[sessions][:, :, s, None] * weights[rows][:, None, s, :]
+    return held
 
 
 def price_exposure(book: PricingBook, exposure: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -86,11 +86,13 @@ def request(
     )
 
 
-def apply_command(baseline_run_id: str, governor_config: Path) -> str:
-    """The command that audits a tuning's choice on its baseline's book."""
+def apply_command(baseline_run_id: str, governor_config: Path, sleeve_scalars: str = "off") -> str:
+    """The command that audits a tuning's choice on its baseline's book (with
+    its sleeve scalars, a run var beside the governor config, when it has them)."""
+    sleeves = "" if sleeve_scalars == "off" else f" --sleeve-scalars {shlex.quote(sleeve_scalars)}"
     return (
         f"allocator two-pass --baseline-run-id {shlex.quote(baseline_run_id)} "
-        f"--governor-config {shlex.quote(str(governor_config))}"
+        f"--governor-config {shlex.quote(str(governor_config))}{sleeves}"
     )
 
 
@@ -113,6 +115,8 @@ def chosen_document(
             "config_id": int(chosen["config_id"]),
             "objective": summary["objective"],
             "is_default": bool(chosen["is_default"]),
+            # a run var, not a governor setting: the apply command passes it
+            "sleeve_scalars": str(chosen.get("sleeve_scalars", "off")),
         },
     }
 
@@ -247,7 +251,8 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     emit(f"  report           {report}")
     emit(f"  ({time.perf_counter() - started:.1f} s)")
     emit("apply it (a new baseline under this governor, then the scaled run and the audit):")
-    emit(f"  {apply_command(request.baseline_run_id, output)}")
+    chosen = configurations[configurations["is_chosen"]].iloc[0]
+    emit(f"  {apply_command(request.baseline_run_id, output, str(chosen['sleeve_scalars']))}")
     return output
 
 

@@ -13,7 +13,12 @@ every configuration on them:
   baseline's sessions carry all three, model tuning_baseline_sessions);
 * the pricing is macros/price_exposure.sql's, in its whole-array form
   (:mod:`allocator.pricing`, the one Python pricing, which the controls use
-  too).
+  too);
+* a configuration with sleeve scalars (grid axis ``sleeve_scalars``: off, book
+  or a sleeve calibration of seeds/allocator_sleeve_scalars.csv, as the run
+  var) maps its regime path through each sleeve's targets, smooths each by
+  the configuration's EWMA, floor and cap, delivers each by its cadence and
+  prices the book by sleeve (int_exposure_sleeve_scaled_book.sql's rule).
 
 So a configuration's net returns equal those of a full run with the same
 settings (the tests check it to 1e-12).  Metrics, constraints and the
@@ -22,6 +27,7 @@ walk-forward selection are SQL over the long table this module produces.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -42,6 +48,8 @@ from allocator.pricing import (
     positions,
     price_exposures,
     pricing_book,
+    sleeve_book,
+    sleeve_weights_tensor,
     weights_matrix,
 )
 from allocator.regime import LEVELS, RegimeRule
@@ -56,6 +64,7 @@ __all__ = [
     "governor_from_config_json",
     "grid_product",
     "load_grid",
+    "read_baseline",
     "resolve_grid",
     "sweep_chunks",
 ]
@@ -71,7 +80,12 @@ GRID_COLUMNS: tuple[str, ...] = (
     "floor",
     "cap",
     "cadence",
+    "sleeve_scalars",
 )
+#: The grid's sleeve_scalars value for one scalar on the whole book (as the run var).
+SLEEVES_OFF = "off"
+#: The grid's sleeve_scalars value for every sleeve on the configuration's own map.
+SLEEVES_BOOK = "book"
 #: Configurations per chunk: bounds the (n_sessions, chunk) float arrays in memory.
 DEFAULT_CHUNK = 500
 
@@ -89,6 +103,8 @@ class Governor:
     cadence: str
     apply_missing_scalar_as: float
     transaction_cost_bps: float
+    portfolio_source: str = "strategy"
+    sleeve_scalars: str = SLEEVES_OFF
 
 
 def governor_from_config_json(config_json: str) -> Governor:
@@ -112,6 +128,8 @@ def governor_from_config_json(config_json: str) -> Governor:
         cadence=str(block.get("cadence", "rebalance_lagged")),
         apply_missing_scalar_as=float(block["apply_missing_scalar_as"]),
         transaction_cost_bps=float(config["profile"]["transaction_cost_bps"]),
+        portfolio_source=str(config.get("portfolio_source", "strategy")),
+        sleeve_scalars=str(config.get("sleeve_scalars", SLEEVES_OFF)),
     )
 
 
@@ -195,11 +213,20 @@ def _default_row(governor: Governor) -> dict[str, Any]:
         "floor": governor.floor,
         "cap": governor.cap,
         "cadence": governor.cadence,
+        "sleeve_scalars": governor.sleeve_scalars,
     }
 
 
-def resolve_grid(raw: pd.DataFrame, governor: Governor) -> pd.DataFrame:
+def resolve_grid(
+    raw: pd.DataFrame,
+    governor: Governor,
+    sleeve_calibrations: Sequence[str] = (),
+) -> pd.DataFrame:
     """The grid with blanks filled from the baseline, the defaults as config 0, validated.
+
+    ``sleeve_calibrations``: the names of seeds/allocator_sleeve_scalars.csv a
+    ``sleeve_scalars`` value may give besides off and book; the axis is
+    refused on a baseline without the built-in strategy's sleeves.
 
     Duplicate configurations are dropped (the first kept), so the number of
     configurations tried, which the deflated Sharpe ratio needs, counts
@@ -210,11 +237,18 @@ def resolve_grid(raw: pd.DataFrame, governor: Governor) -> pd.DataFrame:
     for column, value in default.items():
         frame[column] = frame[column].where(frame[column].notna(), value)
     frame = pd.concat([pd.DataFrame([default]), frame], ignore_index=True)
-    numeric = [column for column in GRID_COLUMNS if column != "cadence"]
+    labels = ("cadence", "sleeve_scalars")
+    numeric = [column for column in GRID_COLUMNS if column not in labels]
     frame[numeric] = frame[numeric].astype(float)
-    frame["cadence"] = frame["cadence"].astype(str)
+    for column in labels:
+        frame[column] = frame[column].astype(str)
+    # a sleeve calibration's seed maps replace the book map, which then
+    # changes nothing: the baseline's, so such rows differing only there are one
+    calibrated = ~frame["sleeve_scalars"].isin((SLEEVES_OFF, SLEEVES_BOOK))
+    frame.loc[calibrated, list(TARGET_COLUMNS)] = list(governor.targets)
     frame = frame.round(12).drop_duplicates(subset=list(GRID_COLUMNS), keep="first")
     _check_grid(frame.reset_index(drop=True))
+    _check_sleeve_axis(frame, governor, sleeve_calibrations)
     # a configuration whose multipliers swap two levels' thresholds is one a
     # run's gate refuses (governor_config.levels_out_of_order): not tried
     frame = frame[_levels_in_order(frame, governor) | (frame.index == 0)]
@@ -265,6 +299,25 @@ def _check_grid(frame: pd.DataFrame) -> None:
     fail(~frame["cadence"].isin(CADENCES), f"cadence must be one of {CADENCES}")
 
 
+def _check_sleeve_axis(
+    frame: pd.DataFrame, governor: Governor, calibrations: Sequence[str]
+) -> None:
+    """Refuse a sleeve_scalars value a run's gate or its seed check would refuse."""
+    names = (SLEEVES_OFF, SLEEVES_BOOK, *calibrations)
+    unknown = frame.loc[~frame["sleeve_scalars"].isin(names), "sleeve_scalars"]
+    if len(unknown):
+        raise ValueError(
+            f"grid axis sleeve_scalars: {unknown.iloc[0]!r} is not off, book or a "
+            f"sleeve_calibration of seeds/allocator_sleeve_scalars.csv ({sorted(calibrations)})"
+        )
+    if governor.portfolio_source != "strategy" and (frame["sleeve_scalars"] != SLEEVES_OFF).any():
+        book = governor.portfolio_source.replace("_", " ")
+        raise ValueError(
+            f"grid axis sleeve_scalars needs the built-in strategy's sleeves; the baseline is a "
+            f"{book} book, scaled as a whole: drop the axis (or give only off)"
+        )
+
+
 def configuration_rules(governor: Governor, row: Mapping[str, Any]) -> tuple[RegimeRule, ...]:
     """The absolute rules of one grid row: each level's thresholds times its multiplier."""
     return tuple(
@@ -311,6 +364,13 @@ class BaselineBook:
     CADENCES) the close each session's scalar is decided at under that cadence
     (macros/scalar_delivery.sql, NaT: none); ``weights`` a dense (rebalance,
     symbol) matrix whose rows follow ``weight_dates``.
+
+    By sleeve (read only when the grid has a sleeve_scalars value other than
+    off): ``sleeves`` the book's sleeves (strategy_sleeve_weights),
+    ``sleeve_weight_dates`` / ``sleeve_weights`` a dense (rebalance, sleeve,
+    symbol) tensor, ``sleeve_returns`` each sleeve's contribution per session
+    (sleeve_returns) and ``sleeve_targets`` each calibration's map per sleeve
+    (seeds/allocator_sleeve_scalars.csv).
     """
 
     feature_dates: NDArray[np.datetime64]
@@ -322,6 +382,12 @@ class BaselineBook:
     decided_at: NDArray[np.datetime64]
     weight_dates: NDArray[np.datetime64]
     weights: NDArray[np.float64]
+    sleeves: tuple[str, ...] = ()
+    sleeve_weight_dates: NDArray[np.datetime64] | None = None
+    sleeve_weights: NDArray[np.float64] | None = None
+    sleeve_returns: NDArray[np.float64] | None = None
+    sleeve_held: NDArray[np.bool_] | None = None
+    sleeve_targets: Mapping[str, Mapping[str, tuple[float, ...]]] | None = None
 
     @classmethod
     def from_frames(
@@ -329,12 +395,43 @@ class BaselineBook:
         regime_input: pd.DataFrame,
         sessions: pd.DataFrame,
         weights: pd.DataFrame,
+        sleeve_weights: pd.DataFrame | None = None,
+        sleeve_returns: pd.DataFrame | None = None,
+        sleeve_seed: pd.DataFrame | None = None,
     ) -> BaselineBook:
         """From the baseline's published rows (date-keyed frames, any order):
-        the regime input, tuning_baseline_sessions and weights_raw."""
+        the regime input, tuning_baseline_sessions and weights_raw; for the
+        sleeve axis strategy_sleeve_weights (rebalance_date, sleeve, symbol,
+        weight), sleeve_returns (date, sleeve, sleeve_return) and the sleeve
+        calibrations' seed rows (sleeve_calibration, sleeve, regime,
+        target_scalar)."""
         regime_input = regime_input.sort_values("date")
         sessions = sessions.sort_values("date")
         weight_dates, matrix = weights_matrix(weights)
+        by_sleeve: dict[str, Any] = {}
+        if sleeve_weights is not None and sleeve_returns is not None and len(sleeve_weights):
+            sleeves = tuple(sorted(sleeve_weights["sleeve"].astype(str).unique()))
+            dates, tensor = sleeve_weights_tensor(sleeve_weights, sleeves)
+            contributions = (
+                sleeve_returns.pivot_table(
+                    index="date", columns="sleeve", values="sleeve_return", aggfunc="sum"
+                )
+                .reindex(index=pd.to_datetime(sessions["date"]), columns=list(sleeves))
+                .fillna(0.0)
+            )
+            held = (
+                pd.crosstab(sleeve_weights["rebalance_date"], sleeve_weights["sleeve"].astype(str))
+                .reindex(columns=list(sleeves), fill_value=0)
+                .sort_index()
+            )
+            by_sleeve = {
+                "sleeves": sleeves,
+                "sleeve_held": held.to_numpy() > 0,
+                "sleeve_weight_dates": dates,
+                "sleeve_weights": tensor,
+                "sleeve_returns": contributions.to_numpy(dtype=np.float64),
+                "sleeve_targets": sleeve_calibrations(sleeve_seed),
+            }
         return cls(
             feature_dates=_dates(regime_input["date"]),
             features={
@@ -351,7 +448,44 @@ class BaselineBook:
             ).reshape(len(CADENCES), len(sessions)),
             weight_dates=weight_dates,
             weights=matrix,
+            **by_sleeve,
         )
+
+
+def read_baseline(grid: pd.DataFrame, *relations: Any) -> BaselineBook:
+    """The baseline from the sweep's relations (objects with ``.df()``: the
+    regime input, tuning_baseline_sessions, weights, then the sleeve weights,
+    sleeve returns and the sleeve calibrations' seed), the last three read only
+    when the grid has a sleeve_scalars value other than off."""
+    regime_input, sessions, weights, *sleeves = relations
+    by_sleeve = bool(_sleeve_columns(grid).any())
+    sleeve_weights, sleeve_returns, sleeve_seed = (
+        relation.df() if by_sleeve else None for relation in sleeves
+    )
+    return BaselineBook.from_frames(
+        regime_input.df(),
+        sessions.df(),
+        weights.df(),
+        sleeve_weights=sleeve_weights,
+        sleeve_returns=sleeve_returns,
+        sleeve_seed=sleeve_seed,
+    )
+
+
+def sleeve_calibrations(
+    seed: pd.DataFrame | None,
+) -> dict[str, dict[str, tuple[float, ...]]]:
+    """Calibration -> sleeve -> targets NORMAL..CRISIS from the seed's rows
+    (a sleeve missing a regime is left out: the sweep refuses it by name)."""
+    calibrations: dict[str, dict[str, tuple[float, ...]]] = {}
+    if seed is None:
+        return calibrations
+    for (name, sleeve), rows in seed.groupby(["sleeve_calibration", "sleeve"]):
+        by_regime = dict(zip(rows["regime"].astype(str), rows["target_scalar"], strict=True))
+        if all(level in by_regime for level in LEVELS) and len(rows) == len(LEVELS):
+            targets = tuple(float(by_regime[level]) for level in LEVELS)
+            calibrations.setdefault(str(name), {})[str(sleeve)] = targets
+    return calibrations
 
 
 def _dates(values: pd.Series) -> NDArray[np.datetime64]:
@@ -368,19 +502,32 @@ class SessionPlan:
 
 
 def session_plan(book: BaselineBook, cost_bps: float) -> SessionPlan:
-    """The cadences' decision closes as rows of the risk series, and the book to price."""
+    """The cadences' decision closes as rows of the risk series, and the book to
+    price (split by sleeve when the baseline's sleeves were read)."""
+    pricing = pricing_book(
+        book.session_dates,
+        book.held,
+        book.gross_return,
+        book.turnover,
+        book.weight_dates,
+        book.weights,
+        cost_bps,
+    )
+    if book.sleeves:
+        assert book.sleeve_weight_dates is not None and book.sleeve_weights is not None
+        assert book.sleeve_returns is not None
+        sleeves = sleeve_book(
+            book.held,
+            book.sleeves,
+            book.sleeve_weight_dates,
+            book.sleeve_weights,
+            book.sleeve_returns,
+        )
+        pricing = dataclasses.replace(pricing, sleeves=sleeves)
     return SessionPlan(
         source=positions(book.decided_at, book.feature_dates),
         feature_row=positions(book.session_dates, book.feature_dates),
-        pricing=pricing_book(
-            book.session_dates,
-            book.held,
-            book.gross_return,
-            book.turnover,
-            book.weight_dates,
-            book.weights,
-            cost_bps,
-        ),
+        pricing=pricing,
     )
 
 
@@ -400,9 +547,7 @@ def sweep_chunks(
     n_sessions = book.session_dates.size
     for start in range(0, len(grid), chunk):
         part = grid.iloc[start : start + chunk]
-        levels, exposure = configuration_paths(book, governor, part, plan)
-        priced = price_exposures(plan.pricing, exposure)
-        turnover, net = priced.turnover, priced.net_return
+        levels, exposure, turnover, net = configuration_books(book, governor, part, plan)
         session_levels = (
             np.where(plan.feature_row[:, None] >= 0, levels[np.maximum(plan.feature_row, 0)], -1)
             if levels.shape[0]
@@ -421,6 +566,31 @@ def sweep_chunks(
         )
         frame.loc[frame["regime_level"] < 0, "regime_level"] = pd.NA
         yield frame
+
+
+def configuration_books(
+    book: BaselineBook,
+    governor: Governor,
+    grid: pd.DataFrame,
+    plan: SessionPlan,
+) -> tuple[NDArray[np.int8], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Each configuration's book, ``(n_sessions, C)`` arrays: its regime levels
+    (per classified date), the scalar on the book (the effective one under
+    sleeve scalars), turnover and net return. The sweep and the controls (the
+    configuration's vol) read it, so both price a configuration one way."""
+    levels, exposure = configuration_paths(book, governor, grid, plan)
+    turnover, net = np.empty_like(exposure), np.empty_like(exposure)
+    by_sleeve = _sleeve_columns(grid)
+    whole = ~by_sleeve
+    if whole.any():
+        priced = price_exposures(plan.pricing, exposure[:, whole])
+        turnover[:, whole], net[:, whole] = priced.turnover, priced.net_return
+    if by_sleeve.any():
+        paths = sleeve_paths(book, governor, grid[by_sleeve], levels[:, by_sleeve], plan)
+        priced = price_exposures(plan.pricing, paths)
+        turnover[:, by_sleeve], net[:, by_sleeve] = priced.turnover, priced.net_return
+        exposure[:, by_sleeve] = effective_scalars(book, plan, paths)
+    return levels, exposure, turnover, net
 
 
 def configuration_paths(
@@ -449,6 +619,86 @@ def configuration_paths(
     source = plan.source[cadence].T  # (n_sessions, C)
     exposure = extended[source, np.arange(len(grid))]
     return levels, exposure
+
+
+def _sleeve_columns(grid: pd.DataFrame) -> NDArray[np.bool_]:
+    """Per configuration: True where it scales the book by sleeve."""
+    if "sleeve_scalars" not in grid.columns:
+        return np.zeros(len(grid), dtype=bool)
+    return (grid["sleeve_scalars"].astype(str) != SLEEVES_OFF).to_numpy()
+
+
+def sleeve_maps(book: BaselineBook, grid: pd.DataFrame) -> NDArray[np.float64]:
+    """Each configuration's targets NORMAL..CRISIS per sleeve, ``(C, S, 4)``:
+    its own map for every sleeve under book, else its calibration's seed rows."""
+    if not book.sleeves:
+        raise ValueError(
+            "grid axis sleeve_scalars: the baseline has no sleeves (strategy_sleeve_weights): "
+            "a weights or returns file is scaled as a whole; give only off"
+        )
+    own = grid[list(TARGET_COLUMNS)].to_numpy(np.float64)
+    maps = np.repeat(own[:, None, :], len(book.sleeves), axis=1)
+    calibrations = book.sleeve_targets or {}
+    for row, name in enumerate(grid["sleeve_scalars"].astype(str)):
+        if name == SLEEVES_BOOK:
+            continue
+        calibration = calibrations.get(name, {})
+        for index, sleeve in enumerate(book.sleeves):
+            if sleeve not in calibration:
+                raise ValueError(
+                    f"grid axis sleeve_scalars: {name!r} gives no complete map (4 regimes) for "
+                    f"the baseline's sleeve {sleeve!r}: use off, book or a sleeve_calibration "
+                    "of seeds/allocator_sleeve_scalars.csv listing every regime of every sleeve"
+                )
+            maps[row, index] = calibration[sleeve]
+    return maps
+
+
+def sleeve_paths(
+    book: BaselineBook,
+    governor: Governor,
+    grid: pd.DataFrame,
+    levels: NDArray[np.int8],
+    plan: SessionPlan,
+) -> NDArray[np.float64]:
+    """The scalar on each sleeve each session, ``(n_sessions, C, S)``: the
+    configuration's regime levels through each sleeve's map, smoothed and
+    clipped by its alpha, floor and cap, delivered by its cadence (as
+    allocator_risk_v1_sleeve_scalars and allocator_sleeve_scalars_daily)."""
+    maps = sleeve_maps(book, grid)
+    alpha = grid["alpha"].to_numpy(np.float64)
+    floor = grid["floor"].to_numpy(np.float64)
+    cap = grid["cap"].to_numpy(np.float64)
+    cadence = grid["cadence"].map({name: i for i, name in enumerate(CADENCES)}).to_numpy()
+    source = plan.source[cadence].T  # (n_sessions, C)
+    missing = np.full((1, len(grid)), governor.apply_missing_scalar_as)
+    paths = np.empty((source.shape[0], len(grid), len(book.sleeves)))
+    for index in range(len(book.sleeves)):
+        risk = smooth_many(targets_many(levels, maps[:, index]), alpha, floor, cap)
+        paths[:, :, index] = np.vstack([risk, missing])[source, np.arange(len(grid))]
+    return paths
+
+
+def effective_scalars(
+    book: BaselineBook, plan: SessionPlan, paths: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The book's scalar under sleeve scalars, ``(n_sessions, C)``: the held
+    sleeves' scalars weighted by their gross exposures, kept within their
+    range; 1 on a session holding no sleeve (int_exposure_sleeve_scaled_book's
+    effective_scalar)."""
+    sleeves = plan.pricing.sleeves
+    assert sleeves is not None
+    gross = np.abs(sleeves.weights).sum(axis=-1)[sleeves.held]  # (n_sessions, S)
+    assert book.sleeve_held is not None
+    held = np.vstack([book.sleeve_held, np.zeros((1, len(book.sleeves)), dtype=bool)])
+    held = held[sleeves.held][:, None, :]
+    total = gross.sum(axis=1)[:, None]
+    weighted = (paths * gross[:, None, :]).sum(axis=2)
+    high = np.where(held, paths, -np.inf).max(axis=2)
+    low = np.where(held, paths, np.inf).min(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), high)
+    return np.where(held.any(axis=2), np.maximum(np.minimum(mean, high), low), 1.0)
 
 
 def is_close(a: float, b: float) -> bool:

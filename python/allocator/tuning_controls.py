@@ -34,7 +34,7 @@ from allocator.tuning import (
     BaselineBook,
     Governor,
     SessionPlan,
-    configuration_paths,
+    configuration_books,
     session_plan,
 )
 
@@ -77,8 +77,9 @@ def configuration_controls(
     priced = progress.steps("tune: configurations' controls priced", len(grid))
     for start in range(0, len(grid), chunk):
         part = grid.iloc[start : start + chunk]
-        _, exposure = configuration_paths(book, governor, part, plan)
-        target = daily_vols(price_exposures(plan.pricing, exposure).net_return)
+        # the configuration's own book (by sleeve where it has sleeve scalars)
+        _, exposure, _, net = configuration_books(book, governor, part, plan)
+        target = daily_vols(net)
         with np.errstate(divide="ignore", invalid="ignore"):
             c = np.where(whole_vol > 0, target / whole_vol, np.nan)
         matched = whole[:, None] * c[None, :]

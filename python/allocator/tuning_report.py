@@ -242,12 +242,13 @@ def folds_svg(folds: pd.DataFrame) -> str:
 
 
 def _settings_text(row: Mapping[str, Any]) -> str:
+    sleeves = row.get("sleeve_scalars", "off")
     return (
         f"x{row['elevated_multiplier']:g}/{row['stress_multiplier']:g}/"
         f"{row['crisis_multiplier']:g}, "
         f"min_days {int(row['min_days'])}, map {row['target_elevated']:g}/{row['target_stress']:g}/"
         f"{row['target_crisis']:g}, alpha {row['alpha']:g}, [{row['floor']:g}, {row['cap']:g}], "
-        f"{row['cadence']}"
+        f"{row['cadence']}" + ("" if sleeves == "off" else f", sleeves {sleeves}")
     )
 
 

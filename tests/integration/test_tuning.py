@@ -439,3 +439,107 @@ def test_maxdd_objective_picks_the_shallowest_drawdown_above_the_minimum_sharpe(
         else 0
     )
     assert grid.index[grid["is_chosen"]].tolist() == [expected]
+
+
+SLEEVE_TUNING_ID = "tt_sleeves"
+
+
+@pytest.fixture(scope="module")
+def sleeve_tuning(allocator_project: AllocatorProject) -> AllocatorProject:
+    """A sweep of the grid axis sleeve_scalars on the baseline's own governor."""
+    allocator_project.run(BASELINE)
+    grid = allocator_project.work_dir / "tuning_sleeve_grid.json"
+    grid.write_text(json.dumps({"product": {"sleeve_scalars": ["stage6_v1", "book"]}}))
+    result = allocator_project.invoke(
+        ["build", "--select", "tag:tuning"],
+        {
+            "tuning_id": SLEEVE_TUNING_ID,
+            "tuning_baseline_run_id": BASELINE,
+            "tuning_grid_path": str(grid),
+            "tuning_pbo_splits": 2,
+        },
+    )
+    assert result.success, result_message(result)
+    return allocator_project
+
+
+def test_a_sleeve_calibration_configuration_equals_a_full_run_with_it(
+    sleeve_tuning: AllocatorProject,
+) -> None:
+    """Config 1 (stage6_v1 on the baseline's governor) against a compute run
+    built with var sleeve_scalars: stage6_v1 (int_exposure_sleeve_scaled_book)."""
+    grid = sleeve_tuning.frame(
+        "select config_id, sleeve_scalars from marts.tuning_configurations "
+        "where tuning_id = ? order by config_id",
+        [SLEEVE_TUNING_ID],
+    )
+    assert list(grid["sleeve_scalars"]) == ["off", "stage6_v1", "book"]
+    result = sleeve_tuning.invoke(
+        ["build", *NO_TESTS],
+        {
+            "run_id": "tuned_s6",
+            "allocator_v1": {"enabled": True, "mode": "compute", "cadence": "rebalance_lagged"},
+            "sleeve_scalars": "stage6_v1",
+        },
+    )
+    assert result.success, result_message(result)
+    run = sleeve_tuning.frame(
+        "select date, risk_scalar_used, turnover, net_return "
+        "from artifacts.portfolio_returns_scaled where run_id = 'tuned_s6' order by date"
+    )
+    sweep = sleeve_tuning.frame(
+        "select date, risk_scalar_used, turnover, net_return from build.tuning_sessions "
+        "where config_id = 1 order by date"
+    )
+    assert list(sweep["date"]) == list(run["date"]) and len(run) > 4000
+    for column in ("risk_scalar_used", "turnover", "net_return"):
+        assert np.max(np.abs(sweep[column] - run[column])) <= 1e-12, column
+    # it is not the book-level book: the sleeves' own maps moved it
+    book_level = sleeve_tuning.frame(
+        "select net_return from artifacts.portfolio_returns_scaled where run_id = ? order by date",
+        [BASELINE],
+    )
+    assert np.max(np.abs(sweep["net_return"] - book_level["net_return"])) > 1e-4
+    # every sleeve on the book's map: the book-level configuration (config 0)
+    gap = sleeve_tuning.query(
+        "select max(abs(b.net_return - o.net_return)), count(*) from build.tuning_sessions as b "
+        "inner join build.tuning_sessions as o on b.date = o.date and o.config_id = 0 "
+        "where b.config_id = 2"
+    )[0]
+    assert gap[1] == len(run) and gap[0] <= 1e-12
+
+
+def test_a_sleeve_configuration_controls_equal_its_two_pass_controls(
+    sleeve_tuning: AllocatorProject,
+) -> None:
+    """Config 1 (stage6_v1 on the baseline's governor): its (b) and (c) are
+    those of a two-pass scaled run of the baseline with sleeve_scalars
+    stage6_v1, which match the sleeve-scaled book's own vol."""
+    result = sleeve_tuning.invoke(
+        ["build", *NO_TESTS],
+        {
+            "run_id": "scaled_s6",
+            "allocator_v1": {
+                "enabled": True,
+                "mode": "precomputed",
+                "precomputed_run_id": BASELINE,
+                "cadence": "rebalance_lagged",
+            },
+            "sleeve_scalars": "stage6_v1",
+        },
+    )
+    assert result.success, result_message(result)
+    mine = sleeve_tuning.frame(
+        "select * from marts.tuning_configurations where tuning_id = ? and config_id = 1",
+        [SLEEVE_TUNING_ID],
+    ).iloc[0]
+    controls = sleeve_tuning.frame(
+        "select * from marts.two_pass_controls where scaled_run_id = 'scaled_s6'"
+    ).set_index("book")
+    for book in ("vol_matched", "vol_target"):
+        expected = controls.loc[book]
+        parameter = "vol_matched_exposure" if book == "vol_matched" else "vol_target_k"
+        assert mine[parameter] == pytest.approx(expected["exposure_parameter"], rel=0, abs=1e-10)
+        for metric in ("max_drawdown", "sharpe"):
+            assert mine[f"{book}_{metric}"] == pytest.approx(expected[metric], rel=0, abs=1e-10)
+    assert mine["sharpe"] == pytest.approx(controls.loc["governor", "sharpe"], rel=0, abs=1e-10)
