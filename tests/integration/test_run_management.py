@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from allocator import cli
-from tests.conftest import run_dbt, tiny_vars
+from tests.conftest import InProcessDbt, tiny_vars
 
 BASE, SCALED, FROM_FILE = "b", "s", "f"
 SEED_FILES = (
@@ -47,10 +47,8 @@ def _cli(args: list[str], book: Book, monkeypatch: pytest.MonkeyPatch, capsys) -
     return code, captured.out + captured.err
 
 
-def _build(db: Path, run_id: str, exclude_unscaled: bool = False, **overrides) -> None:
-    args = ["build", "--exclude", "tag:unscaled"] if exclude_unscaled else ["build"]
-    result = run_dbt(args, db, tiny_vars(run_id, **overrides), work_dir=db.parent / run_id)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+def _build(dbt: InProcessDbt, run_id: str, exclude: tuple[str, ...] = (), **overrides) -> None:
+    dbt.build(("--exclude", *exclude) if exclude else (), tiny_vars(run_id, **overrides))
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +57,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Book]:
     exported file); b exported, s and f not yet."""
     root = tmp_path_factory.mktemp("run_management")
     book = Book(root / "runs.duckdb", root / "reports")
-    _build(book.db, BASE)
+    dbt = InProcessDbt(book.db, root / "dbt")
+    _build(dbt, BASE)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ALLOCATOR_DUCKDB_PATH", str(book.db))
         patch.setenv("ALLOCATOR_REPORTS_DIR", str(book.reports))
         assert cli.main(["export", "--run-id", BASE]) == 0
+    # the scaled runs' data tests check their own books; dbt's unit tests
+    # check code on fixtures, which b's build ran on the same code
     _build(
-        book.db,
+        dbt,
         SCALED,
-        exclude_unscaled=True,
+        exclude=("tag:unscaled", "resource_type:unit_test"),
         allocator_v1={"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
         reuse_baseline_layers=True,
     )
@@ -75,8 +76,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Book]:
     kept = root / "b_scalars.csv"  # outlives the deletion of b's folder
     shutil.copy(scalar_file, kept)
     _build(
-        book.db,
+        dbt,
         FROM_FILE,
+        exclude=("resource_type:unit_test",),
         allocator_v1={
             "enabled": True,
             "mode": "precomputed",
