@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -106,10 +107,21 @@ class InProcessDbt:
     read-only between builds.
     """
 
-    def __init__(self, db_path: Path, work_dir: Path | None = None) -> None:
+    def __init__(
+        self, db_path: Path, work_dir: Path | None = None, manifests: dict[str, Any] | None = None
+    ) -> None:
         self.db_path = db_path
         self.work_dir = work_dir or db_path.parent
-        self.manifests: dict[str, Any] = {}
+        self.manifests: dict[str, Any] = {} if manifests is None else manifests
+
+    def copy(self, folder: Path) -> InProcessDbt:
+        """The same parsed project on a copy of the database in ``folder``.
+
+        The copy keeps the file name: dbt-duckdb names the database (the
+        catalog of every relation in the manifest) after it."""
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.db_path, folder / self.db_path.name)
+        return InProcessDbt(folder / self.db_path.name, folder, self.manifests)
 
     def command(self, args: Sequence[str], dbt_vars: Mapping[str, Any] | None) -> list[str]:
         command = [
@@ -178,6 +190,17 @@ def tiny_vars(run_id: str, **overrides: Any) -> dict[str, Any]:
         "end": "2021-01-11",
         **overrides,
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> InProcessDbt:
+    """Run 'a' of the tiny book, built with every data and unit test and
+    published, once per session: tests that start from it take a
+    :meth:`InProcessDbt.copy` rather than building and testing the same
+    run on the same inputs again."""
+    dbt = InProcessDbt(tmp_path_factory.mktemp("tiny_book") / "tiny.duckdb")
+    dbt.build((), tiny_vars("a"))
+    return dbt
 
 
 @pytest.fixture

@@ -28,15 +28,15 @@ def hand_computed_returns() -> list[tuple[str, float]]:
 
 
 @pytest.fixture(scope="module")
-def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_db(tiny_book: InProcessDbt, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run 'a' twice and run 'b' once into one database.
 
-    Only the first build runs the data and unit tests: the rebuild and 'b'
-    are the same book on the same inputs, so their tests would repeat the
-    same queries on the same rows."""
-    dbt = InProcessDbt(tmp_path_factory.mktemp("tiny") / "tiny.duckdb")
-    for run_id, extra in (("a", ()), ("a", NO_TESTS), ("b", NO_TESTS)):
-        dbt.build(extra, tiny_vars(run_id))
+    The first build of 'a' (the session's tiny book) ran the data and unit
+    tests; the rebuild and 'b' are the same book on the same inputs, so
+    their tests would repeat the same queries on the same rows."""
+    dbt = tiny_book.copy(tmp_path_factory.mktemp("tiny"))
+    for run_id in ("a", "b"):
+        dbt.build(NO_TESTS, tiny_vars(run_id))
     return dbt.db_path
 
 
