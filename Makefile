@@ -2,6 +2,7 @@
 #   make demo   build the demo run on the bundled data and print where results are
 #   make test   ruff, pytest (incl. every dbt test on the demo data); it prints
 #               the 30 slowest tests, where to look when the suite grows
+#               (what the suite's time goes to: docs/performance.md)
 #   make lint   the SQL and dbt linters (sqlfluff, dbt-score); CI runs it too
 SHELL := /bin/bash
 PYTHON ?= python3

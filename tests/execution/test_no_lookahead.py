@@ -3,44 +3,100 @@ or before d."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import PROJECT_DIR, run_dbt
+from tests.conftest import PROJECT_DIR, InProcessDbt
 
 DEMO_PRICES = PROJECT_DIR / "data" / "demo" / "sp500_prices.parquet"
 CUTOFF = "2001-06-15"
 SYMBOLS = "('AAPL', 'JPM', 'KO', 'XOM', 'MSFT', 'PFE', 'WMT', 'GE')"
 
 
-def build_weights(db: Path, prices: Path) -> dict[tuple[str, str, str], float]:
-    # the whole run, without its tests (they run elsewhere): only a whole run
-    # is published
-    result = run_dbt(
-        ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],
-        db,
-        {
-            "prices_path": str(prices),
-            "benchmark_path": "",
-            "start": "2000-01-03",
-            "end": "2002-12-31",
-            "strategy_profile": "core_weekly_v1",
-        },
-    )
-    assert result.returncode == 0, result.stdout
-    with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute(
-            "select cast(rebalance_date as varchar), sleeve, symbol, weight "
-            "from artifacts.strategy_sleeve_weights"
-        ).fetchall()
-    return {(date, sleeve, symbol): weight for date, sleeve, symbol, weight in rows}
+CADENCES = ("rebalance_lagged", "rebalance", "daily")
+#: What the tests read and everything upstream of it, without tests (the
+#: suite's base run tests the models): a dry run (publish_run: false) leaves
+#: the tables in schema `build`, where they are read, one run at a time
+SELECTED = (
+    "--select",
+    "+strategy_sleeve_weights",
+    "+allocator_state_v1",
+    "+allocator_scalars_daily",
+    "+portfolio_returns_scaled",
+    "--exclude",
+    "resource_type:test",
+    "resource_type:unit_test",
+)
+
+
+@dataclass(frozen=True)
+class Books:
+    """What one build series on one prices file decided."""
+
+    weights: dict[tuple[str, str, str], float]
+    state: dict[str, dict[str, object]]
+    scaled: dict[str, list[tuple]]
+
+
+def state_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, object]]:
+    """Every column of allocator_state_v1 per date, as the build left it."""
+    frame = con.execute(
+        "select * exclude (run_id) from build.allocator_state_v1 order by date"
+    ).df()
+    frame["date"] = frame["date"].astype(str)
+    return {row["date"]: row for row in frame.to_dict("records")}
+
+
+def build_books(work: Path, prices: Path) -> Books:
+    """Each cadence's scaled book (compute mode, the run's own scalars): per
+    session the scalar on the book, the close it was decided at and the net
+    return, from a build on ``prices``; and the strategy's weights and the
+    allocator's state, which no allocator setting changes (tag unscaled),
+    from the first of those builds."""
+    dbt = InProcessDbt(work / "book.duckdb")
+    weights: dict[tuple[str, str, str], float] = {}
+    state: dict[str, dict[str, object]] = {}
+    scaled = {}
+    for cadence in CADENCES:
+        run_id = f"c_{cadence}"
+        dbt.build(
+            SELECTED,
+            {
+                "run_id": run_id,
+                "prices_path": str(prices),
+                "benchmark_path": "",
+                "start": "2000-01-03",
+                "end": "2002-12-31",
+                "strategy_profile": "core_weekly_v1",
+                "allocator_v1": {"enabled": True, "mode": "compute", "cadence": cadence},
+                "publish_run": False,
+            },
+        )
+        with duckdb.connect(str(dbt.db_path), read_only=True) as con:
+            if not weights:
+                rows = con.execute(
+                    "select cast(rebalance_date as varchar), sleeve, symbol, weight "
+                    "from build.strategy_sleeve_weights"
+                ).fetchall()
+                weights = {(date, sleeve, symbol): w for date, sleeve, symbol, w in rows}
+                state = state_rows(con)
+            scaled[cadence] = con.execute(
+                "select cast(s.date as varchar), cast(s.scalar_decided_at as varchar), "
+                "s.risk_scalar_used, r.net_return "
+                "from build.allocator_scalars_daily as s "
+                "inner join build.portfolio_returns_scaled as r using (run_id, date) "
+                "where s.run_id = ? order by s.date",
+                [run_id],
+            ).fetchall()
+    return Books(weights, state, scaled)
 
 
 @pytest.fixture(scope="module")
-def weights_pair(tmp_path_factory: pytest.TempPathFactory):
+def books_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Books, Books]:
     work = tmp_path_factory.mktemp("lookahead")
     original = work / "original.parquet"
     perturbed = work / "perturbed.parquet"
@@ -57,7 +113,22 @@ def weights_pair(tmp_path_factory: pytest.TempPathFactory):
             from ({base})
         ) to '{perturbed}' (format parquet)"""
     )
-    return build_weights(work / "a.duckdb", original), build_weights(work / "b.duckdb", perturbed)
+    return build_books(work / "a", original), build_books(work / "b", perturbed)
+
+
+@pytest.fixture(scope="module")
+def weights_pair(books_pair: tuple[Books, Books]):
+    return tuple(books.weights for books in books_pair)
+
+
+@pytest.fixture(scope="module")
+def state_pair(books_pair: tuple[Books, Books]):
+    return tuple(books.state for books in books_pair)
+
+
+@pytest.fixture(scope="module")
+def scaled_pair(books_pair: tuple[Books, Books]):
+    return tuple(books.scaled for books in books_pair)
 
 
 def test_weights_on_or_before_cutoff_are_unchanged(weights_pair) -> None:
@@ -76,29 +147,6 @@ def test_the_perturbation_does_change_later_weights(weights_pair) -> None:
     original, perturbed = weights_pair
     after = [key for key in original if key[0] > CUTOFF and key in perturbed]
     assert any(abs(original[key] - perturbed[key]) > 1e-9 for key in after)
-
-
-def lookahead_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder weights_pair built its two databases in."""
-    return next(
-        p for p in tmp_path_factory.getbasetemp().iterdir() if p.name.startswith("lookahead")
-    )
-
-
-def state_rows(db: Path) -> dict[str, dict[str, object]]:
-    """Every column of allocator_state_v1 per date, as the build published it."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        frame = con.execute(
-            "select * exclude (run_id) from artifacts.allocator_state_v1 order by date"
-        ).df()
-    frame["date"] = frame["date"].astype(str)
-    return {row["date"]: row for row in frame.to_dict("records")}
-
-
-@pytest.fixture(scope="module")
-def state_pair(tmp_path_factory: pytest.TempPathFactory, weights_pair):
-    work = lookahead_folder(tmp_path_factory)
-    return state_rows(work / "a.duckdb"), state_rows(work / "b.duckdb")
 
 
 def test_state_features_on_or_before_cutoff_are_unchanged(state_pair) -> None:
@@ -128,51 +176,6 @@ def test_state_features_on_or_before_cutoff_are_unchanged(state_pair) -> None:
         abs(original[day]["corr_excess"] - perturbed[day]["corr_excess"]) > 1e-9
         for day in after
         if not pd.isna(original[day]["corr_excess"])
-    )
-
-
-CADENCES = ("rebalance_lagged", "rebalance", "daily")
-
-
-def build_scaled_books(db: Path, prices: Path) -> dict[str, list[tuple]]:
-    """Each cadence's scaled book (compute mode, the run's own scalars): per
-    session the scalar on the book, the close it was decided at and the net
-    return, from a build on ``prices``."""
-    books = {}
-    for cadence in CADENCES:
-        result = run_dbt(
-            ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],
-            db,
-            {
-                "run_id": f"c_{cadence}",
-                "prices_path": str(prices),
-                "benchmark_path": "",
-                "start": "2000-01-03",
-                "end": "2002-12-31",
-                "strategy_profile": "core_weekly_v1",
-                "allocator_v1": {"enabled": True, "mode": "compute", "cadence": cadence},
-            },
-        )
-        assert result.returncode == 0, result.stdout[-3000:]
-        with duckdb.connect(str(db), read_only=True) as con:
-            books[cadence] = con.execute(
-                "select cast(s.date as varchar), cast(s.scalar_decided_at as varchar), "
-                "s.risk_scalar_used, r.net_return "
-                "from artifacts.allocator_scalars_daily as s "
-                "inner join artifacts.portfolio_returns_scaled as r using (run_id, date) "
-                "where s.run_id = ? order by s.date",
-                [f"c_{cadence}"],
-            ).fetchall()
-    return books
-
-
-@pytest.fixture(scope="module")
-def scaled_pair(tmp_path_factory: pytest.TempPathFactory, weights_pair):
-    # the price files weights_pair wrote, in its own folder
-    work = lookahead_folder(tmp_path_factory)
-    return (
-        build_scaled_books(work / "ca.duckdb", work / "original.parquet"),
-        build_scaled_books(work / "cb.duckdb", work / "perturbed.parquet"),
     )
 
 

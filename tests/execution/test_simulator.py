@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import run_dbt, tiny_vars
+from tests.conftest import NO_TESTS, InProcessDbt, tiny_vars
 
 COST = 5 / 10_000  # core_v1 charges 5 bps on traded notional
 
@@ -28,13 +28,16 @@ def hand_computed_returns() -> list[tuple[str, float]]:
 
 
 @pytest.fixture(scope="module")
-def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run 'a' twice and run 'b' once into one database."""
-    db = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
-    for run_id in ("a", "a", "b"):
-        result = run_dbt(["build"], db, tiny_vars(run_id))
-        assert result.returncode == 0, result.stdout
-    return db
+def tiny_db(tiny_book: InProcessDbt, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run 'a' twice and run 'b' once into one database.
+
+    The first build of 'a' (the session's tiny book) ran the data and unit
+    tests; the rebuild and 'b' are the same book on the same inputs, so
+    their tests would repeat the same queries on the same rows."""
+    dbt = tiny_book.copy(tmp_path_factory.mktemp("tiny"))
+    for run_id in ("a", "b"):
+        dbt.build(NO_TESTS, tiny_vars(run_id))
+    return dbt.db_path
 
 
 def test_portfolio_returns_equal_hand_computation(tiny_db: Path) -> None:

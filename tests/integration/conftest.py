@@ -16,11 +16,9 @@ which reads the published runs (schemas marts and artifacts) by default.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,9 @@ from typing import Any
 import duckdb
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from allocator.dbt_invoke import reset_compiled_state
+from tests.conftest import NO_TESTS, dbt_environment, parse_vars, result_message
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -48,43 +49,12 @@ ALLOCATOR_TABLES: tuple[str, ...] = (
 )
 
 #: A run is published only when the whole project was built; runs other
-#: than the base run skip the tests (the base run's build runs them all).
-NO_TESTS = ("--exclude", "resource_type:test", "resource_type:unit_test")
+#: than the base run skip the tests (the base run's build runs them all):
+#: tests.conftest.NO_TESTS.
 #: Unqualified names resolve to the published runs, as for the CLI, then to
 #: the last build's own tables (inputs and intermediates, which are not
 #: published; every demo run reads the same prices).
 SEARCH_PATH = "set search_path = 'marts,artifacts,build'"
-
-
-@contextlib.contextmanager
-def dbt_environment(db_path: Path) -> Iterator[None]:
-    """Point the profile at ``db_path`` and run from the project directory, then restore."""
-    saved = {name: os.environ.get(name) for name in ("ALLOCATOR_DUCKDB_PATH", "DO_NOT_TRACK")}
-    cwd = Path.cwd()
-    os.environ["ALLOCATOR_DUCKDB_PATH"] = str(db_path)
-    os.environ["DO_NOT_TRACK"] = "1"
-    os.chdir(PROJECT_DIR)
-    try:
-        yield
-    finally:
-        os.chdir(cwd)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def result_message(result: dbtRunnerResult) -> str:
-    """Every error message of an invocation, for assertions and failure output."""
-    parts: list[str] = []
-    if result.exception is not None:
-        parts.append(str(result.exception))
-    for node_result in getattr(result.result, "results", None) or []:
-        status = str(getattr(node_result, "status", ""))
-        if status.lower() in {"error", "fail"} and node_result.message:
-            parts.append(f"{node_result.node.name}: {node_result.message}")
-    return "\n".join(parts)
 
 
 @dataclass
@@ -94,13 +64,15 @@ class AllocatorProject:
     work_dir: Path
     specs: Mapping[str, Callable[[AllocatorProject], dict[str, Any]]]
     built: set[str] = field(default_factory=set)
+    #: parsed manifests by input files, reused by the named runs as the CLI
+    #: does: a full parse per run (changed --vars) cost seconds each
+    manifests: dict[str, Any] = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
         return self.work_dir / "allocator.duckdb"
 
-    def invoke(self, args: list[str], dbt_vars: Mapping[str, Any] | None = None) -> dbtRunnerResult:
-        """Run one dbt command in-process on the session database."""
+    def command(self, args: list[str], dbt_vars: Mapping[str, Any] | None) -> list[str]:
         command = [
             *args,
             "--project-dir",
@@ -116,15 +88,32 @@ class AllocatorProject:
         ]
         if dbt_vars:
             command += ["--vars", json.dumps(dict(dbt_vars))]
+        return command
+
+    def invoke(self, args: list[str], dbt_vars: Mapping[str, Any] | None = None) -> dbtRunnerResult:
+        """Run one dbt command in-process on the session database (parsing afresh)."""
         with dbt_environment(self.db_path):
-            return dbtRunner().invoke(command)
+            return dbtRunner().invoke(self.command(args, dbt_vars))
+
+    def invoke_parsed(self, args: list[str], dbt_vars: Mapping[str, Any]) -> dbtRunnerResult:
+        """Run one dbt command on the manifest parsed for these vars' input files."""
+        inputs = parse_vars(dbt_vars)
+        key = json.dumps(inputs, sort_keys=True)
+        if key not in self.manifests:
+            parsed = self.invoke(["parse"], inputs)
+            assert parsed.success, result_message(parsed)
+            self.manifests[key] = parsed.result
+        manifest = self.manifests[key]
+        reset_compiled_state(manifest)
+        with dbt_environment(self.db_path):
+            return dbtRunner(manifest=manifest).invoke(self.command(args, dbt_vars))
 
     def run(self, run_id: str) -> str:
         """Build the named run (once per session) and return its run_id."""
         if run_id not in self.built:
             dbt_vars = {"run_id": run_id, **self.specs[run_id](self)}
             extra = () if run_id == "base" else NO_TESTS
-            result = self.invoke(["build", *extra], dbt_vars)
+            result = self.invoke_parsed(["build", *extra], dbt_vars)
             assert result.success, f"dbt build of {run_id} failed:\n{result_message(result)}"
             self.built.add(run_id)
         return run_id

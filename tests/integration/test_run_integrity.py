@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from allocator.database import use_published_schemas
-from tests.conftest import FIXTURE_INPUTS, run_dbt, tiny_vars
+from tests.conftest import FIXTURE_INPUTS, InProcessDbt, run_dbt, tiny_vars
 
 FIXTURES = FIXTURE_INPUTS
 
@@ -52,12 +52,9 @@ def run_snapshot(db: Path, run_id: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_db(tiny_book: InProcessDbt, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Baseline 'a' of the tiny book, fully built and published."""
-    db = tmp_path_factory.mktemp("integrity") / "tiny.duckdb"
-    result = run_dbt(["build"], db, tiny_vars("a"))
-    assert result.returncode == 0, result.stdout[-3000:]
-    return db
+    return tiny_book.copy(tmp_path_factory.mktemp("integrity")).db_path
 
 
 def test_bad_benchmark_file_publishes_nothing(tiny_db: Path) -> None:

@@ -21,9 +21,10 @@ import pandas as pd
 import pytest
 
 from allocator import cli
-from tests.conftest import run_dbt, tiny_vars
+from tests.conftest import InProcessDbt, tiny_vars
 
-BASE, SCALED, FROM_FILE = "b", "s", "f"
+# a: the session's tiny book (tests/conftest.py), built and tested once
+BASE, SCALED, FROM_FILE = "a", "s", "f"
 SEED_FILES = (
     "allocator_risk_v1_applied_source.csv",
     "allocator_risk_v1_applied_used.csv",
@@ -47,36 +48,37 @@ def _cli(args: list[str], book: Book, monkeypatch: pytest.MonkeyPatch, capsys) -
     return code, captured.out + captured.err
 
 
-def _build(db: Path, run_id: str, exclude_unscaled: bool = False, **overrides) -> None:
-    args = ["build", "--exclude", "tag:unscaled"] if exclude_unscaled else ["build"]
-    result = run_dbt(args, db, tiny_vars(run_id, **overrides), work_dir=db.parent / run_id)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+def _build(dbt: InProcessDbt, run_id: str, exclude: tuple[str, ...] = (), **overrides) -> None:
+    dbt.build(("--exclude", *exclude) if exclude else (), tiny_vars(run_id, **overrides))
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Book]:
-    """b (baseline), s (scalars and layers from b), f (scalars from b's
-    exported file); b exported, s and f not yet."""
+def built(tiny_book: InProcessDbt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Book]:
+    """a (baseline, a copy of the session's tiny book), s (scalars and layers
+    from a), f (scalars from a's exported file); a exported, s and f not yet."""
     root = tmp_path_factory.mktemp("run_management")
-    book = Book(root / "runs.duckdb", root / "reports")
-    _build(book.db, BASE)
+    dbt = tiny_book.copy(root)
+    book = Book(dbt.db_path, root / "reports")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ALLOCATOR_DUCKDB_PATH", str(book.db))
         patch.setenv("ALLOCATOR_REPORTS_DIR", str(book.reports))
         assert cli.main(["export", "--run-id", BASE]) == 0
+    # the scaled runs' data tests check their own books; dbt's unit tests
+    # check code on fixtures, which a's build ran on the same code
     _build(
-        book.db,
+        dbt,
         SCALED,
-        exclude_unscaled=True,
+        exclude=("tag:unscaled", "resource_type:unit_test"),
         allocator_v1={"enabled": True, "mode": "precomputed", "precomputed_run_id": BASE},
         reuse_baseline_layers=True,
     )
     scalar_file = book.reports / "runs" / BASE / "allocator_risk_v1_applied.csv"
-    kept = root / "b_scalars.csv"  # outlives the deletion of b's folder
+    kept = root / "a_scalars.csv"  # outlives the deletion of a's folder
     shutil.copy(scalar_file, kept)
     _build(
-        book.db,
+        dbt,
         FROM_FILE,
+        exclude=("resource_type:unit_test",),
         allocator_v1={
             "enabled": True,
             "mode": "precomputed",
@@ -89,7 +91,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Book]:
 @pytest.fixture
 def book(built: Book, tmp_path: Path) -> Book:
     """A copy of the built runs this test may change."""
-    copy = Book(tmp_path / "runs.duckdb", tmp_path / "reports")
+    copy = Book(tmp_path / built.db.name, tmp_path / "reports")
     shutil.copy(built.db, copy.db)
     if built.reports.exists():
         shutil.copytree(built.reports, copy.reports)
@@ -250,7 +252,7 @@ def test_precomputed_runs_export_the_seed_files(
         if kind == "run":
             assert meta["source"] == BASE and meta["precomputed_run_id"] == BASE
         else:
-            assert Path(meta["source"]).name == "b_scalars.csv"
+            assert Path(meta["source"]).name == "a_scalars.csv"
 
 
 def test_meta_files_list_missing_features_and_the_state_file_leaves_them_out(
