@@ -171,6 +171,10 @@ def main() -> None:
                 args.work / f"sequential_{i}.log",
             )
         )
+    if not runs:  # --sequential 0: the sweep's figures alone, no extrapolation
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results, indent=2, default=str))
+        return
     per_run = sum(r["seconds"] for r in runs) / len(runs)
     results["sequential"] = {
         "runs": runs,
