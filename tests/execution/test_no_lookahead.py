@@ -103,14 +103,25 @@ def books_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Books, Books]:
     base = f"select * from '{DEMO_PRICES}' where symbol in {SYMBOLS} and date <= '2002-12-31'"
     duckdb.sql(f"copy ({base}) to '{original}' (format parquet)")
     # every close after the cutoff moves by a different, deterministic factor,
-    # so every return after the cutoff changes
+    # so every return after the cutoff changes; and over its first 20 sessions
+    # half the symbols (alternate in name order) rise 10% a session while the
+    # others fall 10%, so a signal that peeked even a few sessions ahead would
+    # change sign or rank (the level noise alone moves a trailing return by a
+    # few percent, which a sign or a rank need not notice)
     duckdb.sql(
         f"""copy (
             select date, symbol,
                    case when date > '{CUTOFF}'
                         then close * (1 + 0.05 * sin(hash(symbol, date) % 1000))
+                             * exp(0.1 * side * least(sessions_after, 20))
                         else close end as close
-            from ({base})
+            from (
+                select *,
+                       2 * (dense_rank() over (order by symbol) % 2) - 1 as side,
+                       count(*) filter (where date > '{CUTOFF}')
+                           over (partition by symbol order by date) as sessions_after,
+                from ({base})
+            )
         ) to '{perturbed}' (format parquet)"""
     )
     return build_books(work / "a", original), build_books(work / "b", perturbed)
