@@ -96,6 +96,32 @@ def parse_vars(dbt_vars: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (dbt_vars or {}).items() if k.endswith("_path")}
 
 
+def dbt_command(
+    args: Sequence[str],
+    work_dir: Path,
+    dbt_vars: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+) -> list[str]:
+    """A dbt command on this project whose target and logs stay in ``work_dir``
+    (one per test database, so builds never share dbt's files)."""
+    command = [
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+    ]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dict(dbt_vars))]
+    return command
+
+
 class InProcessDbt:
     """dbt in this process on one database file, with its own target and log
     directories, parsing once per set of input files and reusing that manifest
@@ -124,20 +150,7 @@ class InProcessDbt:
         return InProcessDbt(folder / self.db_path.name, folder, self.manifests)
 
     def command(self, args: Sequence[str], dbt_vars: Mapping[str, Any] | None) -> list[str]:
-        command = [
-            *args,
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(self.work_dir / "target"),
-            "--log-path",
-            str(self.work_dir / "logs"),
-        ]
-        if dbt_vars:
-            command += ["--vars", json.dumps(dict(dbt_vars))]
-        return command
+        return dbt_command(args, self.work_dir, dbt_vars)
 
     def manifest(self, dbt_vars: Mapping[str, Any] | None) -> Any:
         """The project parsed with these vars' input files (once per set)."""

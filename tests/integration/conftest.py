@@ -28,7 +28,7 @@ import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from allocator.dbt_invoke import reset_compiled_state
-from tests.conftest import NO_TESTS, dbt_environment, parse_vars, result_message
+from tests.conftest import NO_TESTS, dbt_command, dbt_environment, parse_vars, result_message
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -73,22 +73,7 @@ class AllocatorProject:
         return self.work_dir / "allocator.duckdb"
 
     def command(self, args: list[str], dbt_vars: Mapping[str, Any] | None) -> list[str]:
-        command = [
-            *args,
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(self.work_dir / "target"),
-            "--log-path",
-            str(self.work_dir / "logs"),
-            "--threads",
-            "1",
-        ]
-        if dbt_vars:
-            command += ["--vars", json.dumps(dict(dbt_vars))]
-        return command
+        return dbt_command(args, self.work_dir, dbt_vars, threads=1)
 
     def invoke(self, args: list[str], dbt_vars: Mapping[str, Any] | None = None) -> dbtRunnerResult:
         """Run one dbt command in-process on the session database (parsing afresh)."""

@@ -44,6 +44,7 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from allocator.dbt_invoke import release_database, reset_compiled_state
 from allocator.synthetic import benchmark_long, prices_long, simulate_market
+from tests.conftest import dbt_command
 
 from .conftest import PROJECT_DIR, dbt_environment, result_message
 
@@ -105,27 +106,8 @@ class LiveBook:
             rows.to_csv(path, index=False, float_format="%.17g")
 
     def command(self, args: list[str], dbt_vars: Mapping[str, Any]) -> list[str]:
-        return [
-            *args,
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(self.work_dir / "target"),
-            "--log-path",
-            str(self.work_dir / "logs"),
-            "--threads",
-            "2",
-            "--vars",
-            json.dumps(
-                {
-                    "prices_path": str(self.prices_path),
-                    "benchmark_path": str(self.benchmark_path),
-                    **dbt_vars,
-                }
-            ),
-        ]
+        files = {"prices_path": str(self.prices_path), "benchmark_path": str(self.benchmark_path)}
+        return dbt_command(args, self.work_dir, {**files, **dbt_vars}, threads=2)
 
     def invoke(self, args: list[str], dbt_vars: Mapping[str, Any]) -> dbtRunnerResult:
         with dbt_environment(self.db_path):
