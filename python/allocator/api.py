@@ -1155,7 +1155,7 @@ def load_tuning(tuning_id: str, governor_config: Path | None = None, **where: An
         configurations,
         folds,
         path if path.is_file() else None,
-        tuning_stage.apply_command(summary["baseline_run_id"], path),
+        tuning_stage.chosen_apply_command(summary["baseline_run_id"], path, configurations),
     )
 
 

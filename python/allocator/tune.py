@@ -96,6 +96,13 @@ def apply_command(baseline_run_id: str, governor_config: Path, sleeve_scalars: s
     )
 
 
+def chosen_apply_command(baseline_run_id: str, governor_config: Path, configurations: Any) -> str:
+    """The apply command of a tuning's chosen configuration: its sleeve scalars
+    travel with it (a tuning stored before the sleeve axis has none: off)."""
+    chosen = configurations[configurations["is_chosen"]].iloc[0]
+    return apply_command(baseline_run_id, governor_config, str(chosen.get("sleeve_scalars", "off")))
+
+
 def check_baseline(settings: Any, run_id: str) -> None:
     """The baseline must be a stored run: one line naming the known ones if not."""
     with database.read_only(settings.db_path) as con:
@@ -251,8 +258,7 @@ def tune(settings: Any, request: TuneRequest, emit: Emit) -> Path:
     emit(f"  report           {report}")
     emit(f"  ({time.perf_counter() - started:.1f} s)")
     emit("apply it (a new baseline under this governor, then the scaled run and the audit):")
-    chosen = configurations[configurations["is_chosen"]].iloc[0]
-    emit(f"  {apply_command(request.baseline_run_id, output, str(chosen['sleeve_scalars']))}")
+    emit(f"  {chosen_apply_command(request.baseline_run_id, output, configurations)}")
     return output
 
 

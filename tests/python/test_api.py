@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -176,6 +177,50 @@ def test_tune_prints_the_command_that_applies_it() -> None:
     # the command parses as the CLI's own
     args = cli.build_parser().parse_args(command.split()[1:])
     assert (args.baseline_run_id, args.governor_config) == ("demo_base", command.split()[-1])
+
+
+def test_a_sleeve_choice_is_applied_with_its_sleeve_scalars() -> None:
+    """A tuning that chose a sleeve calibration prints an apply command that
+    the CLI parses into the same governor config and sleeve scalars."""
+    _, configurations, _ = _tuning(4)
+    configurations["sleeve_scalars"] = ["off", "stage6_v1", "off", "book"]
+    configurations["is_chosen"] = configurations["config_id"] == 1
+    path = Path("/r/tuning/my book/governor_config.json")
+    command = tune.chosen_apply_command("demo_base", path, configurations)
+    assert command.endswith("--sleeve-scalars stage6_v1")
+    args = cli.build_parser().parse_args(shlex.split(command)[1:])
+    book = cli._book(args)
+    assert (args.baseline_run_id, book["governor_config"]) == ("demo_base", str(path))
+    assert book["sleeve_scalars"] == "stage6_v1"
+    # a book-level choice, and a tuning stored before the sleeve axis: no option
+    configurations["is_chosen"] = configurations["config_id"] == 0
+    assert "--sleeve-scalars" not in tune.chosen_apply_command("demo_base", path, configurations)
+    legacy = configurations.drop(columns="sleeve_scalars")
+    assert tune.chosen_apply_command("demo_base", path, legacy) == tune.apply_command(
+        "demo_base", path
+    )
+
+
+def test_load_tuning_applies_the_stored_choice_with_its_sleeve_scalars(env: Path) -> None:
+    """The notebook's Tuning.apply_command is the one `allocator tune` prints."""
+    summary, configurations, folds = _tuning(4)
+    configurations["sleeve_scalars"] = ["off", "off", "off", "stage6_v1"]
+    configurations["is_chosen"] = configurations["config_id"] == 3
+    configurations["tuning_id"] = folds["tuning_id"] = "t1"
+    summary = pd.DataFrame([{**summary, "tuning_id": "t1", "baseline_run_id": "demo_base"}])
+    with duckdb.connect(str(env / "api.duckdb")) as con:
+        con.execute("create schema marts")
+        for name, frame in (
+            ("tuning_summary", summary),
+            ("tuning_configurations", configurations),
+            ("tuning_walk_forward", folds),
+        ):
+            con.register("frame", frame)
+            con.execute(f"create table marts.{name} as select * from frame")
+            con.unregister("frame")
+    tuning = api.load_tuning("t1")
+    assert tuning.apply_command.startswith("allocator two-pass --baseline-run-id demo_base ")
+    assert tuning.apply_command.endswith(" --sleeve-scalars stage6_v1")
 
 
 def test_tuning_report_shows_timing_skill_and_the_controls() -> None:
