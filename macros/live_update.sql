@@ -65,7 +65,8 @@
 
 
 {#- on-run-start. A build of a whole run starts every incremental model from
-    nothing (a table left in `build` by another build is dropped). A live
+    nothing (a table left in `build` by another build is dropped), and drops
+    the other tables it rebuilds (below). A live
     update loads each one's table with the live run's stored rows before the
     cut, so dbt takes them as the model's existing rows (is_incremental). -#}
 {% macro prepare_live_update() -%}
@@ -107,13 +108,16 @@
         layers (this build's own links are never selected, the link hook
         refuses that); DuckDB drops an object only as its own type. Nothing
         published lives in `build`: a build that fails after this leaves
-        every stored run as it was. -#}
+        every stored run as it was. The gate's table stays until the gate
+        rebuilds it: the links (link_baseline_layers) read it and DuckDB
+        binds a view when it is created, so a reusing build after a refused
+        one would fail on the missing table instead of the gate's message. -#}
     {%- set incremental = allocator.live_incremental_models() -%}
     {%- for unique_id in selected_resources if unique_id in graph.nodes -%}
         {%- set node = graph.nodes[unique_id] -%}
         {%- set name = node.alias or node.name -%}
         {%- if node.resource_type == 'model' and node.schema == target.schema
-            and name not in incremental and name in existing -%}
+            and name not in incremental and name in existing and name != 'stg_run_config' -%}
             {%- do statements.append('drop ' ~ existing[name] ~ ' ' ~ target.schema ~ '.' ~ name) -%}
             {%- do adapter.cache_dropped(api.Relation.create(database=target.database, schema=target.schema, identifier=name, type=existing[name])) -%}
         {%- endif -%}
