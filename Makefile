@@ -2,9 +2,7 @@
 #   make demo   build the demo run on the bundled data and print where results are
 #   make test   ruff, pytest (incl. every dbt test on the demo data); it prints
 #               the 30 slowest tests, where to look when the suite grows
-#               (what the suite's time goes to: docs/performance.md). pytest
-#               runs on two workers; the modules sharing a session build stay
-#               on one (tests/conftest.py)
+#               (what the suite's time goes to: docs/performance.md)
 #   make lint   the SQL and dbt linters (sqlfluff, dbt-score); CI runs it too
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -31,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/ruff check python tests benchmarks data
 	$(BIN)/ruff format --check python tests benchmarks data
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest -q --durations=30 -n 2 --dist loadgroup
+	$(BIN)/pytest -q --durations=30
 
 # Part of make test; alone while editing SQL. sqlfluff parses every rendered
 # model (about 2 CPU-minutes). docs/linting.md.

@@ -243,26 +243,3 @@ def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> TinyBook:
 def dbt_db(tmp_path: Path) -> Path:
     """A fresh database path for one test."""
     return tmp_path / "test.duckdb"
-
-
-#: Session fixtures that build a database; under pytest-xdist (make test runs
-#: two workers, --dist loadgroup) every worker that runs a test asking for one
-#: builds its own, so the modules that share one are kept on one worker.
-SHARED_BUILDS = ("allocator_project", "tiny_book", "two_pass")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put each test module in one xdist group (its module fixtures are built
-    once), named after the first shared session build any of its tests uses."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    groups: dict[str, str] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        if module in groups and groups[module] in SHARED_BUILDS:
-            continue
-        used = [name for name in SHARED_BUILDS if name in item.fixturenames]
-        groups[module] = used[0] if used else groups.get(module, module)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
