@@ -17,9 +17,13 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DBT = Path(sys.executable).with_name("dbt")
 
-# dbt unit tests are off in a user's build (dbt_project.yml) and on in the
-# suite: every dbt call the tests make, in-process or not, runs them.
-os.environ.setdefault("ALLOCATOR_UNIT_TESTS", "true")
+# dbt unit tests are off in a user's build (dbt_project.yml) and in the
+# suite's builds but one: they check code on fixed fixtures, not a run's data,
+# so the session's tiny book (fixture ``tiny_book``) runs every one of them
+# once (test_every_dbt_unit_test_passes_once_per_session) instead of every
+# dbt call paying for them again (seconds per build).
+UNIT_TESTS_VARIABLE = "ALLOCATOR_UNIT_TESTS"
+os.environ[UNIT_TESTS_VARIABLE] = "false"
 
 
 def run_dbt(
@@ -59,12 +63,15 @@ def run_dbt(
 
 
 @contextlib.contextmanager
-def dbt_environment(db_path: Path) -> Iterator[None]:
-    """Point the profile at ``db_path`` and run from the project directory, then restore."""
-    saved = {name: os.environ.get(name) for name in ("ALLOCATOR_DUCKDB_PATH", "DO_NOT_TRACK")}
+def dbt_environment(db_path: Path, unit_tests: bool = False) -> Iterator[None]:
+    """Point the profile at ``db_path``, enable dbt's unit tests or not (read
+    when dbt parses) and run from the project directory, then restore."""
+    names = ("ALLOCATOR_DUCKDB_PATH", "DO_NOT_TRACK", UNIT_TESTS_VARIABLE)
+    saved = {name: os.environ.get(name) for name in names}
     cwd = Path.cwd()
     os.environ["ALLOCATOR_DUCKDB_PATH"] = str(db_path)
     os.environ["DO_NOT_TRACK"] = "1"
+    os.environ[UNIT_TESTS_VARIABLE] = str(unit_tests).lower()
     os.chdir(PROJECT_DIR)
     try:
         yield
@@ -131,14 +138,24 @@ class InProcessDbt:
     dbt-duckdb keeps the database open in the process after a command; it is
     closed after each invocation, so tests and the CLI can open the file
     read-only between builds.
+
+    ``unit_tests``: parse with dbt's unit tests enabled (off in the suite but
+    for the tiny book's build). A copy keeps the setting and the manifest, so
+    its builds exclude ``resource_type:unit_test`` where they build models
+    that have some.
     """
 
     def __init__(
-        self, db_path: Path, work_dir: Path | None = None, manifests: dict[str, Any] | None = None
+        self,
+        db_path: Path,
+        work_dir: Path | None = None,
+        manifests: dict[str, Any] | None = None,
+        unit_tests: bool = False,
     ) -> None:
         self.db_path = db_path
         self.work_dir = work_dir or db_path.parent
         self.manifests: dict[str, Any] = {} if manifests is None else manifests
+        self.unit_tests = unit_tests
 
     def copy(self, folder: Path) -> InProcessDbt:
         """The same parsed project on a copy of the database in ``folder``.
@@ -147,7 +164,7 @@ class InProcessDbt:
         catalog of every relation in the manifest) after it."""
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.db_path, folder / self.db_path.name)
-        return InProcessDbt(folder / self.db_path.name, folder, self.manifests)
+        return InProcessDbt(folder / self.db_path.name, folder, self.manifests, self.unit_tests)
 
     def command(self, args: Sequence[str], dbt_vars: Mapping[str, Any] | None) -> list[str]:
         return dbt_command(args, self.work_dir, dbt_vars)
@@ -157,9 +174,9 @@ class InProcessDbt:
         from dbt.cli.main import dbtRunner
 
         inputs = parse_vars(dbt_vars)
-        key = json.dumps(inputs, sort_keys=True)
+        key = json.dumps([inputs, self.unit_tests], sort_keys=True)
         if key not in self.manifests:
-            with dbt_environment(self.db_path):
+            with dbt_environment(self.db_path, self.unit_tests):
                 parsed = dbtRunner().invoke(self.command(["parse"], inputs))
             assert parsed.success, result_message(parsed)
             self.manifests[key] = parsed.result
@@ -174,7 +191,7 @@ class InProcessDbt:
         manifest = self.manifest(dbt_vars)
         reset_compiled_state(manifest)
         try:
-            with dbt_environment(self.db_path):
+            with dbt_environment(self.db_path, self.unit_tests):
                 return dbtRunner(manifest=manifest).invoke(self.command(args, dbt_vars))
         finally:
             release_database()
@@ -205,14 +222,20 @@ def tiny_vars(run_id: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
+class TinyBook(InProcessDbt):
+    """The session's tiny book and the results of its build."""
+
+    results: Sequence[Any] = ()
+
+
 @pytest.fixture(scope="session")
-def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> InProcessDbt:
-    """Run 'a' of the tiny book, built with every data and unit test and
-    published, once per session: tests that start from it take a
-    :meth:`InProcessDbt.copy` rather than building and testing the same
-    run on the same inputs again."""
-    dbt = InProcessDbt(tmp_path_factory.mktemp("tiny_book") / "tiny.duckdb")
-    dbt.build((), tiny_vars("a"))
+def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> TinyBook:
+    """Run 'a' of the tiny book, built with every data test and every dbt
+    unit test (the suite's only build that runs those) and published, once
+    per session: tests that start from it take a :meth:`InProcessDbt.copy`
+    rather than building and testing the same run on the same inputs again."""
+    dbt = TinyBook(tmp_path_factory.mktemp("tiny_book") / "tiny.duckdb", unit_tests=True)
+    dbt.results = dbt.build((), tiny_vars("a")).result.results
     return dbt
 
 

@@ -275,5 +275,6 @@ def allocator_project(tmp_path_factory: pytest.TempPathFactory) -> AllocatorProj
 
 @pytest.fixture(scope="session")
 def base_run(allocator_project: AllocatorProject) -> str:
-    """The demo run with default vars (mode off), built with every test and unit test."""
+    """The demo run with default vars (mode off), built with every data test
+    (dbt's unit tests run once per session, in the tiny book's build)."""
     return allocator_project.run("base")

@@ -1124,7 +1124,8 @@ def rebuilt(two_pass: TwoPass, tmp_path_factory: pytest.TempPathFactory) -> TwoP
     dbt, every layer recomputed (no reuse_baseline_layers), as run 'rebuilt'."""
     root = tmp_path_factory.mktemp("rebuilt")
     shutil.copy(two_pass.db, root / "copy.duckdb")
-    # the unit tests ran with the session's builds; a data build is enough here
+    # dbt's unit tests run in the tiny book's build (tests/conftest.py); a
+    # data build is enough here
     env = {
         **two_pass.env,
         "ALLOCATOR_DUCKDB_PATH": str(root / "copy.duckdb"),
