@@ -25,6 +25,11 @@
     {%- if path is none or (path | string) == '' or modules.re.search('[*?\\[\\]{}]', path | string) -%}
         {{ return(false) }}
     {%- endif -%}
+    {{ return(adapter.dispatch('file_exists', 'allocator')(path)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__file_exists(path) -%}
     {%- set result = run_query("select count(*) from glob(" ~ allocator.sql_literal(path) ~ ")") -%}
     {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}

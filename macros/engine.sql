@@ -62,12 +62,13 @@
 {#- Spark SQL from this project's SQL. The house style ends select lists
     with a trailing comma (docs/rules.md), which DuckDB accepts and Spark's
     parser refuses; a comma followed only by blanks or comments and then
-    `from` or a closing bracket is never meaningful SQL, so it is dropped.
+    `from`, `where` or a closing bracket is never meaningful SQL, so it is
+    dropped.
     String literals and comments are matched first and kept whole, so text
     inside quotes (or an apostrophe in a comment) is never changed. -#}
 {% macro spark_sql(sql) -%}
     {%- set pattern = modules.re.compile(
-        "('(?:[^'\\\\]|\\\\.)*'|--[^\\n]*|/\\*.*?\\*/)|,((?:\\s|--[^\\n]*\\n)*)(?=from\\b|\\))",
+        "('(?:[^'\\\\]|\\\\.)*'|--[^\\n]*|/\\*.*?\\*/)|,((?:\\s|--[^\\n]*\\n)*)(?=from\\b|where\\b|\\))",
         modules.re.IGNORECASE + modules.re.DOTALL
     ) -%}
     {#- a literal is put back as it was; a dropped comma leaves its blanks -#}
@@ -126,8 +127,32 @@
 {#- error(message) stops the query with `message` as the build's error
     (DuckDB's built-in): on Spark a session function over raise_error. -#}
 {% macro spark__engine_functions() -%}
-    create or replace temporary function error(message string) returns string
-    return cast(raise_error(message) as string)
+    {%- do run_query(
+        "create or replace temporary function error(message string) returns string"
+        ~ " return cast(raise_error(message) as string)"
+    ) -%}
+    {#- isfinite(x): neither NaN nor infinite -#}
+    {%- do run_query(
+        "create or replace temporary function isfinite(x double) returns boolean"
+        ~ " return not isnan(x) and abs(x) != double('infinity')"
+    ) -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{#- Spark: Jinja cannot see the file system, and Spark SQL has no file
+    listing. On the spark target a build reads only paths the gate bound
+    after os.path.isfile (allocator.spark_gate), so a path that reaches a
+    model names a file that existed when the gate checked it. -#}
+{% macro spark__file_exists(path) -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+
+{#- dbt's float is 4 bytes on Spark as on DuckDB; prices, weights and
+    returns need 8 (duckdb__type_float). -#}
+{% macro spark__type_float() -%}
+    double
 {%- endmacro %}
 
 
