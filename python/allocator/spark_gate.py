@@ -156,3 +156,27 @@ def _errors(result: Any) -> str:
         if str(node.status).lower() in {"error", "fail"}:
             found.append(f"{node.node.name}: {node.message}")
     return "\n".join(found)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m allocator.spark_gate --vars JSON --select MODEL ... [dbt options]:
+    build a selection of one run on the spark target (docs/spark.md)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m allocator.spark_gate")
+    parser.add_argument("--vars", required=True, help="the run's dbt vars, as JSON")
+    parser.add_argument("--select", nargs="+", required=True, help="the models to build")
+    args, dbt_args = parser.parse_known_args(argv)
+    try:
+        result = build(dbt_args, json.loads(args.vars), args.select)
+    except RuntimeError as exc:
+        print(f"spark build failed: {exc}")
+        return 1
+    if not result.success:
+        print(f"spark build failed: {_errors(result)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
