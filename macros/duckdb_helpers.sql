@@ -11,6 +11,11 @@
     lists it in. `alias` is the relation's alias in the from clause (DuckDB
     hashes the whole row). -#}
 {% macro fingerprint_rows(alias) -%}
+    {{ return(adapter.dispatch('fingerprint_rows', 'allocator')(alias)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__fingerprint_rows(alias) -%}
     md5(
         cast(count(*) as varchar) || '|'
         || cast(coalesce(sum(hash({{ alias }}) % 1000000007), 0) as varchar) || '|'

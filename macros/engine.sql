@@ -59,20 +59,34 @@
 {%- endmacro %}
 
 
-{#- Spark SQL from this project's SQL. The house style ends select lists
-    with a trailing comma (docs/rules.md), which DuckDB accepts and Spark's
-    parser refuses; a comma followed only by blanks or comments and then
-    `from`, `where` or a closing bracket is never meaningful SQL, so it is
-    dropped.
-    String literals and comments are matched first and kept whole, so text
-    inside quotes (or an apostrophe in a comment) is never changed. -#}
+{#- Spark SQL from this project's SQL, for the two DuckDB spellings the
+    models use throughout. The house style ends select lists with a
+    trailing comma (docs/rules.md), which Spark's parser refuses: a comma
+    followed only by blanks or comments and then `from`, `where` or a
+    closing bracket is never meaningful SQL, so it is dropped. And `as
+    varchar` (a cast to text) is `as string`: Spark's varchar needs a
+    length. String literals and comments are matched first and kept whole,
+    so text inside quotes (or an apostrophe in a comment) is never changed. -#}
 {% macro spark_sql(sql) -%}
     {%- set pattern = modules.re.compile(
-        "('(?:[^'\\\\]|\\\\.)*'|--[^\\n]*|/\\*.*?\\*/)|,((?:\\s|--[^\\n]*\\n)*)(?=from\\b|where\\b|\\))",
+        "('(?:[^'\\\\]|\\\\.)*'|--[^\\n]*|/\\*.*?\\*/)"
+        ~ "|,((?:\\s|--[^\\n]*\\n)*)(?=from\\b|where\\b|\\))"
+        ~ "|\\b(as\\s+)varchar\\b(?!\\s*\\()",
         modules.re.IGNORECASE + modules.re.DOTALL
     ) -%}
-    {#- a literal is put back as it was; a dropped comma leaves its blanks -#}
-    {{ return(pattern.sub('\\1\\2', sql)) }}
+    {{ return(pattern.sub(allocator.spark_token, sql)) }}
+{%- endmacro %}
+
+
+{#- One match of spark_sql's pattern, as Spark SQL. -#}
+{% macro spark_token(match) -%}
+    {%- if match.group(1) is not none -%}
+        {{ return(match.group(1)) }}
+    {%- elif match.group(3) is not none -%}
+        {{ return(match.group(3) ~ 'string') }}
+    {%- endif -%}
+    {#- a dropped comma leaves its blanks and comments -#}
+    {{ return(match.group(2)) }}
 {%- endmacro %}
 
 
@@ -173,4 +187,61 @@
         {%- do mapped.update({name: copy}) -%}
     {%- endfor -%}
     {{ return(dbt.default__get_empty_schema_sql(mapped)) }}
+{%- endmacro %}
+
+
+{#- Every column of `relation`, plus `column` as null text when it has none
+    (an optional input column). -#}
+{% macro with_optional_text_column(relation, column) -%}
+    {{ return(adapter.dispatch('with_optional_text_column', 'allocator')(relation, column)) }}
+{%- endmacro %}
+
+
+{#- DuckDB: union by name adds what one side lacks. -#}
+{% macro duckdb__with_optional_text_column(relation, column) -%}
+    select * from {{ relation }}
+    union all by name
+    select cast(null as {{ dbt.type_string() }}) as {{ column }}
+    where false
+{%- endmacro %}
+
+
+{#- Spark SQL has no union by name: the relation's columns are asked first. -#}
+{% macro spark__with_optional_text_column(relation, column) -%}
+    select *
+    {%- if column not in allocator.relation_columns(relation) %}, cast(null as string) as {{ column }}{% endif %}
+    from {{ relation }}
+{%- endmacro %}
+
+
+{#- Spark's hash of a whole row is xxhash64 over its columns. Its values
+    differ from DuckDB's hash: a fingerprint is compared only with one made
+    by the same engine (a scaled run with its baseline). -#}
+{% macro spark__fingerprint_rows(alias) -%}
+    md5(
+        cast(count(*) as string) || '|'
+        || cast(coalesce(sum(xxhash64({{ alias }}.*) % 1000000007), 0) as string) || '|'
+        || cast(coalesce(bit_xor(xxhash64({{ alias }}.*)), 0) as string)
+    )
+{%- endmacro %}
+
+
+{#- Aggregate: the distinct values of a text column, sorted, joined by
+    `separator` (a literal); null when there are none. -#}
+{% macro sorted_distinct_list(column, separator) -%}
+    {{ return(adapter.dispatch('sorted_distinct_list', 'allocator')(column, separator)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__sorted_distinct_list(column, separator) -%}
+    string_agg(distinct {{ column }}, {{ allocator.sql_literal(separator) }} order by {{ column }})
+{%- endmacro %}
+
+
+{#- Spark's string_agg takes no order; a sorted set of the values joins the
+    same text. -#}
+{% macro spark__sorted_distinct_list(column, separator) -%}
+    case when count({{ column }}) > 0
+        then array_join(array_sort(collect_set({{ column }})), {{ allocator.sql_literal(separator) }})
+    end
 {%- endmacro %}
