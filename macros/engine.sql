@@ -90,7 +90,8 @@
 {%- endmacro %}
 
 
-{#- dbt-spark's table and view DDL, and its test query, on spark_sql. -#}
+{#- dbt-spark's table and view DDL, its contract check and the data and
+    unit tests' queries, on spark_sql. -#}
 {% macro spark__create_table_as(temporary, relation, compiled_code, language='sql') -%}
     {%- if language == 'sql' -%}
         {%- set compiled_code = allocator.spark_sql(compiled_code) -%}
@@ -244,4 +245,11 @@
     case when count({{ column }}) > 0
         then array_join(array_sort(collect_set({{ column }})), {{ allocator.sql_literal(separator) }})
     end
+{%- endmacro %}
+
+
+{% macro spark__get_unit_test_sql(main_sql, expected_fixture_sql, expected_column_names) -%}
+    {{ return(dbt.default__get_unit_test_sql(
+        allocator.spark_sql(main_sql), allocator.spark_sql(expected_fixture_sql), expected_column_names
+    )) }}
 {%- endmacro %}

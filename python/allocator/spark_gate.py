@@ -124,7 +124,12 @@ def bind_inputs(spark: Any, schema: str, frame: pd.DataFrame) -> None:
         spark.sql(input_ddl(schema, relation, str(row[var] or ""), columns))
 
 
-def build(dbt_args: list[str], dbt_vars: dict[str, Any], select: list[str]) -> Any:
+def build(
+    dbt_args: list[str],
+    dbt_vars: dict[str, Any],
+    select: list[str],
+    exclude: tuple[str, ...] = (),
+) -> Any:
     """Build ``select`` of one run on the spark target, in this process:
     the seeds and stg_run__vars, then the gate (resolve), then the models
     with the gate's Python model excluded. ``dbt_args`` are the common
@@ -145,7 +150,7 @@ def build(dbt_args: list[str], dbt_vars: dict[str, Any], select: list[str]) -> A
     if problem is not None:
         raise RuntimeError(problem)
     return runner.invoke(
-        ["build", "--select", *select, "--exclude", GATE_MODEL, "stg_run__vars", *common]
+        ["build", "--select", *select, "--exclude", GATE_MODEL, "stg_run__vars", *exclude, *common]
     )
 
 
@@ -166,9 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m allocator.spark_gate")
     parser.add_argument("--vars", required=True, help="the run's dbt vars, as JSON")
     parser.add_argument("--select", nargs="+", required=True, help="the models to build")
+    parser.add_argument("--exclude", nargs="+", default=[], help="models not to build")
     args, dbt_args = parser.parse_known_args(argv)
     try:
-        result = build(dbt_args, json.loads(args.vars), args.select)
+        result = build(dbt_args, json.loads(args.vars), args.select, tuple(args.exclude))
     except RuntimeError as exc:
         print(f"spark build failed: {exc}")
         return 1
