@@ -150,7 +150,9 @@ def build(
     if problem is not None:
         raise RuntimeError(problem)
     return runner.invoke(
-        ["build", "--select", *select, "--exclude", GATE_MODEL, "stg_run__vars", *exclude, *common]
+        # stg_run_config, the gate's SQL half, always: every model reads it
+        ["build", "--select", "stg_run_config", *select]
+        + ["--exclude", GATE_MODEL, "stg_run__vars", *exclude, *common]
     )
 
 
