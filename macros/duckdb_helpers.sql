@@ -11,6 +11,11 @@
     lists it in. `alias` is the relation's alias in the from clause (DuckDB
     hashes the whole row). -#}
 {% macro fingerprint_rows(alias) -%}
+    {{ return(adapter.dispatch('fingerprint_rows', 'allocator')(alias)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__fingerprint_rows(alias) -%}
     md5(
         cast(count(*) as varchar) || '|'
         || cast(coalesce(sum(hash({{ alias }}) % 1000000007), 0) as varchar) || '|'
@@ -25,6 +30,11 @@
     {%- if path is none or (path | string) == '' or modules.re.search('[*?\\[\\]{}]', path | string) -%}
         {{ return(false) }}
     {%- endif -%}
+    {{ return(adapter.dispatch('file_exists', 'allocator')(path)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__file_exists(path) -%}
     {%- set result = run_query("select count(*) from glob(" ~ allocator.sql_literal(path) ~ ")") -%}
     {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}

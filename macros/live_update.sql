@@ -47,7 +47,7 @@
     stored session, or restate_from. None when it cannot be known (not a
     live run: the gate stg_live__update says so). -#}
 {% macro live_cut_date(run_id) -%}
-    {%- if adapter.get_relation(target.database, 'marts', 'live_runs') is none -%}
+    {%- if adapter.get_relation(target.get('database'), 'marts', 'live_runs') is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set rows = run_query(
@@ -74,21 +74,18 @@
         {{ return('') }}
     {%- endif -%}
     {%- set statements = ['create schema if not exists ' ~ target.schema] -%}
-    {%- set existing = {} -%}
-    {%- for row in run_query("select table_name, table_type from information_schema.tables where table_schema = " ~ allocator.sql_literal(target.schema)).rows -%}
-        {%- do existing.update({row[0]: 'view' if row[1] == 'VIEW' else 'table'}) -%}
-    {%- endfor -%}
+    {%- set existing = allocator.schema_relations(target.schema) -%}
     {%- set run_id = allocator.run_var('run_id', '') | string -%}
     {%- set cut = allocator.live_cut_date(run_id) if allocator.is_live_update() else none -%}
     {%- for name in allocator.live_incremental_models() -%}
-        {%- set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table') -%}
+        {%- set relation = api.Relation.create(database=target.get('database'), schema=target.schema, identifier=name, type='table') -%}
         {#- outside an update, a view is a baseline's layer linked for a
             scaled run (link_baseline_layers, which runs first): kept -#}
         {%- if name in existing and (cut is not none or existing[name] == 'table') -%}
             {%- do statements.append('drop ' ~ existing[name] ~ ' ' ~ target.schema ~ '.' ~ name) -%}
             {%- do adapter.cache_dropped(relation) -%}
         {%- endif -%}
-        {%- set stored = adapter.get_relation(target.database, 'artifacts', name) or adapter.get_relation(target.database, 'marts', name) -%}
+        {%- set stored = adapter.get_relation(target.get('database'), 'artifacts', name) or adapter.get_relation(target.get('database'), 'marts', name) -%}
         {%- if cut is not none and stored is not none -%}
             {%- set key = 'date' if 'date' in (adapter.get_columns_in_relation(stored) | map(attribute='name') | list) else 'rebalance_date' -%}
             {%- do statements.append(
@@ -119,10 +116,10 @@
         {%- if node.resource_type == 'model' and node.schema == target.schema
             and name not in incremental and name in existing and name != 'stg_run_config' -%}
             {%- do statements.append('drop ' ~ existing[name] ~ ' ' ~ target.schema ~ '.' ~ name) -%}
-            {%- do adapter.cache_dropped(api.Relation.create(database=target.database, schema=target.schema, identifier=name, type=existing[name])) -%}
+            {%- do adapter.cache_dropped(api.Relation.create(database=target.get('database'), schema=target.schema, identifier=name, type=existing[name])) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- do run_query(statements | join(';\n') ~ ';\ncommit;\nbegin transaction') -%}
+    {%- do allocator.run_and_commit(statements) -%}
     {{ return('') }}
 {%- endmacro %}
 
@@ -163,7 +160,7 @@
     extends. -#}
 {% macro live_stored_rows(model_name, columns) -%}
     {%- if execute and allocator.is_live_update() -%}
-        {%- set stored = adapter.get_relation(target.database, 'artifacts', model_name) -%}
+        {%- set stored = adapter.get_relation(target.get('database'), 'artifacts', model_name) -%}
         {%- set run_id = allocator.run_var('run_id', '') | string -%}
         {%- set cut = allocator.live_cut_date(run_id) -%}
         {%- if stored is not none and cut is not none -%}

@@ -78,10 +78,7 @@
     {%- set statements = ['create schema if not exists ' ~ target.schema] -%}
     {#- what a previous build left under each name: a table, or a view of an
         earlier link (DuckDB drops an object only as its own type) -#}
-    {%- set existing = {} -%}
-    {%- for row in run_query("select table_name, table_type from information_schema.tables where table_schema = " ~ allocator.sql_literal(target.schema)).rows -%}
-        {%- do existing.update({row[0]: 'view' if row[1] == 'VIEW' else 'table'}) -%}
-    {%- endfor -%}
+    {%- set existing = allocator.schema_relations(target.schema) -%}
     {%- for name in allocator.baseline_layers() -%}
         {%- set relation = target.schema ~ '.' ~ name -%}
         {%- if name in existing -%}
@@ -93,14 +90,13 @@
             ~ ' where run_id = ' ~ allocator.sql_literal(baseline)
         ) -%}
     {%- endfor -%}
-    {%- if adapter.get_relation(target.database, 'artifacts', 'runs') is none
-        and adapter.get_relation(target.database, 'marts', 'runs') is none -%}
+    {%- if adapter.get_relation(target.get('database'), 'artifacts', 'runs') is none
+        and adapter.get_relation(target.get('database'), 'marts', 'runs') is none -%}
         {{ log("reuse_baseline_layers: no run is published in this database yet; the gate will refuse the build", info=true) }}
         {{ return('') }}
     {%- endif -%}
-    {#- dbt runs start hooks in a transaction it does not commit here: commit
-        the links ourselves, and leave dbt an empty transaction to close -#}
-    {%- do run_query(statements | join(';\n') ~ ';\ncommit;\nbegin transaction') -%}
+    {#- the links stand before any model reads them -#}
+    {%- do allocator.run_and_commit(statements) -%}
     {{ return('') }}
 {%- endmacro %}
 

@@ -27,7 +27,7 @@ final as (
 
     select
         {%- for column in model.columns.values() if (column.meta or {}).get('from') != 'dbt' %}
-        cast(checked.{{ column.name }} as {{ column.data_type }}) as {{ column.name }},
+        cast(checked.{{ column.name }} as {{ allocator.sql_type(column.data_type) }}) as {{ column.name }},
         {%- endfor %}
         '{{ invocation_id }}' as dbt_invocation_id,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as created_at,

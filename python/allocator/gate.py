@@ -42,20 +42,45 @@ INPUT_RELATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def is_spark(session: Any) -> bool:
+    """Is ``session`` a SparkSession (the spark target, allocator.spark_gate)
+    rather than the DuckDB connection of a dbt-duckdb Python model?"""
+    return hasattr(session, "sparkContext")
+
+
+def fetch(session: Any, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Rows of a query with ``?`` parameters, on either engine (both bind
+    them as values, never as SQL text)."""
+    if is_spark(session):
+        return [tuple(row) for row in session.sql(sql, args=list(params or [])).collect()]
+    return session.execute(sql, params or []).fetchall()
+
+
+def table_exists(session: Any, schema: str, table: str) -> bool:
+    """Does schema.table exist? Spark's session catalog has no information_schema."""
+    if is_spark(session):
+        return bool(session.catalog.tableExists(f"{schema}.{table}"))
+    return bool(
+        fetch(
+            session,
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        )[0][0]
+    )
+
+
 def stored_runs(session: Any) -> dict[str, StoredRun]:
     """The published runs, with the scaled runs that use each baseline."""
     schema, table = REGISTRY
-    exists = session.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(session, schema, table):
         return {}
-    rows = session.execute(
+    rows = fetch(
+        session,
         f"select run_id, allocator_mode, config_json, precomputed_source, "
         f"precomputed_source_kind, config_hash, input_fingerprint "
-        f"from {schema}.{table} order by run_id"
-    ).fetchall()
+        f"from {schema}.{table} order by run_id",
+    )
     users: dict[str, list[str]] = {}
     for run_id, _, _, source, kind, _, _ in rows:
         if kind == "run" and source:
@@ -167,16 +192,11 @@ AFTER_WARM_UP = ("allocator_regime_v1", "allocator_risk_v1")
 
 
 def _published_rows(session: Any, layer: str, baseline: str, where: str = "true") -> int:
-    exists = session.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'artifacts' and table_name = ?",
-        [layer],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(session, "artifacts", layer):
         return 0
-    return session.execute(
-        f"select count(*) from artifacts.{layer} where run_id = ? and {where}", [baseline]
-    ).fetchone()[0]
+    return fetch(
+        session, f"select count(*) from artifacts.{layer} where run_id = ? and {where}", [baseline]
+    )[0][0]
 
 
 def baseline_gaps(session: Any, baseline: str, reuse: bool) -> list[str]:

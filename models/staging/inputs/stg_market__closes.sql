@@ -8,7 +8,7 @@
     session) brings its own last stored closes, so its windows see what a
     whole build would.
 -#}
-{%- set stored = adapter.get_relation(target.database, 'artifacts', 'live_closes') if execute else none %}
+{%- set stored = adapter.get_relation(target.get('database'), 'artifacts', 'live_closes') if execute else none %}
 -- depends_on: {{ ref('stg_run_config') }}
 with file_closes as (
 

@@ -16,11 +16,8 @@
 
 with source as (
 
-    -- union by name adds the optional sleeve column (null) when the file has none
-    select * from {{ source('portfolio_inputs', 'weights') }}
-    union all by name
-    select cast(null as {{ dbt.type_string() }}) as sleeve
-    where false
+    -- the optional sleeve column (null) when the file has none
+    {{ allocator.with_optional_text_column(source('portfolio_inputs', 'weights'), 'sleeve') }}
 
 ),
 

@@ -11,8 +11,8 @@
     Outside a live update: one row with live_cut null (nothing is cut).
 -#}
 {%- set live_update = allocator.is_live_update() -%}
-{%- set stored = adapter.get_relation(target.database, 'artifacts', 'live_closes') if execute else none -%}
-{%- set registered = adapter.get_relation(target.database, 'marts', 'live_runs') if execute else none -%}
+{%- set stored = adapter.get_relation(target.get('database'), 'artifacts', 'live_closes') if execute else none -%}
+{%- set registered = adapter.get_relation(target.get('database'), 'marts', 'live_runs') if execute else none -%}
 {%- set prices_path = allocator.sql_literal(allocator.run_var('prices_path', '')) -%}
 {%- set restate = allocator.run_var('restate_from', none) -%}
 -- depends_on: {{ ref('stg_market__prices') }}
@@ -102,7 +102,7 @@ requested as (
 sessions as (
 
     select live_sessions.date, live_sessions.session_number
-    from {{ adapter.get_relation(target.database, 'artifacts', 'live_sessions') }} as live_sessions
+    from {{ adapter.get_relation(target.get('database'), 'artifacts', 'live_sessions') }} as live_sessions
     cross join requested
     where live_sessions.run_id = requested.run_id
       and live_sessions.date < requested.live_cut

@@ -61,7 +61,7 @@ coverage as (
 
 orphans as (
 
-    select string_agg(distinct symbol, ', ' order by symbol) as symbols,
+    select {{ allocator.sorted_distinct_list('symbol', ', ') }} as symbols,
     from file_weights
     where weight <> 0 and symbol not in (select symbol from prices)
 
