@@ -2,13 +2,17 @@
 #   make demo   build the demo run on the bundled data and print where results are
 #   make test   ruff, pytest (incl. every dbt test on the demo data); it prints
 #               the 30 slowest tests, where to look when the suite grows
-#               (what the suite's time goes to: docs/performance.md)
+#               (what the suite's time goes to: docs/performance.md); it also
+#               builds what builds on Spark and checks it equals DuckDB
+#               (tests/spark, docs/spark.md: Java and the [spark] extra)
 #   make lint   the SQL and dbt linters (sqlfluff, dbt-score); CI runs it too
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the test suite's extra: dbt-spark and pyspark, not needed by make demo
+SPARK_STAMP := $(VENV)/.installed-spark
 
 .PHONY: demo test lint install clean
 
@@ -18,14 +22,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	touch $(SPARK_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/allocator demo
 
 test: export ALLOCATOR_SKIP_INSTALL_TEST :=
-test: $(STAMP)
+test: export ALLOCATOR_SPARK_TESTS := 1
+test: $(SPARK_STAMP)
 	bash scripts/install_chromium.sh
+	bash scripts/install_java.sh
 	$(BIN)/ruff check python tests benchmarks data
 	$(BIN)/ruff format --check python tests benchmarks data
 	$(MAKE) --no-print-directory lint

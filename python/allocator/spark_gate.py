@@ -54,6 +54,27 @@ def input_ddl(schema: str, relation: str, path: str, columns: tuple[str, ...]) -
     )
 
 
+#: Spark reads a data source's path as a Hadoop glob pattern, in which these
+#: match other files or escape the next character; the gate already refuses
+#: braces in any text (run_parameters.check_text).
+GLOB_CHARACTERS = frozenset("\\*?[]")
+
+
+def glob_problem(run_id: str, frame: pd.DataFrame) -> str | None:
+    """The one-line refusal of an input path Spark would read as a pattern:
+    a path must name its one file, never select others."""
+    row = frame.iloc[0]
+    for var in INPUT_RELATIONS:
+        path = str(row[var] or "")
+        found = sorted(GLOB_CHARACTERS.intersection(path))
+        if found:
+            return (
+                f"run {run_id!r}: var {var}: {path!r} holds {' '.join(found)}, which the spark "
+                "target would read as a file pattern; rename the file or its folder"
+            )
+    return None
+
+
 def unsupported_problem(run_vars_json: str) -> str | None:
     """The gate's one-line refusal of a run the spark target cannot build yet."""
     given = json.loads(run_vars_json)
@@ -81,6 +102,9 @@ def resolve(spark: Any, schema: str) -> pd.DataFrame:
             regime_scalars=spark.table(f"`{schema}`.`allocator_regime_scalars`").toPandas(),
             session=spark,
         )
+        if frame.iloc[0]["problem"] is None:
+            run_id = str(json.loads(run_vars).get("run_id") or "demo")
+            frame.loc[0, "problem"] = glob_problem(run_id, frame)
     store_row(spark, schema, frame)
     if frame.iloc[0]["problem"] is None:
         bind_inputs(spark, schema, frame)

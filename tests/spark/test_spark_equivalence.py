@@ -62,8 +62,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def demo_vars() -> dict[str, Any]:
-    """The demo baseline's vars, as the CLI builds it, not published."""
+def demo_vars(work: Path) -> dict[str, Any]:
+    """The demo baseline's vars, as the CLI builds it, not published, with
+    its benchmark read from a folder whose name holds a quote: the path
+    reaches Spark as a literal twice (the vars' JSON in stg_run__vars, the
+    input table's DDL), and stg_run_config must hold it as DuckDB does. (A
+    backslash is refused on Spark, which reads a path as a glob pattern:
+    tests/python/test_sql_literals.py.)"""
+    folder = work / "it's a folder"
+    benchmark = folder / "sp500_index.parquet"
+    if not benchmark.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_DIR / "data" / "demo" / "sp500_index.parquet", benchmark)
     return {
         **dbt_invoke.run_vars(
             workflow.DEMO_BASELINE_RUN_ID,
@@ -71,6 +81,7 @@ def demo_vars() -> dict[str, Any]:
             workflow.DEMO_START.isoformat(),
             workflow.DEMO_END.isoformat(),
         ),
+        "benchmark_path": str(benchmark),
         "publish_run": False,
     }
 
@@ -98,7 +109,7 @@ def spark_build(work: Path) -> float:
         "-m",
         "allocator.spark_gate",
         "--vars",
-        json.dumps(demo_vars()),
+        json.dumps(demo_vars(work)),
         "--select",
         *SPARK_MODELS,
         *dbt_command([], work / "spark-dbt"),
@@ -116,7 +127,7 @@ def duckdb_build(work: Path) -> float:
     database = work / "duck.duckdb"
     started = time.monotonic()
     for args in (["seed"], ["build", "--select", "stg_run__resolved", *SPARK_MODELS]):
-        done = run_dbt(args, database, demo_vars(), work / "duck-dbt")
+        done = run_dbt(args, database, demo_vars(work), work / "duck-dbt")
         assert done.returncode == 0, done.stdout[-4000:]
     return time.monotonic() - started
 
@@ -188,3 +199,10 @@ def test_spark_builds_what_duckdb_builds(tmp_path: Path) -> None:
     )
     assert rows > 0
     assert not problems, "\n".join(problems)
+    # the path with the quote and the backslash came through whole, and was read
+    config_columns, config_rows = spark_rows(tmp_path, "stg_run_config")
+    assert (
+        config_rows[0][config_columns.index("benchmark_path")]
+        == demo_vars(tmp_path)["benchmark_path"]
+    )
+    assert spark_rows(tmp_path, "stg_market__benchmark_returns")[1]
