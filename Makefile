@@ -4,7 +4,9 @@
 #               the 30 slowest tests, where to look when the suite grows
 #               (what the suite's time goes to: docs/performance.md); it also
 #               builds what builds on Spark and checks it equals DuckDB
-#               (tests/spark, docs/spark.md: Java and the [spark] extra)
+#               (tests/spark, docs/spark.md: Java and the [spark] extra).
+#               pytest runs on two workers; modules sharing a session build
+#               stay on one (tests/conftest.py)
 #   make lint   the SQL and dbt linters (sqlfluff, dbt-score); CI runs it too
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -39,7 +41,7 @@ test: $(SPARK_STAMP)
 	$(BIN)/ruff check python tests benchmarks data
 	$(BIN)/ruff format --check python tests benchmarks data
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest -q --durations=30
+	$(BIN)/pytest -q --durations=30 -n 2 --dist loadgroup
 
 # Part of make test; alone while editing SQL. sqlfluff parses every rendered
 # model (about 2 CPU-minutes). docs/linting.md.

@@ -243,3 +243,36 @@ def tiny_book(tmp_path_factory: pytest.TempPathFactory) -> TinyBook:
 def dbt_db(tmp_path: Path) -> Path:
     """A fresh database path for one test."""
     return tmp_path / "test.duckdb"
+
+
+#: The session fixtures that build a database, shared across modules. Under
+#: pytest-xdist (make test runs two workers, --dist loadgroup) each worker
+#: that runs a test asking for one builds its own, so the modules sharing one
+#: are kept on one worker.
+SHARED_BUILDS = ("allocator_project", "base_run", "tiny_book")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put every test module in one xdist group (its module fixtures are built
+    once), and the modules that share a session build in the same group."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    modules: dict[str, set[str]] = {}
+    for item in items:
+        used = {name for name in SHARED_BUILDS if name in getattr(item, "fixturenames", ())}
+        modules.setdefault(item.nodeid.split("::")[0], set()).update(used)
+    group = {module: module for module in modules}
+    owner: dict[str, str] = {}
+    for module in sorted(modules):
+        for build in sorted(modules[module]):
+            if build in owner:
+                # join this module's group to the group that owns the build
+                old, new = group[module], group[owner[build]]
+                for name, value in group.items():
+                    if value == old:
+                        group[name] = new
+            else:
+                owner[build] = group[module]
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group[item.nodeid.split("::")[0]]))
