@@ -37,21 +37,7 @@ def run_dbt(
     A subprocess keeps dbt-duckdb's connection state out of the test process,
     and the per-call target/log paths let tests run beside a developer's dbt.
     """
-    work_dir = work_dir or db_path.parent
-    command = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(PROJECT_DIR),
-        "--target-path",
-        str(work_dir / "target"),
-        "--log-path",
-        str(work_dir / "logs"),
-    ]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dict(dbt_vars))]
+    command = [str(DBT), *dbt_command(args, work_dir or db_path.parent, dbt_vars)]
     env = {
         **os.environ,
         "ALLOCATOR_DUCKDB_PATH": str(db_path),
